@@ -1,0 +1,77 @@
+// Package hunting runs KQL against Microsoft Defender advanced hunting:
+// Microsoft Graph runHuntingQuery (default) or the legacy Defender for
+// Endpoint advancedqueries API, signed in to Entra ID with azidentity.
+package hunting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Column is one column of a result schema.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Row is one result row, keyed by column name. Numbers arrive as
+// json.Number so that large values survive.
+type Row map[string]any
+
+// Request is one query to run.
+type Request struct {
+	Query string
+	// Start and End bound the data the query may see. Graph receives them
+	// as Timespan; the query text carries the same bound for MDE.
+	Start, End time.Time
+}
+
+// Stats describes one finished call.
+type Stats struct {
+	Rows      int
+	Attempts  int // HTTP calls made, retries included
+	Throttled int // 429s received
+	Duration  time.Duration
+}
+
+// Hunter runs one query. It calls schema once, before the first row, then
+// row for every result row in order, streaming: rows are never all held in
+// memory. An error from row stops the call and is returned. Errors that the
+// API reports are *APIError; ErrTooLarge marks a query that must be split.
+type Hunter interface {
+	Hunt(ctx context.Context, req Request, schema func([]Column) error, row func(Row) error) (Stats, error)
+}
+
+// ErrTooLarge is matched (errors.Is) by an error for a query the service
+// refused as too large or over its limits; the caller should split it.
+var ErrTooLarge = errors.New("query too large or over the service's limits")
+
+// ErrAuth is matched by sign-in and permission failures; retrying the same
+// call will not help.
+var ErrAuth = errors.New("not authorised")
+
+// APIError is an error the hunting API returned.
+type APIError struct {
+	API        string // "graph" or "mde"
+	Status     int
+	Code       string
+	Message    string
+	RequestID  string
+	RetryAfter time.Duration
+}
+
+func (e *APIError) Error() string {
+	s := fmt.Sprintf("%s: HTTP %d", e.API, e.Status)
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.RequestID != "" {
+		s += " (request id " + e.RequestID + ")"
+	}
+	return s
+}
