@@ -1,0 +1,365 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"c2sweep/internal/indicator"
+)
+
+// StoredHit is a hit as the state remembers it.
+type StoredHit struct {
+	indicator.Hit
+	ID            int64     `json:"id"`
+	RunID         int64     `json:"run_id"`         // the run that first reported it
+	FirstReported time.Time `json:"first_reported"` // when it was committed
+	// Suppressed names the suppression that matched when the hit was
+	// committed ("ip 1.2.3.4: lab scanner"); such hits are kept, not alerted.
+	Suppressed string `json:"suppressed,omitempty"`
+}
+
+// HitFilter selects hits; the zero value selects all.
+type HitFilter struct {
+	Since          time.Time // event time at or after
+	ReportedSince  time.Time // first reported at or after ("new hits since")
+	Hunt           string    // attributed to this hunt
+	Device         string    // device name, case-insensitive
+	NewInRun       int64     // first reported by this run
+	HideSuppressed bool
+	Limit          int // <= 0: all
+}
+
+// ipChunk bounds the JSON array of IPs bound to one statement.
+const ipChunk = 10000
+
+// ipJSON renders ips, unmapped, as a JSON array for json_each, and maps
+// each text back to the addresses it came from.
+func ipJSON(ips []netip.Addr) (string, map[string][]netip.Addr) {
+	var b bytes.Buffer
+	back := make(map[string][]netip.Addr, len(ips))
+	b.WriteByte('[')
+	for i, ip := range ips {
+		t := ip.Unmap().String()
+		back[t] = append(back[t], ip)
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(t) // IP text needs no JSON escaping
+		b.WriteByte('"')
+	}
+	b.WriteByte(']')
+	return b.String(), back
+}
+
+func checkIPs(ips []netip.Addr) error {
+	for _, ip := range ips {
+		if !ip.IsValid() {
+			return errors.New("invalid IP address in sweep")
+		}
+	}
+	return nil
+}
+
+// LastSwept returns, for each IP in ips that was swept successfully for
+// target (a "Table.Column" string), the end of its last successful sweep.
+// An IP that is absent was never swept there: give it the full lookback.
+// The map is keyed by the addresses as given.
+func (s *Store) LastSwept(ctx context.Context, target string, ips []netip.Addr) (map[netip.Addr]time.Time, error) {
+	if err := checkIPs(ips); err != nil {
+		return nil, err
+	}
+	out := make(map[netip.Addr]time.Time)
+	for len(ips) > 0 {
+		chunk := ips[:min(len(ips), ipChunk)]
+		ips = ips[len(chunk):]
+		arr, back := ipJSON(chunk)
+		rows, err := s.db.QueryContext(ctx,
+			"SELECT ip, swept_to FROM sweep_windows WHERE target = ? AND ip IN (SELECT value FROM json_each(?))", target, arr)
+		if err != nil {
+			return nil, s.classify("read sweep windows", err)
+		}
+		for rows.Next() {
+			var ip string
+			var to int64
+			if err := rows.Scan(&ip, &to); err != nil {
+				rows.Close()
+				return nil, s.classify("read sweep windows", err)
+			}
+			for _, a := range back[ip] {
+				out[a] = fromNS(to)
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, s.classify("read sweep windows", err)
+		}
+	}
+	return out, nil
+}
+
+// CommitSweep records one successful query, all or nothing, in one
+// transaction: it stores the query's hits, skipping events already known
+// (same table, device id, report id, time and IP, as indicator.Hit.Key),
+// marks those a suppression matches, queues the others for every alert
+// target, and moves the last-swept time of every IP in ips for target to
+// end (never backwards). It returns the hits that are new. A query that
+// failed is simply not committed, so the next run sweeps its window again;
+// a crash loses nothing committed and reports nothing twice.
+func (s *Store) CommitSweep(ctx context.Context, runID int64, target string, ips []netip.Addr, end time.Time, hits []indicator.Hit) ([]StoredHit, error) {
+	if !s.locked() {
+		return nil, &Error{Path: s.path, Kind: ErrNotLocked, Msg: "commit sweep"}
+	}
+	if target == "" || end.IsZero() {
+		return nil, errors.New("commit sweep: target and end are required")
+	}
+	if err := checkIPs(ips); err != nil {
+		return nil, err
+	}
+	type prepared struct {
+		huntList   []string
+		hunts, row any
+	}
+	prep := make([]prepared, len(hits))
+	for i := range hits {
+		h := &hits[i]
+		if !h.IP.IsValid() || h.Table == "" {
+			return nil, fmt.Errorf("commit sweep: hit %d has no table or IP", i)
+		}
+		hunts := slices.Clone(h.Hunts)
+		slices.Sort(hunts)
+		hunts = slices.Compact(hunts)
+		if hunts == nil {
+			hunts = []string{}
+		}
+		prep[i].huntList = hunts
+		hj, _ := json.Marshal(hunts)
+		prep[i].hunts = string(hj)
+		if s.rows && h.Row != nil {
+			rj, err := json.Marshal(h.Row)
+			if err != nil {
+				return nil, fmt.Errorf("commit sweep: hit %d row: %w", i, err)
+			}
+			prep[i].row = string(rj)
+		}
+	}
+	now := s.now()
+	targets := s.alertTargets()
+	var fresh []StoredHit
+	err := s.tx(ctx, "commit sweep "+target, func(tx *sql.Tx) error {
+		fresh = fresh[:0]
+		sup, err := loadSuppressor(ctx, tx, now)
+		if err != nil {
+			return err
+		}
+		if len(hits) > 0 {
+			ins, err := tx.PrepareContext(ctx, `INSERT INTO hits (tbl, col, ip, ts, device_id, device, account, port,
+				action, process, command, report_id, hunts, row, run_id, first_reported, suppressed)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT DO NOTHING RETURNING id`)
+			if err != nil {
+				return err
+			}
+			defer ins.Close()
+			hh, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO hit_hunts (hunt, hit_id) VALUES (?, ?)")
+			if err != nil {
+				return err
+			}
+			defer hh.Close()
+			al, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO alerts (target, hit_id, queued) VALUES (?, ?, ?)")
+			if err != nil {
+				return err
+			}
+			defer al.Close()
+			for i := range hits {
+				h := hits[i] // a copy: the caller's hits are not changed
+				h.Hunts = prep[i].huntList
+				ip := h.IP.Unmap()
+				var why any
+				if ok, reason := sup(h); ok {
+					why = reason
+				}
+				var id int64
+				err := ins.QueryRowContext(ctx, h.Table, h.Column, ip.String(), ns(h.Timestamp), h.DeviceID, h.Device,
+					h.Account, h.Port, h.Action, h.Process, h.Command, h.ReportID, prep[i].hunts, prep[i].row,
+					runID, ns(now), why).Scan(&id)
+				if errors.Is(err, sql.ErrNoRows) {
+					continue // known event
+				}
+				if err != nil {
+					return fmt.Errorf("hit %d: %w", i, err)
+				}
+				for _, hu := range h.Hunts {
+					if _, err := hh.ExecContext(ctx, hu, id); err != nil {
+						return err
+					}
+				}
+				if why == nil {
+					for _, t := range targets {
+						if _, err := al.ExecContext(ctx, t, id, ns(now)); err != nil {
+							return err
+						}
+					}
+				}
+				sh := StoredHit{Hit: h, ID: id, RunID: runID, FirstReported: fromNS(ns(now))}
+				sh.IP = ip
+				if why != nil {
+					sh.Suppressed = why.(string)
+				}
+				fresh = append(fresh, sh)
+			}
+		}
+		for rest := ips; len(rest) > 0; {
+			chunk := rest[:min(len(rest), ipChunk)]
+			rest = rest[len(chunk):]
+			arr, _ := ipJSON(chunk)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sweep_windows (target, ip, first_swept, swept_to, run_id)
+				SELECT ?1, value, ?2, ?2, ?3 FROM json_each(?4) WHERE true
+				ON CONFLICT (target, ip) DO UPDATE SET swept_to = max(swept_to, excluded.swept_to), run_id = excluded.run_id`,
+				target, ns(end), runID, arr); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE indicators SET first_swept = coalesce(first_swept, ?1),
+				last_swept = max(coalesce(last_swept, 0), ?1) WHERE ip IN (SELECT value FROM json_each(?2))`,
+				ns(end), arr); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return fresh, nil
+}
+
+const hitCols = `h.id, h.tbl, h.col, h.ip, h.ts, h.device_id, h.device, h.account, h.port, h.action, h.process,
+	h.command, h.report_id, h.hunts, h.row, h.run_id, h.first_reported, h.suppressed`
+
+// hitsQuery builds the query for f. A run or first-reported filter drives
+// the lookup with its index; the unary + keeps the planner from walking
+// hits_ts instead.
+func hitsQuery(f HitFilter) (string, []any) {
+	var where []string
+	var args []any
+	indexed := "" // the index that drives the lookup, pinned with INDEXED BY
+	if f.NewInRun != 0 {
+		where = append(where, "h.run_id = ?")
+		args = append(args, f.NewInRun)
+		indexed = "hits_run"
+	}
+	if !f.ReportedSince.IsZero() {
+		col := "h.first_reported"
+		if indexed != "" {
+			col = "+" + col
+		} else {
+			indexed = "hits_reported"
+		}
+		where = append(where, col+" >= ?")
+		args = append(args, ns(f.ReportedSince))
+	}
+	if f.Device != "" {
+		where = append(where, "h.device = ?")
+		args = append(args, f.Device)
+	}
+	if f.Hunt != "" {
+		where = append(where, "h.id IN (SELECT hit_id FROM hit_hunts WHERE hunt = ?)")
+		args = append(args, f.Hunt)
+	}
+	if !f.Since.IsZero() {
+		col := "h.ts"
+		if indexed != "" {
+			col = "+" + col
+		}
+		where = append(where, col+" >= ?")
+		args = append(args, ns(f.Since))
+	}
+	if f.HideSuppressed {
+		where = append(where, "h.suppressed IS NULL")
+	}
+	q := "SELECT " + hitCols + " FROM hits h"
+	if indexed != "" {
+		// "New hits" must stay an index lookup however the statistics
+		// look: a scan of a million hits to find today's would not.
+		q += " INDEXED BY " + indexed
+	}
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if indexed != "" {
+		q += " ORDER BY +h.ts DESC, h.id DESC"
+	} else {
+		q += " ORDER BY h.ts DESC, h.id DESC"
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	q += " LIMIT ?"
+	args = append(args, limit)
+	return q, args
+}
+
+// Hits returns matching hits, newest event first.
+func (s *Store) Hits(ctx context.Context, f HitFilter) ([]StoredHit, error) {
+	q, args := hitsQuery(f)
+	return s.queryHits(ctx, "list hits", q, args...)
+}
+
+// RunHits returns the hits first reported by run runID.
+func (s *Store) RunHits(ctx context.Context, runID int64) ([]StoredHit, error) {
+	return s.Hits(ctx, HitFilter{NewInRun: runID})
+}
+
+func (s *Store) queryHits(ctx context.Context, op, q string, args ...any) ([]StoredHit, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, s.classify(op, err)
+	}
+	defer rows.Close()
+	var out []StoredHit
+	for rows.Next() {
+		h, err := scanHit(rows)
+		if err != nil {
+			return nil, s.classify(op, err)
+		}
+		out = append(out, h)
+	}
+	return out, s.classify(op, rows.Err())
+}
+
+func scanHit(sc scanner) (StoredHit, error) {
+	var h StoredHit
+	var ip, hunts string
+	var ts, rep int64
+	var row, sup sql.NullString
+	if err := sc.Scan(&h.ID, &h.Table, &h.Column, &ip, &ts, &h.DeviceID, &h.Device, &h.Account, &h.Port,
+		&h.Action, &h.Process, &h.Command, &h.ReportID, &hunts, &row, &h.RunID, &rep, &sup); err != nil {
+		return h, err
+	}
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return h, fmt.Errorf("hit %d: stored IP %q: %w", h.ID, ip, err)
+	}
+	h.IP, h.Timestamp, h.FirstReported, h.Suppressed = addr, fromNS(ts), fromNS(rep), sup.String
+	if err := json.Unmarshal([]byte(hunts), &h.Hunts); err != nil {
+		return h, fmt.Errorf("hit %d hunts: %w", h.ID, err)
+	}
+	if row.Valid {
+		d := json.NewDecoder(strings.NewReader(row.String))
+		d.UseNumber() // as the hunting API delivers rows: large numbers survive
+		if err := d.Decode(&h.Row); err != nil {
+			return h, fmt.Errorf("hit %d row: %w", h.ID, err)
+		}
+	}
+	return h, nil
+}
