@@ -1,18 +1,599 @@
 package lab
 
-// STUB: owned by the Entra/hunting lab helper; replaced wholesale.
+// Entra ID emulator: the OpenID discovery documents and the v1/v2 token
+// endpoints, enough for azidentity (MSAL) client credentials with a secret or
+// a certificate. Access tokens are HS256 JWTs signed with a key private to
+// the lab; the hunting emulator checks them.
 
 import (
+	"crypto"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 )
 
-type entraService struct{}
+// Resources the lab issues tokens for, with the application role each
+// API requires.
+const (
+	ResourceGraph            = "https://graph.microsoft.com"
+	ResourceSecurityCtr      = "https://api.securitycenter.microsoft.com"
+	ResourceSecurity         = "https://api.security.microsoft.com"
+	RoleThreatHunting        = "ThreatHunting.Read.All"
+	RoleAdvancedQuery        = "AdvancedQuery.Read.All"
+	clientAssertionJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+)
 
-func newEntraService(l *Lab) (*entraService, error) { return &entraService{}, nil }
+var resourceRoles = map[string]string{
+	ResourceGraph:       RoleThreatHunting,
+	ResourceSecurityCtr: RoleAdvancedQuery,
+	ResourceSecurity:    RoleAdvancedQuery,
+}
 
-func (s *entraService) ServeHTTP(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }
+type entraService struct {
+	l *Lab
+	// tokenKey signs access tokens; it never leaves the process.
+	tokenKey []byte
+	// certs maps a client id to the certificate registered for it.
+	certs map[string]*x509.Certificate
+}
 
+func newEntraService(l *Lab) (*entraService, error) {
+	s := &entraService{l: l, tokenKey: make([]byte, 32), certs: map[string]*x509.Certificate{}}
+	if _, err := rand.Read(s.tokenKey); err != nil {
+		return nil, err
+	}
+	cert, path, err := writeClientCert(l.Dir(), l.Creds.CertClientID)
+	if err != nil {
+		return nil, fmt.Errorf("lab: client certificate: %w", err)
+	}
+	s.certs[l.Creds.CertClientID] = cert
+	l.Creds.CertFile = path
+	return s, nil
+}
+
+// newCredentials makes the lab's identities. Identifiers are GUIDs derived
+// from the seed (so a world is recognisable across runs); the secrets come
+// from crypto/rand, so knowing the seed does not sign anyone in.
 func newCredentials(seed int64) Credentials {
-	return Credentials{ShodanKey: fmt.Sprintf("labkey%d", seed)}
+	return Credentials{
+		ShodanKey:    randomString(32, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+		TenantID:     seedGUID(seed, 1),
+		ClientID:     seedGUID(seed, 2),
+		ClientSecret: randomString(3, "abcdefghijklmnopqrstuvwxyz0123456789") + "8Q~" + randomString(37, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"),
+		CertClientID: seedGUID(seed, 3),
+	}
+}
+
+func randomString(n int, alphabet string) string {
+	b := make([]byte, n)
+	buf := make([]byte, 1)
+	for i := range b {
+		for {
+			if _, err := rand.Read(buf); err != nil {
+				panic("lab: crypto/rand: " + err.Error())
+			}
+			// Reject the tail so that every letter is equally likely.
+			if int(buf[0]) < 256-256%len(alphabet) {
+				b[i] = alphabet[int(buf[0])%len(alphabet)]
+				break
+			}
+		}
+	}
+	return string(b)
+}
+
+// seedGUID is a version-4-shaped GUID made from the seed and a purpose.
+func seedGUID(seed int64, purpose uint64) string {
+	h := sha256.New()
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(seed))
+	binary.BigEndian.PutUint64(b[8:], purpose)
+	h.Write([]byte("c2sweep lab guid"))
+	h.Write(b[:])
+	g := h.Sum(nil)[:16]
+	g[6] = g[6]&0x0f | 0x40
+	g[8] = g[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", g[0:4], g[4:6], g[6:8], g[8:10], g[10:16])
+}
+
+// writeClientCert makes a self-signed RSA certificate for an app and writes
+// it with its private key to one PEM file, the form azidentity's
+// ParseCertificates reads.
+func writeClientCert(dir, clientID string) (*x509.Certificate, string, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, "", err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: randSerial(),
+		Subject:      pkix.Name{CommonName: "c2sweep lab app " + clientID},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, "", err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, "", err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, "", err
+	}
+	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	data = append(data, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})...)
+	path := filepath.Join(dir, "client-cert.pem")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return nil, "", err
+	}
+	return cert, path, nil
+}
+
+func (s *entraService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(parts) < 2 {
+		http.NotFound(w, r)
+		return
+	}
+	tenant, rest := parts[0], strings.Join(parts[1:], "/")
+	switch rest {
+	case "v2.0/.well-known/openid-configuration", ".well-known/openid-configuration":
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		s.discovery(w, tenant, strings.HasPrefix(rest, "v2.0/"))
+	case "oauth2/v2.0/token", "oauth2/token":
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		s.token(w, r, tenant, rest == "oauth2/v2.0/token")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *entraService) knownTenant(t string) bool { return strings.EqualFold(t, s.l.Creds.TenantID) }
+
+func (s *entraService) discovery(w http.ResponseWriter, tenant string, v2 bool) {
+	if !s.knownTenant(tenant) {
+		s.fail(w, http.StatusBadRequest, "invalid_request", 90002,
+			fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant))
+		return
+	}
+	base := s.l.URL + "/" + tenant
+	doc := map[string]any{
+		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
+		"subject_types_supported":               []string{"pairwise"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
+		"response_modes_supported":              []string{"query", "fragment", "form_post"},
+		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "nbf", "tid"},
+		"tenant_region_scope":                   "EU",
+		"cloud_instance_name":                   "c2sweep.lab",
+		"request_uri_parameter_supported":       false,
+		"http_logout_supported":                 true,
+		"frontchannel_logout_supported":         true,
+	}
+	if v2 {
+		doc["issuer"] = base + "/v2.0"
+		doc["authorization_endpoint"] = base + "/oauth2/v2.0/authorize"
+		doc["token_endpoint"] = base + "/oauth2/v2.0/token"
+		doc["device_authorization_endpoint"] = base + "/oauth2/v2.0/devicecode"
+		doc["end_session_endpoint"] = base + "/oauth2/v2.0/logout"
+		doc["jwks_uri"] = base + "/discovery/v2.0/keys"
+	} else {
+		doc["issuer"] = "https://sts.windows.net/" + tenant + "/"
+		doc["authorization_endpoint"] = base + "/oauth2/authorize"
+		doc["token_endpoint"] = base + "/oauth2/token"
+		doc["device_authorization_endpoint"] = base + "/oauth2/devicecode"
+		doc["end_session_endpoint"] = base + "/oauth2/logout"
+		doc["jwks_uri"] = base + "/discovery/keys"
+	}
+	writeEntraJSON(w, http.StatusOK, doc)
+}
+
+// fail writes Entra's error body: error, error_description (which starts
+// with the AADSTS code and ends with the ids, as Entra does), error_codes,
+// timestamp, trace_id and correlation_id.
+func (s *entraService) fail(w http.ResponseWriter, status int, code string, aadsts int, msg string) {
+	now := s.l.opts.Now().UTC()
+	trace, corr := randomGUID(), randomGUID()
+	ts := now.Format("2006-01-02 15:04:05Z")
+	desc := fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s", aadsts, msg, trace, corr, ts)
+	writeEntraJSON(w, status, map[string]any{
+		"error":             code,
+		"error_description": desc,
+		"error_codes":       []int{aadsts},
+		"timestamp":         ts,
+		"trace_id":          trace,
+		"correlation_id":    corr,
+		"error_uri":         s.l.URL + "/error?code=" + strconv.Itoa(aadsts),
+	})
+}
+
+func randomGUID() string {
+	var g [16]byte
+	rand.Read(g[:])
+	g[6] = g[6]&0x0f | 0x40
+	g[8] = g[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", g[0:4], g[4:6], g[6:8], g[8:10], g[10:16])
+}
+
+func writeEntraJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store, no-cache")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (s *entraService) token(w http.ResponseWriter, r *http.Request, tenant string, v2 bool) {
+	if !s.knownTenant(tenant) {
+		s.fail(w, http.StatusBadRequest, "invalid_request", 90002,
+			fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant))
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.fail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
+		return
+	}
+	f := r.PostForm
+	if f.Get("grant_type") != "client_credentials" {
+		if f.Get("grant_type") == "" {
+			s.fail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
+		} else {
+			s.fail(w, http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type '"+f.Get("grant_type")+"'.")
+		}
+		return
+	}
+	clientID := f.Get("client_id")
+	if clientID == "" {
+		s.fail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
+		return
+	}
+	resource, ok := s.resource(w, f.Get("scope"), f.Get("resource"), v2)
+	if !ok {
+		return
+	}
+	if c := f.Get("claims"); c != "" && !json.Valid([]byte(c)) {
+		s.fail(w, http.StatusBadRequest, "invalid_request", 90014, "The claims parameter is not valid JSON.")
+		return
+	}
+	secret, assertion := f.Get("client_secret"), f.Get("client_assertion")
+	switch {
+	case strings.EqualFold(clientID, s.l.Creds.ClientID):
+		if secret == "" && assertion == "" {
+			s.fail(w, http.StatusBadRequest, "invalid_client", 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
+			return
+		}
+		if assertion != "" {
+			s.fail(w, http.StatusUnauthorized, "invalid_client", 700027, "The certificate with identifier used to sign the client assertion is not registered on application.")
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(secret), []byte(s.l.Creds.ClientSecret)) != 1 {
+			s.fail(w, http.StatusUnauthorized, "invalid_client", 7000215,
+				"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '"+clientID+"'.")
+			return
+		}
+	case s.certs[strings.ToLower(clientID)] != nil:
+		if assertion == "" {
+			if secret != "" {
+				s.fail(w, http.StatusUnauthorized, "invalid_client", 7000215,
+					"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '"+clientID+"'.")
+			} else {
+				s.fail(w, http.StatusBadRequest, "invalid_client", 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
+			}
+			return
+		}
+		if f.Get("client_assertion_type") != clientAssertionJWTBearer {
+			s.fail(w, http.StatusBadRequest, "invalid_request", 90014, "The request body must contain the following parameter: 'client_assertion_type'.")
+			return
+		}
+		tokenEndpoint := s.l.URL + "/" + tenant + "/oauth2/v2.0/token"
+		if !v2 {
+			tokenEndpoint = s.l.URL + "/" + tenant + "/oauth2/token"
+		}
+		if code, msg := s.checkAssertion(assertion, strings.ToLower(clientID), tokenEndpoint); code != 0 {
+			s.fail(w, http.StatusUnauthorized, "invalid_client", code, msg)
+			return
+		}
+	default:
+		s.fail(w, http.StatusBadRequest, "unauthorized_client", 700016,
+			fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clientID, tenant))
+		return
+	}
+	s.issue(w, tenant, strings.ToLower(clientID), resource, v2)
+}
+
+// resource finds the API a token is for: v2 takes scope=<resource>/.default
+// (MSAL adds openid, offline_access and profile), v1 takes resource=.
+func (s *entraService) resource(w http.ResponseWriter, scope, resource string, v2 bool) (string, bool) {
+	if v2 {
+		if scope == "" {
+			s.fail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
+			return "", false
+		}
+		resource = ""
+		for _, sc := range strings.Fields(scope) {
+			switch sc {
+			case "openid", "offline_access", "profile", "email":
+				continue
+			}
+			rs, ok := strings.CutSuffix(sc, "/.default")
+			if !ok {
+				s.fail(w, http.StatusBadRequest, "invalid_scope", 1002012,
+					"The provided value for scope "+sc+" is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
+				return "", false
+			}
+			resource = rs
+		}
+	} else if resource == "" {
+		s.fail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'resource'.")
+		return "", false
+	}
+	resource = strings.TrimSuffix(resource, "/")
+	if _, ok := resourceRoles[resource]; !ok {
+		s.fail(w, http.StatusBadRequest, "invalid_resource", 500011,
+			fmt.Sprintf("The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", resource, s.l.Creds.TenantID))
+		return "", false
+	}
+	return resource, true
+}
+
+// checkAssertion verifies a client assertion the way Entra does: a JWT
+// signed (RS256 or PS256) by the key of the certificate registered for the
+// app, named by its x5t (SHA-1) or x5t#S256 thumbprint, with aud = the
+// token endpoint, iss = sub = the client id, and not expired. It returns
+// the AADSTS code and message of the first failure, or 0.
+func (s *entraService) checkAssertion(assertion, clientID, tokenEndpoint string) (int, string) {
+	cert := s.certs[clientID]
+	parts := strings.Split(assertion, ".")
+	if len(parts) != 3 {
+		return 700027, "Client assertion failed signature validation. The client assertion is not a JWT."
+	}
+	var hdr struct {
+		Alg     string `json:"alg"`
+		X5t     string `json:"x5t"`
+		X5tS256 string `json:"x5t#S256"`
+	}
+	var claims struct {
+		Aud any         `json:"aud"`
+		Iss string      `json:"iss"`
+		Sub string      `json:"sub"`
+		Exp json.Number `json:"exp"`
+		Nbf json.Number `json:"nbf"`
+		Jti string      `json:"jti"`
+	}
+	if err := decodeSegment(parts[0], &hdr); err != nil {
+		return 700027, "Client assertion failed signature validation. The header is not valid."
+	}
+	if err := decodeSegment(parts[1], &claims); err != nil {
+		return 700027, "Client assertion failed signature validation. The payload is not valid."
+	}
+	sha1sum := sha1.Sum(cert.Raw)
+	sha256sum := sha256.Sum256(cert.Raw)
+	switch {
+	case hdr.X5tS256 != "":
+		if !thumbprintIs(hdr.X5tS256, sha256sum[:]) {
+			return 700027, "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '" + hdr.X5tS256 + "']"
+		}
+	case hdr.X5t != "":
+		if !thumbprintIs(hdr.X5t, sha1sum[:]) {
+			return 700027, "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '" + hdr.X5t + "']"
+		}
+	default:
+		return 700027, "Client assertion failed signature validation. The header has no x5t or x5t#S256."
+	}
+	pub, ok := cert.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return 700027, "Client assertion failed signature validation."
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return 700027, "Client assertion failed signature validation."
+	}
+	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	switch hdr.Alg {
+	case "RS256":
+		err = rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig)
+	case "PS256":
+		err = rsa.VerifyPSS(pub, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto})
+	default:
+		err = errors.New("unsupported alg")
+	}
+	if err != nil {
+		return 700027, "Client assertion failed signature validation."
+	}
+	if !audienceIs(claims.Aud, tokenEndpoint) {
+		return 700021, "Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials."
+	}
+	if !strings.EqualFold(claims.Iss, clientID) || !strings.EqualFold(claims.Sub, clientID) {
+		return 700023, "Client assertion audience or issuer claim does not match the client id."
+	}
+	now := s.l.opts.Now()
+	exp, err := claims.Exp.Float64()
+	if err != nil || exp == 0 {
+		return 700024, "Client assertion is not within its valid time range. The assertion has no exp claim."
+	}
+	if now.After(time.Unix(int64(math.Floor(exp)), 0).Add(5 * time.Minute)) {
+		return 700024, fmt.Sprintf("Client assertion is not within its valid time range. Current time: %s, assertion valid from -, expiry time of assertion %s.",
+			now.UTC().Format(time.RFC3339), time.Unix(int64(exp), 0).UTC().Format(time.RFC3339))
+	}
+	if nbf, err := claims.Nbf.Float64(); err == nil && nbf > 0 && now.Add(5*time.Minute).Before(time.Unix(int64(nbf), 0)) {
+		return 700024, "Client assertion is not within its valid time range. The assertion is not yet valid."
+	}
+	return 0, ""
+}
+
+// thumbprintIs compares a thumbprint header with a digest; MSAL writes it in
+// standard base64 with padding, RFC 7515 says base64url: both are accepted.
+func thumbprintIs(hdr string, sum []byte) bool {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(hdr); err == nil {
+			return hmac.Equal(b, sum)
+		}
+	}
+	return false
+}
+
+func audienceIs(aud any, want string) bool {
+	switch a := aud.(type) {
+	case string:
+		return strings.EqualFold(strings.TrimSuffix(a, "/"), want)
+	case []any:
+		for _, x := range a {
+			if s, ok := x.(string); ok && strings.EqualFold(strings.TrimSuffix(s, "/"), want) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func decodeSegment(seg string, v any) error {
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
+	if err != nil {
+		return err
+	}
+	d := json.NewDecoder(strings.NewReader(string(b)))
+	d.UseNumber()
+	return d.Decode(v)
+}
+
+// accessClaims are the claims of a lab access token.
+type accessClaims struct {
+	Aud   string   `json:"aud"`
+	Iss   string   `json:"iss"`
+	Iat   int64    `json:"iat"`
+	Nbf   int64    `json:"nbf"`
+	Exp   int64    `json:"exp"`
+	AppID string   `json:"appid"`
+	IdTyp string   `json:"idtyp"`
+	Oid   string   `json:"oid"`
+	Sub   string   `json:"sub"`
+	Tid   string   `json:"tid"`
+	Roles []string `json:"roles"`
+	Ver   string   `json:"ver"`
+	Uti   string   `json:"uti"`
+}
+
+// issue answers with an access token. The token's exp is the lab clock plus
+// TokenLifetime, or plus Faults.TokenExpiry when set: then the token dies
+// before the expires_in it advertises, as a revoked or clock-skewed token
+// would.
+func (s *entraService) issue(w http.ResponseWriter, tenant, clientID, resource string, v2 bool) {
+	now := s.l.opts.Now().UTC()
+	life := s.l.opts.TokenLifetime
+	advertised := int64(life / time.Second)
+	if advertised > 1 {
+		advertised-- // Entra answers 3599 for an hour
+	}
+	exp := now.Add(life)
+	if d := s.l.faults.TokenExpiry; d > 0 {
+		exp = now.Add(d)
+	}
+	c := accessClaims{
+		Aud: resource, Iss: "https://sts.windows.net/" + strings.ToLower(tenant) + "/",
+		Iat: now.Unix(), Nbf: now.Unix(), Exp: exp.Unix(),
+		AppID: clientID, IdTyp: "app", Oid: objectID(clientID), Sub: objectID(clientID),
+		Tid: strings.ToLower(tenant), Roles: []string{resourceRoles[resource]}, Ver: "1.0", Uti: randomString(22, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+	}
+	// Keep sub-second expiry exact for the hunting check.
+	tok := s.sign(c, exp)
+	if v2 {
+		writeEntraJSON(w, http.StatusOK, map[string]any{
+			"token_type": "Bearer", "expires_in": advertised, "ext_expires_in": advertised, "access_token": tok,
+		})
+		return
+	}
+	writeEntraJSON(w, http.StatusOK, map[string]any{
+		"token_type":     "Bearer",
+		"expires_in":     strconv.FormatInt(advertised, 10),
+		"ext_expires_in": strconv.FormatInt(advertised, 10),
+		"expires_on":     strconv.FormatInt(now.Unix()+advertised, 10),
+		"not_before":     strconv.FormatInt(now.Unix(), 10),
+		"resource":       resource,
+		"access_token":   tok,
+	})
+}
+
+// sign makes an HS256 JWT. The exact expiry (with sub-second precision, for
+// tests with short lifetimes) rides in a private claim.
+func (s *entraService) sign(c accessClaims, exp time.Time) string {
+	hdr := base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"JWT","alg":"HS256","kid":"c2sweep-lab"}`))
+	body, _ := json.Marshal(struct {
+		accessClaims
+		ExpNano int64 `json:"lab_exp_ns"`
+	}{c, exp.UnixNano()})
+	p := hdr + "." + base64.RawURLEncoding.EncodeToString(body)
+	m := hmac.New(sha256.New, s.tokenKey)
+	m.Write([]byte(p))
+	return p + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// errTokenExpired and errTokenInvalid are what verify reports.
+var (
+	errTokenExpired = errors.New("token expired")
+	errTokenInvalid = errors.New("token invalid")
+)
+
+// verify checks a lab access token's signature and lifetime.
+func (s *entraService) verify(tok string) (accessClaims, error) {
+	var c struct {
+		accessClaims
+		ExpNano int64 `json:"lab_exp_ns"`
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return c.accessClaims, errTokenInvalid
+	}
+	m := hmac.New(sha256.New, s.tokenKey)
+	m.Write([]byte(parts[0] + "." + parts[1]))
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || !hmac.Equal(sig, m.Sum(nil)) {
+		return c.accessClaims, errTokenInvalid
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(b, &c) != nil {
+		return c.accessClaims, errTokenInvalid
+	}
+	exp := time.Unix(0, c.ExpNano)
+	if c.ExpNano == 0 {
+		exp = time.Unix(c.Exp, 0)
+	}
+	if !s.l.opts.Now().Before(exp) {
+		return c.accessClaims, errTokenExpired
+	}
+	return c.accessClaims, nil
+}
+
+// objectID is the service principal's object id of an app, stable per app.
+func objectID(clientID string) string {
+	h := sha256.Sum256([]byte("sp:" + clientID))
+	return seedGUID(int64(binary.BigEndian.Uint64(h[:8])), 4)
 }

@@ -12,13 +12,17 @@
 //	/api/advancedqueries/run,
 //	/api/advancedhunting/run          Defender for Endpoint / Microsoft 365 Defender
 //	/{tenant}/...                     Entra ID (everything else)
+//
+// The hunting APIs answer from the world's telemetry through a documented
+// matcher, not a KQL engine: the table, the time window, the quoted IP
+// literals and a few operators (see hunting_query.go); anything else is a
+// 400 that says so.
 package lab
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,8 +88,9 @@ type Lab struct {
 	hunt   *huntingService
 	faults *faulter
 
-	mu    sync.Mutex
-	calls map[string]int // per service, for tests and benchmarks
+	closeOnce sync.Once
+	mu        sync.Mutex
+	calls     map[string]int // per service, for tests and benchmarks
 }
 
 // Start builds the world and serves it until ctx ends or Close is called.
@@ -185,18 +190,16 @@ func (l *Lab) setup() error {
 	return nil
 }
 
-// Close stops the server and removes the lab's files.
+// Close stops the server at once (open keep-alive connections would make
+// a graceful shutdown wait) and removes the lab's files.
 func (l *Lab) Close() error {
 	var err error
-	if l.srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		err = l.srv.Shutdown(ctx)
-		if errors.Is(err, context.DeadlineExceeded) {
+	l.closeOnce.Do(func() {
+		if l.srv != nil {
 			err = l.srv.Close()
 		}
-	}
-	os.RemoveAll(l.dir)
+		os.RemoveAll(l.dir)
+	})
 	return err
 }
 

@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"c2sweep/internal/lab"
+)
+
+// LabCmd serves the emulators until interrupted.
+type LabCmd struct {
+	Listen        string        `help:"Loopback address to serve on." default:"127.0.0.1:8443"`
+	WriteEnv      string        `help:"Write 'export KEY=VALUE' lines that point c2sweep at the lab." type:"path" placeholder:"FILE"`
+	Seed          int64         `help:"Seed of the deterministic world." default:"1"`
+	Faults        string        `help:"Failures to inject, e.g. 5xx=0.1,latency=200ms,drop=0.05,expire=30s,error200=0.1,toolarge=5000,only=graph." placeholder:"SPEC"`
+	Servers       int           `help:"C2 servers in the world." default:"60"`
+	Banners       int           `help:"Unrelated banners Shodan also holds." default:"200"`
+	Devices       int           `help:"Devices in the organisation." default:"50"`
+	Events        int           `help:"Ordinary telemetry events." default:"5000"`
+	Contacts      int           `help:"Device-to-C2 contacts planted in the telemetry." default:"12"`
+	TokenLifetime time.Duration `help:"Lifetime of issued access tokens." default:"1h"`
+}
+
+func (c *LabCmd) Help() string {
+	return `The lab serves, over HTTPS on loopback, a deterministic world: C2 servers
+as Shodan sees them, and an organisation whose Defender telemetry holds a few
+contacts with them. It follows the services' documented behaviour, limits and
+errors (1 request/second for Shodan, 45 calls/minute for hunting, token expiry).
+
+Examples:
+  c2sweep lab --write-env lab.env        # then, in another shell:
+  . ./lab.env && c2sweep run
+  c2sweep lab --faults 5xx=0.2,latency=100ms --seed 7`
+}
+
+func (c *LabCmd) Run(g *Globals) error {
+	faults, err := lab.ParseFaults(c.Faults)
+	if err != nil {
+		return fmt.Errorf("--faults: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(g.stderr, nil))
+	l, err := lab.Start(g.ctx, lab.Options{
+		Listen: c.Listen,
+		World: lab.WorldConfig{Seed: c.Seed, Servers: c.Servers, Banners: c.Banners, Devices: c.Devices,
+			Events: c.Events, Contacts: c.Contacts},
+		Faults:        faults,
+		TokenLifetime: c.TokenLifetime,
+		Log:           logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if c.WriteEnv != "" {
+		if err := l.WriteEnv(c.WriteEnv); err != nil {
+			return fmt.Errorf("--write-env: %w", err)
+		}
+	}
+	fmt.Fprintf(g.stdout, "c2sweep lab serving %s (seed %d: %d C2 servers, %d devices, %d telemetry events)\n",
+		l.URL, c.Seed, len(l.World.Servers), len(l.World.Devices), len(l.World.Events))
+	fmt.Fprintf(g.stdout, "CA certificate: %s\n", l.CAFile)
+	if c.WriteEnv != "" {
+		fmt.Fprintf(g.stdout, "environment: . %s && c2sweep run\n", c.WriteEnv)
+	} else {
+		fmt.Fprintln(g.stdout, "hint: --write-env FILE writes the variables that point c2sweep at the lab")
+	}
+	fmt.Fprintln(g.stdout, "Ctrl-C stops the lab.")
+	<-g.ctx.Done()
+	fmt.Fprintln(g.stdout, "lab stopped")
+	return nil
+}

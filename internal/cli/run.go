@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"c2sweep/internal/config"
+	"c2sweep/internal/pipeline"
+)
+
+// RunCmd is one sweep.
+type RunCmd struct {
+	SweepFlags
+	Out    string `help:"Results directory (default ./c2sweep-results/<run time>)." type:"path" placeholder:"DIR"`
+	JSON   bool   `help:"Print the summary as JSON instead of text."`
+	DryRun bool   `help:"Do everything except calling the hunting API; print each KQL query."`
+}
+
+func (c *RunCmd) Help() string {
+	return `Runs every enabled hunt against Shodan, keeps the servers seen within
+--max-age, sweeps their IPs in Defender advanced hunting and reports every
+device that talked to one. Only hits not reported before are shown (--all
+for everything in the window). Results: summary.json and <hunt>.json.
+
+Credentials come from the environment (SHODAN_API_KEY or the Shodan CLI's
+key file; AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or
+AZURE_CLIENT_CERTIFICATE_PATH; managed identity; Azure CLI) or the config.
+
+Examples:
+  c2sweep run
+  c2sweep run --dry-run --hunt CobaltStrikeJARM
+  c2sweep run --api mde --max-age 3d --lookback 7d --json
+  c2sweep --config c2sweep.yaml run --out /var/lib/c2sweep/results
+
+Exit codes: 0 no new hits, 1 new hits, 2 partial failure, 3 could not run,
+130 interrupted.`
+}
+
+func (c *RunCmd) Run(g *Globals) error {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	return g.sweep(cfg, &c.SweepFlags, nil, runOutput{dir: c.Out, json: c.JSON, dryRun: c.DryRun}, "run")
+}
+
+type runOutput struct {
+	dir    string
+	json   bool
+	dryRun bool
+}
+
+// sweep runs one sweep with cfg and prints its summary; the returned error
+// carries the outcome to the exit code.
+func (g *Globals) sweep(cfg *config.Config, f *SweepFlags, httpClient *http.Client, o runOutput, command string) error {
+	hunts, err := f.apply(cfg)
+	if err != nil {
+		return err
+	}
+	sw, err := g.newSweeper(g.ctx, cfg, f, hunts, httpClient, o.dryRun, command)
+	if err != nil {
+		return err
+	}
+	defer sw.close()
+	now := time.Now().UTC()
+	sw.opts.OutDir = o.dir
+	if sw.opts.OutDir == "" {
+		sw.opts.OutDir = filepath.Join("c2sweep-results", now.Format("20060102T150405Z"))
+	}
+	sum, err := sw.pipe.Run(g.ctx, sw.opts)
+	if sum != nil && (err == nil || sum.RunID != 0) {
+		if o.json {
+			enc := json.NewEncoder(g.stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(sum)
+		} else {
+			sum.WriteText(g.stdout, !f.All)
+			printHints(g, sum)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return outcomeError{sum.Outcome}
+}
+
+// printHints says what to do next, on stderr so stdout stays parseable.
+func printHints(g *Globals, s *pipeline.Summary) {
+	switch {
+	case s.DryRun:
+		fmt.Fprintln(g.stderr, "hint: nothing was sent to Defender; run without --dry-run to sweep")
+	case s.Totals.NewHits > 0:
+		fmt.Fprintln(g.stderr, "hint: 'c2sweep hits --new' lists them again; 'c2sweep suppress' marks a benign one")
+	case s.Outcome == pipeline.OutcomePartial:
+		fmt.Fprintln(g.stderr, "hint: the failed parts are retried by the next run: their windows did not move")
+	}
+}

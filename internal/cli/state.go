@@ -1,0 +1,347 @@
+package cli
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/user"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"c2sweep/internal/config"
+	"c2sweep/internal/store"
+)
+
+// openState opens the state database for a read-only command.
+func (g *Globals) openState() (*store.Store, error) {
+	var cfg *config.Config
+	if g.Config != "" {
+		var err error
+		if cfg, err = g.loadConfig(); err != nil {
+			return nil, err
+		}
+	}
+	path, err := g.statePath(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(g.ctx, path, store.Options{MustExist: true})
+}
+
+// sinceFlag parses "7d", "36h" or a date into a time.
+func sinceFlag(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := config.ParseDuration(s); err == nil {
+		return time.Now().Add(-d.Std()), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a duration (7d, 36h) nor a date (2026-11-01)", s)
+}
+
+// HitsCmd lists remembered hits.
+type HitsCmd struct {
+	Since  string `help:"Only events within this age or since this date." default:"7d" placeholder:"AGE|DATE"`
+	Hunt   string `help:"Only hits attributed to this hunt." placeholder:"NAME"`
+	Device string `help:"Only this device." placeholder:"NAME"`
+	New    bool   `help:"Only hits first reported by the latest run."`
+	Format string `help:"table, json or csv." default:"table" enum:"table,json,csv"`
+	Limit  int    `help:"At most this many (0: all)." default:"0"`
+}
+
+func (c *HitsCmd) Help() string {
+	return `Examples:
+  c2sweep hits
+  c2sweep hits --since 30d --hunt CobaltStrikeJARM
+  c2sweep hits --new --format csv > new-hits.csv`
+}
+
+func (c *HitsCmd) Run(g *Globals) error {
+	since, err := sinceFlag(c.Since)
+	if err != nil {
+		return fmt.Errorf("--since: %w", err)
+	}
+	st, err := g.openState()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	f := store.HitFilter{Since: since, Hunt: c.Hunt, Device: c.Device, Limit: c.Limit}
+	if c.New {
+		runs, err := st.Runs(g.ctx, 1)
+		if err != nil {
+			return err
+		}
+		if len(runs) == 0 {
+			return withHint(fmt.Errorf("no run recorded yet"), "c2sweep run")
+		}
+		f.NewInRun = runs[0].ID
+	}
+	hits, err := st.Hits(g.ctx, f)
+	if err != nil {
+		return err
+	}
+	switch c.Format {
+	case "json":
+		return writeJSON(g.stdout, hits)
+	case "csv":
+		w := csv.NewWriter(g.stdout)
+		w.Write([]string{"timestamp", "device", "account", "ip", "port", "table", "action", "process", "command_line", "hunts", "report_id", "run", "first_reported", "suppressed"})
+		for _, h := range hits {
+			w.Write([]string{h.Timestamp.Format(time.RFC3339Nano), h.Device, h.Account, h.IP.String(), strconv.Itoa(h.Port),
+				h.Table, h.Action, h.Process, h.Command, strings.Join(h.Hunts, ";"), h.ReportID, strconv.FormatInt(h.RunID, 10),
+				h.FirstReported.Format(time.RFC3339), h.Suppressed})
+		}
+		w.Flush()
+		return w.Error()
+	}
+	tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tDEVICE\tIP\tPORT\tPROCESS\tHUNTS\tRUN\tNOTE")
+	for _, h := range hits {
+		who := h.Device
+		if who == "" {
+			who = h.Account
+		}
+		note := ""
+		if h.Suppressed != "" {
+			note = "suppressed: " + h.Suppressed
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\n", h.Timestamp.Format("2006-01-02 15:04:05"), who, h.IP, h.Port,
+			h.Process, strings.Join(h.Hunts, ","), h.RunID, note)
+	}
+	tw.Flush()
+	if len(hits) == 0 {
+		fmt.Fprintf(g.stderr, "no hits since %s\n", since.Format("2006-01-02 15:04"))
+	}
+	return nil
+}
+
+// RunsCmd lists recent runs.
+type RunsCmd struct {
+	Limit int  `help:"How many." default:"20"`
+	JSON  bool `help:"Print as JSON."`
+}
+
+func (c *RunsCmd) Run(g *Globals) error {
+	st, err := g.openState()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	runs, err := st.Runs(g.ctx, c.Limit)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return writeJSON(g.stdout, runs)
+	}
+	tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tSTARTED\tTOOK\tCOMMAND\tOUTCOME\tINDICATORS\tHITS\tNEW\tCREDITS\tCALLS\tERRORS")
+	for _, r := range runs {
+		took := "-"
+		if !r.Finished.IsZero() {
+			took = r.Finished.Sub(r.Started).Round(100 * time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", r.ID, r.Started.Local().Format("2006-01-02 15:04"), took,
+			r.Command, r.Outcome, r.Indicators, r.Hits, r.NewHits, r.CreditsUsed, r.Calls, len(r.Errors))
+	}
+	return tw.Flush()
+}
+
+// IndicatorsCmd lists what is being swept and why.
+type IndicatorsCmd struct {
+	Hunt   string `help:"Only indicators named by this hunt." placeholder:"NAME"`
+	Active bool   `help:"Only indicators not expired."`
+	JSON   bool   `help:"Print as JSON (with the Shodan context)."`
+}
+
+func (c *IndicatorsCmd) Run(g *Globals) error {
+	st, err := g.openState()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	inds, err := st.Indicators(g.ctx, store.IndicatorFilter{Hunt: c.Hunt, Active: c.Active})
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return writeJSON(g.stdout, inds)
+	}
+	tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IP\tPORTS\tHUNTS\tLAST SEEN (SHODAN)\tLAST SWEPT\tSTATUS")
+	for _, in := range inds {
+		status := "active"
+		if !in.Active() {
+			status = "expired " + in.Expired.Format("2006-01-02")
+		}
+		swept := "never"
+		if !in.LastSwept.IsZero() {
+			swept = in.LastSwept.Format("2006-01-02 15:04")
+		}
+		var ports []string
+		for _, p := range in.Ports {
+			ports = append(ports, strconv.Itoa(p))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.IP, strings.Join(ports, ","), strings.Join(in.Hunts, ","),
+			in.LastSeen.Format("2006-01-02 15:04"), swept, status)
+	}
+	return tw.Flush()
+}
+
+// SuppressCmd marks something benign.
+type SuppressCmd struct {
+	Target string `arg:"" optional:"" help:"IP address or CIDR." placeholder:"IP|CIDR"`
+	Device string `help:"Suppress a device by name." placeholder:"NAME"`
+	Hunt   string `help:"Suppress a whole hunt." placeholder:"NAME"`
+	Reason string `help:"Why it is benign (required)." required:""`
+	Until  string `help:"Expire the suppression at this date or after this long (e.g. 2026-12-31, 30d)." placeholder:"DATE|AGE"`
+	By     string `help:"Who decided (default: the current user)."`
+}
+
+func (c *SuppressCmd) Help() string {
+	return `Suppressed hits are still stored and listed (marked), but not alerted.
+
+Examples:
+  c2sweep suppress 203.0.113.7 --reason "our red team" --until 2026-12-31
+  c2sweep suppress 198.51.100.0/24 --reason "sinkhole"
+  c2sweep suppress --device LAB-SANDBOX-01 --reason "detonation box"`
+}
+
+func kindValue(target, device, hunt string) (string, string, error) {
+	n := 0
+	kind, value := "", ""
+	if target != "" {
+		n++
+		kind, value = "ip", target
+		if strings.Contains(target, "/") {
+			kind = "cidr"
+		}
+	}
+	if device != "" {
+		n++
+		kind, value = "device", device
+	}
+	if hunt != "" {
+		n++
+		kind, value = "hunt", hunt
+	}
+	if n != 1 {
+		return "", "", fmt.Errorf("name exactly one of IP|CIDR, --device or --hunt")
+	}
+	return kind, value, nil
+}
+
+func (c *SuppressCmd) Run(g *Globals) error {
+	kind, value, err := kindValue(c.Target, c.Device, c.Hunt)
+	if err != nil {
+		return err
+	}
+	sp := store.Suppression{Kind: kind, Value: value, Reason: c.Reason, By: c.By, Created: time.Now().UTC()}
+	if sp.By == "" {
+		if u, err := user.Current(); err == nil {
+			sp.By = u.Username
+		}
+	}
+	if c.Until != "" {
+		t, err := untilFlag(c.Until)
+		if err != nil {
+			return fmt.Errorf("--until: %w", err)
+		}
+		sp.Until = &t
+	}
+	st, err := g.openWritableState()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Suppress(g.ctx, sp); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "suppressed %s %s: %s\n", kind, value, c.Reason)
+	return nil
+}
+
+func untilFlag(s string) (time.Time, error) {
+	if d, err := config.ParseDuration(s); err == nil {
+		return time.Now().Add(d.Std()).UTC(), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a date (2026-12-31) nor a duration (30d)", s)
+}
+
+// UnsuppressCmd removes a suppression.
+type UnsuppressCmd struct {
+	Target string `arg:"" optional:"" help:"IP address or CIDR." placeholder:"IP|CIDR"`
+	Device string `help:"A suppressed device." placeholder:"NAME"`
+	Hunt   string `help:"A suppressed hunt." placeholder:"NAME"`
+	List   bool   `help:"List the suppressions instead."`
+}
+
+func (c *UnsuppressCmd) Run(g *Globals) error {
+	st, err := g.openWritableState()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if c.List {
+		sps, err := st.Suppressions(g.ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KIND\tVALUE\tREASON\tBY\tUNTIL")
+		for _, sp := range sps {
+			until := "-"
+			if sp.Until != nil {
+				until = sp.Until.Format("2006-01-02 15:04")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", sp.Kind, sp.Value, sp.Reason, sp.By, until)
+		}
+		return tw.Flush()
+	}
+	kind, value, err := kindValue(c.Target, c.Device, c.Hunt)
+	if err != nil {
+		return err
+	}
+	if err := st.Unsuppress(g.ctx, kind, value); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "unsuppressed %s %s\n", kind, value)
+	return nil
+}
+
+// openWritableState opens (creating if needed) the state for a small edit.
+func (g *Globals) openWritableState() (*store.Store, error) {
+	var cfg *config.Config
+	if g.Config != "" {
+		var err error
+		if cfg, err = g.loadConfig(); err != nil {
+			return nil, err
+		}
+	}
+	path, err := g.statePath(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(g.ctx, path, store.Options{})
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+

@@ -1,0 +1,299 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"c2sweep/internal/config"
+	"c2sweep/internal/hunting"
+	"c2sweep/internal/kql"
+	"c2sweep/internal/notify"
+	"c2sweep/internal/pipeline"
+	"c2sweep/internal/shodan"
+	"c2sweep/internal/store"
+)
+
+// SweepFlags are the flags of every command that sweeps (run, serve).
+// Set flags override the config file.
+type SweepFlags struct {
+	API            string   `help:"Hunting API: graph (Microsoft Graph runHuntingQuery) or mde (legacy Defender for Endpoint)." enum:",graph,mde" default:""`
+	APIURL         string   `name:"api-url" help:"Replace the hunting API root (sovereign clouds, the lab)." placeholder:"URL"`
+	Auth           string   `help:"Entra sign-in: auto, client-secret, certificate, managed-identity, workload-identity, azure-cli." placeholder:"METHOD"`
+	MaxAge         string   `help:"Keep servers Shodan saw within this age (default 7d)." placeholder:"AGE"`
+	Lookback       string   `help:"Telemetry window of an indicator's first sweep (default 30d)." placeholder:"DURATION"`
+	Hunt           []string `help:"Run only these hunts (repeatable)." placeholder:"NAME"`
+	CreditBudget   int      `help:"Shodan query credits one run may spend (default: config, else what the account has)." placeholder:"N"`
+	MaxIPsPerQuery int      `name:"max-ips-per-query" help:"Indicators per KQL query (default 5000)." placeholder:"N"`
+	All            bool     `help:"Report every hit in the window, not only new ones."`
+	Wait           bool     `help:"Wait for another run on the same state file to finish instead of refusing."`
+}
+
+// loadConfig reads --config (or the defaults) and prints its warnings.
+func (g *Globals) loadConfig() (*config.Config, error) {
+	cfg, warnings, err := config.Load(g.Config)
+	for _, w := range warnings {
+		fmt.Fprintf(g.stderr, "warning: %s\n", w)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// apply folds set flags into cfg and selects the hunts to run.
+func (f *SweepFlags) apply(cfg *config.Config) ([]config.Hunt, error) {
+	if f.API != "" {
+		cfg.Sweep.API = f.API
+	}
+	if f.APIURL != "" {
+		cfg.Sweep.APIURL = f.APIURL
+	}
+	if f.Auth != "" {
+		if !contains(config.AuthModes, f.Auth) {
+			return nil, fmt.Errorf("--auth %q: use one of %s", f.Auth, strings.Join(config.AuthModes, ", "))
+		}
+		cfg.Azure.Auth = f.Auth
+	}
+	if f.MaxAge != "" {
+		d, err := config.ParseDuration(f.MaxAge)
+		if err != nil {
+			return nil, fmt.Errorf("--max-age: %w", err)
+		}
+		cfg.SetMaxAge(d)
+	}
+	if f.Lookback != "" {
+		d, err := config.ParseDuration(f.Lookback)
+		if err != nil {
+			return nil, fmt.Errorf("--lookback: %w", err)
+		}
+		cfg.Sweep.Lookback = d
+	}
+	if cfg.Sweep.Lookback.Std() > 30*24*time.Hour {
+		return nil, fmt.Errorf("lookback %s is beyond the 30 days advanced hunting keeps\nhint: use --lookback 30d or less", cfg.Sweep.Lookback)
+	}
+	if f.CreditBudget > 0 {
+		cfg.Shodan.CreditBudget = f.CreditBudget
+	}
+	if f.MaxIPsPerQuery > 0 {
+		cfg.Sweep.MaxIPsPerQuery = f.MaxIPsPerQuery
+	}
+	hunts := cfg.EnabledHunts()
+	if len(f.Hunt) > 0 {
+		hunts = hunts[:0:0]
+		for _, name := range f.Hunt {
+			h, ok := cfg.Hunt(name)
+			if !ok {
+				return nil, fmt.Errorf("--hunt %q: no such hunt\nhint: c2sweep hunts lists them", name)
+			}
+			hunts = append(hunts, h)
+		}
+	}
+	if len(hunts) == 0 {
+		return nil, errors.New("no hunt is enabled\nhint: enable one in the config, or check 'c2sweep hunts'")
+	}
+	return hunts, nil
+}
+
+// sweeper is everything a sweep needs, built from the config.
+type sweeper struct {
+	pipe  *pipeline.Pipeline
+	opts  pipeline.Options
+	store *store.Store
+}
+
+func (s *sweeper) close() {
+	if s.store != nil {
+		s.store.Close()
+	}
+}
+
+// newSweeper builds the clients from cfg. httpClient carries every call
+// (nil: Go's default, trusting the system roots and SSL_CERT_FILE).
+func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFlags, hunts []config.Hunt, httpClient *http.Client, dryRun bool, command string) (*sweeper, error) {
+	if httpClient == nil {
+		httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	sw := &sweeper{}
+	ok := false
+	defer func() {
+		if !ok {
+			sw.close()
+		}
+	}()
+
+	key, err := shodanKey(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := shodan.New(shodan.Options{BaseURL: cfg.Shodan.APIURL, Key: key, HTTPClient: httpClient, Logger: g.log})
+	if err != nil {
+		return nil, fmt.Errorf("shodan: %w", err)
+	}
+	p := &pipeline.Pipeline{Shodan: sc, Log: g.log}
+	if !g.Quiet && isTerminal(g.stderr) {
+		p.Progress = &termProgress{w: g.stderr}
+	}
+
+	if !dryRun {
+		cred, err := credential(ctx, cfg, httpClient)
+		if err != nil {
+			return nil, err
+		}
+		ho := hunting.Options{BaseURL: cfg.Sweep.APIURL, Credential: cred, HTTPClient: httpClient, Logger: g.log}
+		if cfg.Sweep.API == "mde" {
+			p.Hunter = hunting.NewMDE(ho)
+		} else {
+			p.Hunter = hunting.NewGraph(ho)
+		}
+	}
+
+	var targets []string
+	for _, n := range cfg.Notify {
+		url, err := n.URL.Reveal(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("notify %s: url: %w", n.Name, err)
+		}
+		t, err := notify.New(n.Name, n.Type, url, httpClient, notify.WithLogger(g.log))
+		if err != nil {
+			return nil, fmt.Errorf("notify %s: %w", n.Name, err)
+		}
+		p.Notify = append(p.Notify, t)
+		targets = append(targets, n.Name)
+	}
+
+	path, err := g.statePath(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, path, store.Options{AlertTargets: targets})
+	if err != nil {
+		return nil, err
+	}
+	sw.store = st
+	if !dryRun {
+		// A dry run only reads the state; a real one owns it until done.
+		if err := st.Lock(ctx, f.Wait); err != nil {
+			return nil, withHint(err, "wait for it with --wait, or give this run its own --state FILE")
+		}
+	}
+	p.Store = st
+	heartbeat := false
+	for _, n := range cfg.Notify {
+		heartbeat = heartbeat || n.Heartbeat
+	}
+	sw.pipe = p
+	sw.opts = pipeline.Options{
+		Hunts:        hunts,
+		API:          apiName(cfg),
+		Lookback:     cfg.Sweep.Lookback.Std(),
+		CreditBudget: cfg.Shodan.CreditBudget,
+		Limits:       kql.Limits{MaxIPs: cfg.Sweep.MaxIPsPerQuery},
+		DryRun:       dryRun,
+		All:          f.All,
+		Heartbeat:    heartbeat,
+		IndicatorTTL: cfg.State.IndicatorTTL.Std(),
+		Command:      command,
+		Fingerprint:  cfg.Fingerprint(),
+	}
+	ok = true
+	return sw, nil
+}
+
+func apiName(cfg *config.Config) string {
+	if cfg.Sweep.API == "" {
+		return "graph"
+	}
+	return cfg.Sweep.API
+}
+
+// shodanKey resolves the key from the config, the environment or the
+// Shodan CLI's key file, in that order.
+func shodanKey(ctx context.Context, cfg *config.Config) (string, error) {
+	if cfg.Shodan.APIKey.IsSet() {
+		k, err := cfg.Shodan.APIKey.Reveal(ctx)
+		if err != nil {
+			return "", fmt.Errorf("shodan api key: %w", err)
+		}
+		if k != "" {
+			return k, nil
+		}
+	}
+	k, _, err := shodan.LoadKey()
+	if err != nil {
+		return "", withHint(err, "set SHODAN_API_KEY, run 'shodan init KEY', or try 'c2sweep demo' first")
+	}
+	return k, nil
+}
+
+// credential signs in to Entra ID the way the config says.
+func credential(ctx context.Context, cfg *config.Config, httpClient *http.Client) (azcore.TokenCredential, error) {
+	a := cfg.Azure
+	o := hunting.AuthOptions{
+		Method:          authMethod(a.Auth),
+		TenantID:        a.TenantID,
+		ClientID:        a.ClientID,
+		CertificatePath: a.CertificatePath,
+		AuthorityHost:   a.AuthorityHost,
+		HTTPClient:      httpClient,
+	}
+	var err error
+	if a.ClientSecret.IsSet() {
+		if o.ClientSecret, err = a.ClientSecret.Reveal(ctx); err != nil {
+			return nil, fmt.Errorf("azure client secret: %w", err)
+		}
+	}
+	if a.CertificatePassword.IsSet() {
+		if o.CertificatePassword, err = a.CertificatePassword.Reveal(ctx); err != nil {
+			return nil, fmt.Errorf("azure certificate password: %w", err)
+		}
+	}
+	cred, err := hunting.NewCredential(o)
+	if err != nil {
+		return nil, withHint(err, "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or a certificate), or see README 'Permissions'")
+	}
+	return cred, nil
+}
+
+// authMethod maps the config's names to the hunting package's.
+func authMethod(m string) string {
+	switch m {
+	case "", "auto":
+		return "auto"
+	case "client-secret":
+		return "secret"
+	}
+	return m
+}
+
+func (g *Globals) statePath(cfg *config.Config) (string, error) {
+	switch {
+	case g.State != "":
+		return g.State, nil
+	case cfg != nil && cfg.State.Path != "":
+		return cfg.State.Path, nil
+	}
+	return store.DefaultPath()
+}
+
+// withHint appends a hint line unless the error already has one.
+func withHint(err error, hint string) error {
+	if strings.Contains(err.Error(), "hint:") {
+		return err
+	}
+	return fmt.Errorf("%w\nhint: %s", err, hint)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

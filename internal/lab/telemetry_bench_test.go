@@ -1,0 +1,54 @@
+package lab
+
+import (
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// BenchmarkTelemetry1M builds the benchmark world's telemetry: a million
+// events. It reports the bytes the events hold.
+func BenchmarkTelemetry1M(b *testing.B) {
+	for b.Loop() {
+		w := NewWorld(WorldConfig{Seed: 1, Now: labNow, Events: 1_000_000, Devices: 5000, Contacts: 100})
+		b.ReportMetric(float64(len(w.Events))*float64(unsafe.Sizeof(Event{}))/(1<<20), "MB-events")
+		runtime.KeepAlive(w)
+	}
+}
+
+// BenchmarkHuntingAnswer streams the largest answer the APIs give (the
+// 100,000-row cap, every DeviceNetworkEvents column) and reports rows/s.
+func BenchmarkHuntingAnswer(b *testing.B) {
+	w := NewWorld(WorldConfig{Seed: 1, Now: labNow, Events: 200_000, Devices: 500, Contacts: 1})
+	l := &Lab{World: w, opts: Options{Now: func() time.Time { return labNow }}}
+	h, _ := newHuntingService(l)
+	var lits []string
+	for ip := range h.byIP {
+		lits = append(lits, `"`+ip.String()+`"`)
+	}
+	q := "DeviceNetworkEvents | where RemoteIP in (" + strings.Join(lits, ",") + ")"
+	m, err := parseQuery(q, labNow, labNow.Add(-retention), labNow)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int64
+	for b.Loop() {
+		rec := &countWriter{header: http.Header{}}
+		h.answer(rec, "graph", m, labNow)
+		n = rec.n
+	}
+	b.SetBytes(n)
+	b.ReportMetric(float64(b.N)*maxRows/b.Elapsed().Seconds(), "rows/s")
+}
+
+type countWriter struct {
+	header http.Header
+	n      int64
+}
+
+func (c *countWriter) Header() http.Header         { return c.header }
+func (c *countWriter) WriteHeader(int)             {}
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }

@@ -1,0 +1,51 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"c2sweep/internal/notify"
+	"c2sweep/internal/store"
+)
+
+// alert delivers every pending hit, this run's and any earlier run's that
+// could not be delivered, to the configured targets. A failed delivery
+// stays pending for the next run and makes this run partial.
+func (r *run) alert(ctx context.Context) {
+	rep, err := notify.Deliver(ctx, r.p.Notify, outbox{r.p.Store}, r.p.Now(), r.o.Heartbeat)
+	r.s.Totals.Alerted = rep.Sent()
+	if err != nil {
+		r.fail("alerts: %v (undelivered hits stay queued for the next run)", err)
+	}
+}
+
+// outbox adapts the state store to what delivery needs.
+type outbox struct{ s *store.Store }
+
+func (o outbox) PendingAlerts(ctx context.Context, target string, limit int) ([]notify.Pending, error) {
+	hs, err := o.s.PendingAlerts(ctx, target, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]notify.Pending, len(hs))
+	for i, h := range hs {
+		out[i] = notify.Pending{ID: h.ID, RunID: h.RunID, Hit: h.Hit}
+	}
+	return out, nil
+}
+
+func (o outbox) MarkDelivered(ctx context.Context, target string, ids []int64, at time.Time) error {
+	return o.s.MarkDelivered(ctx, target, ids, at)
+}
+
+func (o outbox) RecordDeliveryFailure(ctx context.Context, target, msg string) error {
+	pending, err := o.s.PendingAlerts(ctx, target, 0)
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, len(pending))
+	for i, h := range pending {
+		ids[i] = h.ID
+	}
+	return o.s.RecordDeliveryFailure(ctx, target, ids, time.Now(), msg)
+}

@@ -1,0 +1,46 @@
+package pipeline
+
+import (
+	"c2sweep/internal/hunting"
+	"c2sweep/internal/indicator"
+	"c2sweep/internal/kql"
+	"c2sweep/internal/output"
+)
+
+// outputs ties a run to its result directory.
+type outputs struct {
+	d   *output.RunDir
+	s   *Summary
+	set *indicator.Set
+}
+
+func newOutputs(dir string, s *Summary, set *indicator.Set) (*outputs, error) {
+	var names []string
+	for _, h := range s.Hunts {
+		names = append(names, h.Name)
+	}
+	d, err := output.Create(dir, names)
+	if err != nil {
+		return nil, err
+	}
+	return &outputs{d: d, s: s, set: set}, nil
+}
+
+func (o *outputs) schema(t kql.Target, cols []hunting.Column) { o.d.Schema(t.String(), cols) }
+
+func (o *outputs) hits(hs []indicator.Hit) error {
+	for _, h := range hs {
+		in, _ := o.set.Get(h.IP)
+		if err := o.d.Hit(h, in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish writes summary.json; the caller has set everything but the end.
+func (o *outputs) finish() error {
+	err := o.d.Close(o.s)
+	o.d = nil
+	return err
+}

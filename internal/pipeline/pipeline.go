@@ -1,0 +1,226 @@
+// Package pipeline is the sweep, start to end, the same for `run`, `demo`
+// and `serve`:
+//
+//	hunts (Shodan) -> indicators (valid, fresh, deduplicated)
+//	  -> KQL plan (incremental windows, chunks) -> hunting API
+//	  -> hits (attributed locally) -> state -> files and alerts
+//
+// One failing hunt or query never stops the others; the Summary says what
+// failed and why.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"c2sweep/internal/config"
+	"c2sweep/internal/hunting"
+	"c2sweep/internal/indicator"
+	"c2sweep/internal/kql"
+	"c2sweep/internal/notify"
+	"c2sweep/internal/shodan"
+	"c2sweep/internal/store"
+)
+
+// Pipeline holds the services a sweep uses. Store and Notify may be nil
+// (no memory, no alerts); Hunter may be nil for a dry run.
+type Pipeline struct {
+	Shodan   *shodan.Client
+	Hunter   hunting.Hunter
+	Store    *store.Store
+	Notify   []notify.Target
+	Log      *slog.Logger
+	Progress Progress
+	Now      func() time.Time
+}
+
+// Options are one run's settings.
+type Options struct {
+	Hunts        []config.Hunt
+	API          string        // "graph" or "mde", for the summary
+	Lookback     time.Duration // first sweep of an indicator (default 30d)
+	Overlap      time.Duration // re-read before the last sweep's end (default 1h)
+	CreditBudget int           // Shodan query credits this run may spend (0: what the account has)
+	Limits       kql.Limits
+	DryRun       bool   // everything but the hunting API
+	All          bool   // report every hit in the window, not only new ones
+	OutDir       string // "" writes no files
+	Heartbeat    bool   // alert targets get a message on a quiet day
+	IndicatorTTL time.Duration
+	Command      string // for the runs table
+	Fingerprint  string
+}
+
+// ErrCannotRun wraps failures that stop a run before it sweeps anything.
+var ErrCannotRun = errors.New("cannot run")
+
+// Run performs one sweep. The error is non-nil only when the run could not
+// start or was cancelled; partial failures are in the Summary.
+func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	if p.Progress == nil {
+		p.Progress = quiet{}
+	}
+	if o.Lookback <= 0 {
+		o.Lookback = 30 * 24 * time.Hour
+	}
+	if o.Overlap <= 0 {
+		o.Overlap = time.Hour
+	}
+	now := p.Now().UTC()
+	s := &Summary{Started: now, API: o.API, DryRun: o.DryRun, OutDir: o.OutDir}
+	r := &run{p: p, o: o, s: s, now: now, hunts: map[string]*HuntSummary{}}
+	for _, h := range o.Hunts {
+		hs := &HuntSummary{Name: h.Name, Query: h.Query, Skipped: indicator.Skips{}}
+		for _, t := range h.Sweep {
+			hs.Targets = append(hs.Targets, t.String())
+		}
+		s.Hunts = append(s.Hunts, hs)
+		r.hunts[h.Name] = hs
+	}
+	if p.Store != nil && !o.DryRun {
+		id, err := p.Store.BeginRun(ctx, store.RunInfo{Started: now, Command: o.Command, ConfigFingerprint: o.Fingerprint})
+		if err != nil {
+			return s, fmt.Errorf("%w: state: %w", ErrCannotRun, err)
+		}
+		s.RunID = id
+	}
+	err := r.do(ctx)
+	s.Finished = p.Now().UTC()
+	s.DurationSec = s.Finished.Sub(s.Started).Seconds()
+	s.Outcome = r.outcome(ctx, err)
+	if r.out != nil {
+		// Results of a failed or interrupted run are written too: the
+		// summary says what happened.
+		if ferr := r.out.finish(); ferr != nil {
+			r.fail("writing results: %v", ferr)
+			if err == nil && s.Outcome != OutcomeFailed {
+				s.Outcome = OutcomePartial
+			}
+		}
+	}
+	if p.Store != nil && s.RunID != 0 {
+		// Record the end even when cancelled: the next run must know.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		ferr := p.Store.FinishRun(fctx, s.RunID, r.result())
+		cancel()
+		if ferr != nil && err == nil {
+			err = fmt.Errorf("state: recording the run: %w", ferr)
+		}
+	}
+	return s, err
+}
+
+// run is the state of one sweep.
+type run struct {
+	p     *Pipeline
+	o     Options
+	s     *Summary
+	now   time.Time
+	set   indicator.Set
+	hunts map[string]*HuntSummary
+	out   *outputs
+}
+
+func (r *run) do(ctx context.Context) error {
+	t0 := time.Now()
+	if err := r.collect(ctx); err != nil {
+		return err
+	}
+	r.s.Timing.ShodanSec = time.Since(t0).Seconds()
+	r.s.Totals.Indicators = r.set.Len()
+	if r.p.Store != nil && !r.o.DryRun {
+		if err := r.p.Store.UpsertIndicators(ctx, r.s.RunID, r.now, r.set.All()); err != nil {
+			return fmt.Errorf("state: saving indicators: %w", err)
+		}
+		if r.o.IndicatorTTL > 0 {
+			n, err := r.p.Store.ExpireIndicators(ctx, r.now, r.o.IndicatorTTL)
+			if err != nil {
+				return fmt.Errorf("state: expiring indicators: %w", err)
+			}
+			r.s.Totals.Expired = n
+		}
+	}
+	if r.o.OutDir != "" {
+		out, err := newOutputs(r.o.OutDir, r.s, &r.set)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrCannotRun, err)
+		}
+		r.out = out
+	}
+	t1 := time.Now()
+	if err := r.sweep(ctx); err != nil {
+		return err
+	}
+	r.s.Timing.HuntingSec = time.Since(t1).Seconds()
+	t2 := time.Now()
+	if r.p.Store != nil && !r.o.DryRun && len(r.p.Notify) > 0 {
+		r.alert(ctx)
+	}
+	r.s.Timing.OutputSec = time.Since(t2).Seconds()
+	return ctx.Err()
+}
+
+// fail records an error that makes the run partial.
+func (r *run) fail(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.s.Errors = append(r.s.Errors, msg)
+	r.p.Log.Warn(msg)
+}
+
+func (r *run) outcome(ctx context.Context, err error) Outcome {
+	switch {
+	case ctx.Err() != nil:
+		return OutcomeAborted
+	case err != nil:
+		return OutcomeFailed
+	case len(r.s.Errors) > 0:
+		if r.s.Totals.Queries > 0 && r.s.Totals.QueriesFailed == r.s.Totals.Queries && r.s.Totals.Hits == 0 {
+			return OutcomeFailed
+		}
+		return OutcomePartial
+	case r.s.Totals.NewHits > 0:
+		return OutcomeHits
+	}
+	return OutcomeNoHits
+}
+
+// huntOutcome is a hunt's line in the runs table.
+type huntOutcome struct {
+	Name       string `json:"name"`
+	Indicators int    `json:"indicators"`
+	Hits       int    `json:"hits"`
+	NewHits    int    `json:"new_hits"`
+	Credits    int    `json:"credits"`
+	Error      string `json:"error,omitempty"`
+}
+
+func (r *run) result() store.RunResult {
+	var hunts []huntOutcome
+	for _, h := range r.s.Hunts {
+		hunts = append(hunts, huntOutcome{Name: h.Name, Indicators: h.Fresh, Hits: h.Hits, NewHits: h.NewHits, Credits: h.Credits, Error: h.Error})
+	}
+	outcome := string(r.s.Outcome)
+	if r.s.Outcome == OutcomeHits || r.s.Outcome == OutcomeNoHits {
+		outcome = "ok"
+	}
+	return store.RunResult{
+		Outcome:     outcome,
+		Finished:    r.s.Finished,
+		Hunts:       hunts,
+		CreditsUsed: r.s.Totals.CreditsUsed,
+		Calls:       r.s.Totals.ShodanCalls + r.s.Totals.HuntingCalls,
+		Indicators:  r.s.Totals.Indicators,
+		Hits:        r.s.Totals.Hits,
+		Errors:      slices.Clone(r.s.Errors),
+	}
+}

@@ -1,0 +1,103 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"c2sweep/internal/output"
+)
+
+// WriteText prints the summary a hunter reads at 3 a.m.: what ran, what
+// was found, what went wrong and what to do about it.
+func (s *Summary) WriteText(w io.Writer, newOnly bool) {
+	mode := ""
+	if s.DryRun {
+		mode = ", dry run"
+	}
+	fmt.Fprintf(w, "c2sweep run %s (%s%s, %.1fs)\n", s.Started.Format("2006-01-02 15:04 UTC"), s.API, mode, s.DurationSec)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "hunt\tshodan\tpages\tbanners\tfresh\tstale\tskipped\tcredits\thits\tnew\t")
+	for _, h := range s.Hunts {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", h.Name, h.Total, h.Pages, h.Banners, h.Fresh,
+			h.Stale, h.Skipped.Total(), h.Credits, h.Hits, h.NewHits, mark(h.Error != "", " !"))
+	}
+	tw.Flush()
+	t := s.Totals
+	fmt.Fprintf(w, "\n%d distinct indicators swept in %s (%d failed); %d rows, %d hits, %d new",
+		t.Indicators, plural(t.Queries, "query", "queries"), t.QueriesFailed, t.Rows, t.Hits, t.NewHits)
+	if t.Suppressed > 0 {
+		fmt.Fprintf(w, ", %d suppressed", t.Suppressed)
+	}
+	fmt.Fprintf(w, ".\nShodan: %d calls, %d query credits used, %d left. Hunting API: %d calls, %d throttled.\n",
+		t.ShodanCalls, t.CreditsUsed, t.CreditsLeft, t.HuntingCalls, t.Throttled)
+	if len(s.NewHits) > 0 {
+		title := "NEW HITS"
+		if !newOnly {
+			title = "HITS"
+		}
+		fmt.Fprintf(w, "\n%s (%d)\n", title, t.NewHits)
+		for _, h := range s.NewHits {
+			who := h.Device
+			if who == "" {
+				who = h.Account
+			}
+			dst := h.IP.String()
+			if h.Port != 0 {
+				dst = fmt.Sprintf("%s:%d", bracket(dst), h.Port)
+			}
+			proc := h.Process
+			if proc == "" {
+				proc = h.Action
+			}
+			fmt.Fprintf(w, "  %s  %-18s -> %-22s %-16s %s  [%s]\n", h.Timestamp.Format(time.RFC3339), who, dst, proc,
+				h.Table, strings.Join(h.Hunts, ", "))
+		}
+		if len(s.NewHits) < t.NewHits {
+			fmt.Fprintf(w, "  ... and %d more in the result files\n", t.NewHits-len(s.NewHits))
+		}
+	}
+	for _, h := range s.Hunts {
+		if n := h.Skipped.Total(); n > 0 {
+			var parts []string
+			for _, k := range output.SortedKeys(h.Skipped) {
+				parts = append(parts, fmt.Sprintf("%d %s", h.Skipped[k], k))
+			}
+			fmt.Fprintf(w, "skipped from %s: %s (never put in a query)\n", h.Name, strings.Join(parts, ", "))
+		}
+	}
+	if s.DryRun {
+		for i, q := range s.Queries {
+			fmt.Fprintf(w, "\n// query %d/%d: %s, %d indicators, %d bytes\n%s\n", i+1, len(s.Queries), q.Target, q.IPs, q.Bytes, q.Text)
+		}
+	}
+	for _, e := range s.Errors {
+		fmt.Fprintf(w, "error: %s\n", e)
+	}
+	if s.OutDir != "" {
+		fmt.Fprintf(w, "results: %s\n", s.OutDir)
+	}
+}
+
+func mark(b bool, s string) string {
+	if b {
+		return s
+	}
+	return ""
+}
+
+func bracket(ip string) string {
+	if strings.Contains(ip, ":") {
+		return "[" + ip + "]"
+	}
+	return ip
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

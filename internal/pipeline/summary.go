@@ -1,0 +1,100 @@
+package pipeline
+
+import (
+	"time"
+
+	"c2sweep/internal/indicator"
+)
+
+// Outcome says how a run ended; it maps to the process exit code.
+type Outcome string
+
+const (
+	OutcomeNoHits  Outcome = "no-hits"      // everything ran, nothing new found
+	OutcomeHits    Outcome = "hits"         // everything ran, new hits found
+	OutcomePartial Outcome = "partial"      // some hunt or query failed; results are incomplete
+	OutcomeFailed  Outcome = "failed"       // nothing useful could run
+	OutcomeAborted Outcome = "interrupted"  // cancelled (Ctrl-C, SIGTERM)
+)
+
+// Summary is what a run did; it is written as summary.json.
+type Summary struct {
+	RunID       int64          `json:"run_id,omitempty"`
+	Started     time.Time      `json:"started"`
+	Finished    time.Time      `json:"finished"`
+	DurationSec float64        `json:"duration_seconds"`
+	API         string         `json:"api"`
+	DryRun      bool           `json:"dry_run,omitempty"`
+	Outcome     Outcome        `json:"outcome"`
+	OutDir      string         `json:"out_dir,omitempty"`
+	Hunts       []*HuntSummary `json:"hunts"`
+	Queries     []*QuerySummary `json:"queries"`
+	Totals      Totals         `json:"totals"`
+	Timing      Timing         `json:"timing"`
+	Errors      []string       `json:"errors,omitempty"`
+	// NewHits are the hits first seen by this run (all hits with --all),
+	// suppressed ones excluded.
+	NewHits []indicator.Hit `json:"-"`
+}
+
+// HuntSummary is one hunt's part of a run.
+type HuntSummary struct {
+	Name        string           `json:"name"`
+	Query       string           `json:"query"`      // as configured
+	SentQuery   string           `json:"sent_query"` // as sent to Shodan (with after: when it saves credits)
+	Targets     []string         `json:"sweep"`
+	Total       int              `json:"shodan_total"` // matches Shodan reports
+	Pages       int              `json:"pages"`
+	Banners     int              `json:"banners"`
+	Fresh       int              `json:"fresh_indicators"`
+	Stale       int              `json:"stale_banners"`
+	Skipped     indicator.Skips  `json:"skipped"`
+	Credits     int              `json:"credits_used"`
+	Hits        int              `json:"hits"`
+	NewHits     int              `json:"new_hits"`
+	Suppressed  int              `json:"suppressed_hits"`
+	Truncated   bool             `json:"truncated,omitempty"` // stopped by its page or credit budget
+	Error       string           `json:"error,omitempty"`
+}
+
+// QuerySummary is one hunting query.
+type QuerySummary struct {
+	Target   string    `json:"target"`
+	IPs      int       `json:"indicators"`
+	Bytes    int       `json:"bytes"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Rows     int       `json:"rows"`
+	Attempts int       `json:"attempts"`
+	Split    bool      `json:"split,omitempty"` // rejected as too large, retried as halves
+	Error    string    `json:"error,omitempty"`
+	Text     string    `json:"kql,omitempty"` // dry runs only
+}
+
+// Totals add up a run.
+type Totals struct {
+	Banners       int `json:"banners"`
+	Skipped       int `json:"skipped"`
+	Stale         int `json:"stale_banners"`
+	Indicators    int `json:"indicators"`
+	Queries       int `json:"queries"`
+	QueriesFailed int `json:"queries_failed"`
+	Rows          int `json:"rows"`
+	Hits          int `json:"hits"`
+	NewHits       int `json:"new_hits"`
+	Suppressed    int `json:"suppressed_hits"`
+	CreditsUsed   int `json:"shodan_credits_used"`
+	CreditsLeft   int `json:"shodan_credits_left"`
+	ShodanCalls   int `json:"shodan_calls"`
+	HuntingCalls  int `json:"hunting_calls"`
+	Throttled     int `json:"throttled"`
+	Expired       int `json:"indicators_expired,omitempty"`
+	Alerted       int `json:"alerts_delivered,omitempty"`
+}
+
+// Timing splits the wall time by stage.
+type Timing struct {
+	ShodanSec  float64 `json:"shodan_seconds"`
+	HuntingSec float64 `json:"hunting_seconds"`
+	OutputSec  float64 `json:"output_seconds"`
+}

@@ -1,0 +1,542 @@
+// Package shodan is c2sweep's client of the Shodan REST API: search pages,
+// count, api-info and host lookups, paced to Shodan's 1 request/second,
+// retried with capped backoff, with Shodan's error bodies turned into
+// typed errors and the API key (which travels in the URL) redacted from
+// every error and log line.
+package shodan
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultBaseURL is Shodan's API root.
+const DefaultBaseURL = "https://api.shodan.io"
+
+// PageSize is how many matches Shodan returns a search page.
+const PageSize = 100
+
+// Errors a caller can test with errors.Is.
+var (
+	ErrUnauthorized = errors.New("Shodan rejected the API key")
+	ErrNoCredits    = errors.New("Shodan: insufficient query credits")
+	ErrForbidden    = errors.New("Shodan: the API plan does not allow this request")
+	ErrQuery        = errors.New("Shodan: the search timed out or the query was invalid")
+	ErrNotFound     = errors.New("Shodan: not found")
+	ErrRateLimited  = errors.New("Shodan: request rate limit reached")
+	ErrUnavailable  = errors.New("Shodan: service unavailable")
+	ErrBadResponse  = errors.New("Shodan: unreadable response")
+	ErrAPI          = errors.New("Shodan: API error")
+)
+
+// APIError is an error answer from Shodan. Err is one of the sentinels
+// above; Message is Shodan's own text (redacted).
+type APIError struct {
+	Endpoint string // path only, e.g. /shodan/host/search
+	Status   int
+	Message  string
+	Err      error
+}
+
+func (e *APIError) Error() string {
+	s := fmt.Sprintf("shodan %s: status %d: %v", e.Endpoint, e.Status, e.Err)
+	if e.Message != "" && !strings.Contains(e.Err.Error(), e.Message) {
+		s += ": " + e.Message
+	}
+	switch {
+	case errors.Is(e.Err, ErrUnauthorized):
+		s += "\nhint: check SHODAN_API_KEY (or `shodan init KEY`) and SHODAN_API_URL"
+	case errors.Is(e.Err, ErrNoCredits):
+		s += "\nhint: the plan's monthly query credits are spent; wait for the reset or lower the hunts' page budgets"
+	case errors.Is(e.Err, ErrForbidden):
+		s += "\nhint: search with filters needs a paid Shodan plan (membership or API plan)"
+	}
+	return s
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+// Options configure a Client. Only Key is required.
+type Options struct {
+	BaseURL    string // default DefaultBaseURL
+	Key        string
+	HTTPClient *http.Client // default: a client with http.DefaultTransport
+	// Interval is the least time between two requests of this client
+	// (default 1s: Shodan's limit per key).
+	Interval time.Duration
+	// MaxRetries caps retries of one request after 429, 5xx, timeouts and
+	// dropped connections (default 4; negative: none).
+	MaxRetries int
+	// Backoff is the first retry's wait, doubled each time up to
+	// MaxBackoff (defaults 1s and 30s). A 429 waits at least 1s whatever
+	// Retry-After says.
+	Backoff, MaxBackoff time.Duration
+	// RequestTimeout bounds one attempt (default 60s).
+	RequestTimeout time.Duration
+	// Now and Sleep replace the clock in tests.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Logger receives one debug line per attempt, URLs redacted.
+	Logger    *slog.Logger
+	UserAgent string // default "c2sweep"
+}
+
+// Client talks to one Shodan API with one key. It is safe for concurrent
+// use; concurrent callers share one request pace.
+type Client struct {
+	o    Options
+	base *url.URL
+
+	mu   sync.Mutex
+	next time.Time // earliest time of the next request
+
+	stats struct {
+		sync.Mutex
+		requests, retries, rateLimited int
+	}
+}
+
+// New checks opts and returns a client.
+func New(opts Options) (*Client, error) {
+	if opts.Key == "" {
+		return nil, errors.New("shodan: no API key\nhint: set SHODAN_API_KEY or run `shodan init KEY`")
+	}
+	if opts.BaseURL == "" {
+		opts.BaseURL = DefaultBaseURL
+	}
+	base, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
+	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
+		return nil, fmt.Errorf("shodan: base URL %q is not an http(s) URL", Redact(opts.BaseURL))
+	}
+	if base.RawQuery != "" {
+		return nil, fmt.Errorf("shodan: base URL %q must not carry a query", Redact(opts.BaseURL))
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{}
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 4
+	} else if opts.MaxRetries < 0 {
+		opts.MaxRetries = 0
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = time.Second
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 30 * time.Second
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 60 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleepCtx
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "c2sweep"
+	}
+	return &Client{o: opts, base: base}, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats are counters of what the client did.
+type Stats struct{ Requests, Retries, RateLimited int }
+
+// Stats returns the client's counters.
+func (c *Client) Stats() Stats {
+	c.stats.Lock()
+	defer c.stats.Unlock()
+	return Stats{c.stats.requests, c.stats.retries, c.stats.rateLimited}
+}
+
+// pace waits for this request's slot. Slots are reserved under the lock,
+// so concurrent callers are spaced Interval apart, never by luck.
+func (c *Client) pace(ctx context.Context) error {
+	c.mu.Lock()
+	now := c.o.Now()
+	at := c.next
+	if at.Before(now) {
+		at = now
+	}
+	c.next = at.Add(c.o.Interval)
+	c.mu.Unlock()
+	if d := at.Sub(now); d > 0 {
+		return c.o.Sleep(ctx, d)
+	}
+	return ctx.Err()
+}
+
+// holdOff pushes the next slot back by d (after a 429).
+func (c *Client) holdOff(d time.Duration) {
+	c.mu.Lock()
+	if t := c.o.Now().Add(d); t.After(c.next) {
+		c.next = t
+	}
+	c.mu.Unlock()
+}
+
+// get performs GET path?params with pacing and retries, and returns the
+// body of a successful answer.
+func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byte, error) {
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	q := url.Values{}
+	for k, v := range params {
+		q[k] = v
+	}
+	q.Set("key", c.o.Key)
+	u.RawQuery = q.Encode()
+	full := u.String()
+	shown := c.redact(full)
+	var last error
+	for attempt := 0; ; attempt++ {
+		if err := c.pace(ctx); err != nil {
+			return nil, c.ctxErr(path, err, last)
+		}
+		body, retry, wait, err := c.attempt(ctx, full, shown, path, attempt)
+		if err == nil {
+			return body, nil
+		}
+		last = err
+		if !retry || attempt >= c.o.MaxRetries || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				return nil, c.ctxErr(path, ctx.Err(), last)
+			}
+			return nil, err
+		}
+		backoff := c.o.MaxBackoff
+		if attempt < 20 {
+			backoff = min(c.o.Backoff<<attempt, c.o.MaxBackoff)
+		}
+		wait = max(wait, backoff)
+		c.stats.Lock()
+		c.stats.retries++
+		c.stats.Unlock()
+		c.o.Logger.Debug("shodan retry", "path", path, "attempt", attempt+1, "wait", wait, "err", err.Error())
+		c.holdOff(wait)
+	}
+}
+
+func (c *Client) ctxErr(path string, err, last error) error {
+	if last != nil {
+		return fmt.Errorf("shodan %s: %w (last error: %s)", path, err, last.Error())
+	}
+	return fmt.Errorf("shodan %s: %w", path, err)
+}
+
+// attempt makes one request. It reports whether a failure is worth
+// retrying and the least wait before the retry.
+func (c *Client) attempt(ctx context.Context, full, shown, path string, attempt int) (body []byte, retry bool, wait time.Duration, err error) {
+	actx, cancel := context.WithTimeout(ctx, c.o.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, full, nil)
+	if err != nil {
+		return nil, false, 0, fmt.Errorf("shodan %s: %s", path, c.redact(err.Error()))
+	}
+	req.Header.Set("User-Agent", c.o.UserAgent)
+	req.Header.Set("Accept", "application/json")
+	c.stats.Lock()
+	c.stats.requests++
+	c.stats.Unlock()
+	start := c.o.Now()
+	resp, err := c.o.HTTPClient.Do(req)
+	if err != nil {
+		c.o.Logger.Debug("shodan request", "url", shown, "attempt", attempt, "err", c.redact(err.Error()))
+		return nil, true, 0, c.transportErr(path, err)
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	c.o.Logger.Debug("shodan request", "url", shown, "attempt", attempt, "status", resp.StatusCode,
+		"bytes", len(body), "elapsed", c.o.Now().Sub(start))
+	if err != nil {
+		return nil, true, 0, c.transportErr(path, err)
+	}
+	apiErr := func(sentinel error) *APIError {
+		return &APIError{Endpoint: path, Status: resp.StatusCode, Message: c.redact(errorMessage(body)), Err: sentinel}
+	}
+	switch code := resp.StatusCode; {
+	case code == http.StatusOK:
+		if msg, ok := jsonError(body); ok {
+			e := &APIError{Endpoint: path, Status: code, Message: c.redact(msg), Err: classify(msg)}
+			// "timed out or invalid" may be a timeout: worth one more try.
+			return nil, e.Err == ErrQuery && attempt == 0, 0, e
+		}
+		return body, false, 0, nil
+	case code == http.StatusTooManyRequests:
+		c.stats.Lock()
+		c.stats.rateLimited++
+		c.stats.Unlock()
+		// Retry-After is 0 on Shodan; wait at least a second anyway.
+		wait = time.Second
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && time.Duration(s)*time.Second > wait {
+			wait = time.Duration(s) * time.Second
+		}
+		return nil, true, wait, apiErr(ErrRateLimited)
+	case code == http.StatusUnauthorized:
+		if msg, ok := jsonError(body); ok {
+			return nil, false, 0, &APIError{Endpoint: path, Status: code, Message: c.redact(msg), Err: classifyAuth(msg)}
+		}
+		return nil, false, 0, &APIError{Endpoint: path, Status: code, Err: ErrUnauthorized}
+	case code == http.StatusForbidden:
+		return nil, false, 0, apiErr(ErrForbidden)
+	case code == http.StatusNotFound:
+		return nil, false, 0, apiErr(ErrNotFound)
+	case code >= 500:
+		return nil, true, 0, &APIError{Endpoint: path, Status: code, Err: ErrUnavailable}
+	default:
+		return nil, false, 0, apiErr(ErrAPI)
+	}
+}
+
+// transportErr rewrites an error from the HTTP client so that the URL it
+// carries (with the key) is redacted.
+func (c *Client) transportErr(path string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = &url.Error{Op: ue.Op, URL: c.redact(ue.URL), Err: redactedErr{ue.Err, c}}
+	}
+	return fmt.Errorf("shodan %s: %w", path, redactedErr{err, c})
+}
+
+// redactedErr keeps the chain (for errors.Is: context.DeadlineExceeded,
+// net.Error) while its text never shows the key.
+type redactedErr struct {
+	err error
+	c   *Client
+}
+
+func (r redactedErr) Error() string { return r.c.redact(r.err.Error()) }
+func (r redactedErr) Unwrap() error { return r.err }
+
+// Timeout lets net.Error checks see through the wrapper.
+func (r redactedErr) Timeout() bool {
+	var ne net.Error
+	return errors.As(r.err, &ne) && ne.Timeout()
+}
+
+func (c *Client) redact(s string) string {
+	s = Redact(s)
+	if c.o.Key != "" {
+		s = strings.ReplaceAll(s, c.o.Key, "REDACTED")
+		if esc := url.QueryEscape(c.o.Key); esc != c.o.Key {
+			s = strings.ReplaceAll(s, esc, "REDACTED")
+		}
+	}
+	return s
+}
+
+// jsonError finds Shodan's {"error": "..."} envelope. Success bodies of
+// any size are not searched: error envelopes are small.
+func jsonError(body []byte) (string, bool) {
+	t := bytes.TrimSpace(body)
+	if len(t) == 0 || t[0] != '{' || len(t) > 4096 {
+		return "", false
+	}
+	var e struct {
+		Error *string `json:"error"`
+	}
+	if json.Unmarshal(t, &e) != nil || e.Error == nil {
+		return "", false
+	}
+	return *e.Error, true
+}
+
+func errorMessage(body []byte) string {
+	if msg, ok := jsonError(body); ok {
+		return msg
+	}
+	return ""
+}
+
+func classify(msg string) error {
+	m := strings.ToLower(msg)
+	switch {
+	case strings.Contains(m, "insufficient query credits"):
+		return ErrNoCredits
+	case strings.Contains(m, "timed out or your query was invalid"), strings.Contains(m, "invalid query"):
+		return ErrQuery
+	case strings.Contains(m, "invalid api key"):
+		return ErrUnauthorized
+	case strings.Contains(m, "rate limit"):
+		return ErrRateLimited
+	case strings.Contains(m, "access denied"), strings.Contains(m, "upgrade your api plan"):
+		return ErrForbidden
+	}
+	return ErrAPI
+}
+
+func classifyAuth(msg string) error {
+	if e := classify(msg); e == ErrNoCredits {
+		return e
+	}
+	return ErrUnauthorized
+}
+
+func decode(path string, body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return &APIError{Endpoint: path, Status: http.StatusOK, Message: err.Error(), Err: ErrBadResponse}
+	}
+	return nil
+}
+
+// APIInfo is the account's plan and balance (/api-info).
+type APIInfo struct {
+	Plan         string `json:"plan"`
+	QueryCredits int    `json:"query_credits"`
+	ScanCredits  int    `json:"scan_credits"`
+	MonitoredIPs int    `json:"monitored_ips"`
+	Unlocked     Bool   `json:"unlocked"`
+	UnlockedLeft int    `json:"unlocked_left"`
+	HTTPS        Bool   `json:"https"`
+	Telnet       Bool   `json:"telnet"`
+	UsageLimits  struct {
+		ScanCredits  int `json:"scan_credits"`
+		QueryCredits int `json:"query_credits"`
+		MonitoredIPs int `json:"monitored_ips"`
+	} `json:"usage_limits"`
+}
+
+// APIInfo returns the plan and the credits left. It costs no credit.
+func (c *Client) APIInfo(ctx context.Context) (APIInfo, error) {
+	var info APIInfo
+	body, err := c.get(ctx, "/api-info", nil)
+	if err != nil {
+		return info, err
+	}
+	return info, decode("/api-info", body, &info)
+}
+
+// Count returns how many banners match query. It costs no credit.
+func (c *Client) Count(ctx context.Context, query string) (int, error) {
+	body, err := c.get(ctx, "/shodan/host/count", url.Values{"query": {query}})
+	if err != nil {
+		return 0, err
+	}
+	var env struct {
+		Total int `json:"total"`
+	}
+	return env.Total, decode("/shodan/host/count", body, &env)
+}
+
+// Page is one page of search results.
+type Page struct {
+	Total   int
+	Matches []Banner
+	// Undecodable counts matches that were not banners this client could
+	// read; they are left out of Matches, never fatal.
+	Undecodable int
+}
+
+// Search fetches one page (from 1) of matches, newest first. A query with
+// a filter, or any page after the first, costs one query credit.
+func (c *Client) Search(ctx context.Context, query string, page int) (*Page, error) {
+	if page < 1 {
+		page = 1
+	}
+	params := url.Values{"query": {query}, "minify": {"true"}}
+	if page > 1 {
+		params.Set("page", strconv.Itoa(page))
+	}
+	body, err := c.get(ctx, "/shodan/host/search", params)
+	if err != nil {
+		return nil, err
+	}
+	return DecodePage(body)
+}
+
+// DecodePage reads a search response body. One unreadable banner does not
+// spoil the page: it is counted in Undecodable.
+func DecodePage(body []byte) (*Page, error) {
+	var env struct {
+		Matches []json.RawMessage `json:"matches"`
+		Total   int               `json:"total"`
+	}
+	if err := decode("/shodan/host/search", body, &env); err != nil {
+		return nil, err
+	}
+	p := &Page{Total: env.Total, Matches: make([]Banner, 0, len(env.Matches))}
+	for _, raw := range env.Matches {
+		var b Banner
+		if err := json.Unmarshal(raw, &b); err != nil {
+			p.Undecodable++
+			continue
+		}
+		p.Matches = append(p.Matches, b)
+	}
+	return p, nil
+}
+
+// SearchAll fetches pages 1, 2, ... of query and hands each to fn. It stops
+// after the last page, after maxPages pages (0: no limit), or when fn
+// returns an error, which it returns.
+func (c *Client) SearchAll(ctx context.Context, query string, maxPages int, fn func(pageNo int, p *Page) error) error {
+	for n := 1; maxPages <= 0 || n <= maxPages; n++ {
+		p, err := c.Search(ctx, query, n)
+		if err != nil {
+			return err
+		}
+		if err := fn(n, p); err != nil {
+			return err
+		}
+		if len(p.Matches)+p.Undecodable == 0 || n*PageSize >= p.Total {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Host is what Shodan knows of one address (/shodan/host/{ip}).
+type Host struct {
+	IPStr     string   `json:"ip_str"`
+	Ports     []int    `json:"ports"`
+	Hostnames []string `json:"hostnames"`
+	Org       string   `json:"org"`
+	ASN       string   `json:"asn"`
+	Data      []Banner `json:"data"`
+}
+
+// Host returns every banner of ip. It costs no credit; an unknown address
+// is ErrNotFound.
+func (c *Client) Host(ctx context.Context, ip netip.Addr) (*Host, error) {
+	path := "/shodan/host/" + ip.String()
+	body, err := c.get(ctx, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	var h Host
+	return &h, decode(path, body, &h)
+}
