@@ -246,12 +246,22 @@ func genTelemetry(rng *rand.Rand, w *World) {
 // small world still has each kind a sweep must handle.
 var contactKinds = []string{"dne", "dne-mapped", "stale", "old", "logon", "identity", "cloudapp", "dne", "dne-mapped", "dne"}
 
+// huntedFrameworks are the ones c2sweep's built-in hunts look for.
+var huntedFrameworks = []string{"Cobalt Strike", "PoshC2", "Empire", "Deimos"}
+
 func genContacts(rng *rand.Rand, w *World, reportID *int64) {
-	var fresh, stale []*Server
+	// Most contacts go to frameworks the built-in hunts fingerprint, so a
+	// default sweep of a small world finds several; the rest go to others
+	// (Sliver, Mythic ...) that only custom hunts find.
+	var fresh, hunted, stale []*Server
 	for _, s := range w.Servers {
-		if s.Stale {
+		switch {
+		case s.Stale:
 			stale = append(stale, s)
-		} else {
+		case slices.Contains(huntedFrameworks, s.Framework):
+			hunted = append(hunted, s)
+			fresh = append(fresh, s)
+		default:
 			fresh = append(fresh, s)
 		}
 	}
@@ -267,6 +277,9 @@ func genContacts(rng *rand.Rand, w *World, reportID *int64) {
 			kind = "dne-mapped"
 		}
 		srv := fresh[rng.IntN(len(fresh))]
+		if len(hunted) > 0 && rng.IntN(4) != 0 {
+			srv = hunted[rng.IntN(len(hunted))]
+		}
 		if kind == "stale" {
 			if len(stale) == 0 {
 				kind = "dne"

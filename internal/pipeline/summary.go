@@ -10,28 +10,28 @@ import (
 type Outcome string
 
 const (
-	OutcomeNoHits  Outcome = "no-hits"      // everything ran, nothing new found
-	OutcomeHits    Outcome = "hits"         // everything ran, new hits found
-	OutcomePartial Outcome = "partial"      // some hunt or query failed; results are incomplete
-	OutcomeFailed  Outcome = "failed"       // nothing useful could run
-	OutcomeAborted Outcome = "interrupted"  // cancelled (Ctrl-C, SIGTERM)
+	OutcomeNoHits  Outcome = "no-hits"     // everything ran, nothing new found
+	OutcomeHits    Outcome = "hits"        // everything ran, new hits found
+	OutcomePartial Outcome = "partial"     // some hunt or query failed; results are incomplete
+	OutcomeFailed  Outcome = "failed"      // nothing useful could run
+	OutcomeAborted Outcome = "interrupted" // cancelled (Ctrl-C, SIGTERM)
 )
 
 // Summary is what a run did; it is written as summary.json.
 type Summary struct {
-	RunID       int64          `json:"run_id,omitempty"`
-	Started     time.Time      `json:"started"`
-	Finished    time.Time      `json:"finished"`
-	DurationSec float64        `json:"duration_seconds"`
-	API         string         `json:"api"`
-	DryRun      bool           `json:"dry_run,omitempty"`
-	Outcome     Outcome        `json:"outcome"`
-	OutDir      string         `json:"out_dir,omitempty"`
-	Hunts       []*HuntSummary `json:"hunts"`
+	RunID       int64           `json:"run_id,omitempty"`
+	Started     time.Time       `json:"started"`
+	Finished    time.Time       `json:"finished"`
+	DurationSec float64         `json:"duration_seconds"`
+	API         string          `json:"api"`
+	DryRun      bool            `json:"dry_run,omitempty"`
+	Outcome     Outcome         `json:"outcome"`
+	OutDir      string          `json:"out_dir,omitempty"`
+	Hunts       []*HuntSummary  `json:"hunts"`
 	Queries     []*QuerySummary `json:"queries"`
-	Totals      Totals         `json:"totals"`
-	Timing      Timing         `json:"timing"`
-	Errors      []string       `json:"errors,omitempty"`
+	Totals      Totals          `json:"totals"`
+	Timing      Timing          `json:"timing"`
+	Errors      []string        `json:"errors,omitempty"`
 	// NewHits are the hits first seen by this run (all hits with --all),
 	// suppressed ones excluded.
 	NewHits []indicator.Hit `json:"-"`
@@ -39,22 +39,22 @@ type Summary struct {
 
 // HuntSummary is one hunt's part of a run.
 type HuntSummary struct {
-	Name        string           `json:"name"`
-	Query       string           `json:"query"`      // as configured
-	SentQuery   string           `json:"sent_query"` // as sent to Shodan (with after: when it saves credits)
-	Targets     []string         `json:"sweep"`
-	Total       int              `json:"shodan_total"` // matches Shodan reports
-	Pages       int              `json:"pages"`
-	Banners     int              `json:"banners"`
-	Fresh       int              `json:"fresh_indicators"`
-	Stale       int              `json:"stale_banners"`
-	Skipped     indicator.Skips  `json:"skipped"`
-	Credits     int              `json:"credits_used"`
-	Hits        int              `json:"hits"`
-	NewHits     int              `json:"new_hits"`
-	Suppressed  int              `json:"suppressed_hits"`
-	Truncated   bool             `json:"truncated,omitempty"` // stopped by its page or credit budget
-	Error       string           `json:"error,omitempty"`
+	Name       string          `json:"name"`
+	Query      string          `json:"query"`      // as configured
+	SentQuery  string          `json:"sent_query"` // as sent to Shodan (with after: when it saves credits)
+	Targets    []string        `json:"sweep"`
+	Total      int             `json:"shodan_total"` // matches Shodan reports
+	Pages      int             `json:"pages"`
+	Banners    int             `json:"banners"`
+	Fresh      int             `json:"fresh_indicators"`
+	Stale      int             `json:"stale_banners"`
+	Skipped    indicator.Skips `json:"skipped"`
+	Credits    int             `json:"credits_used"`
+	Hits       int             `json:"hits"`
+	NewHits    int             `json:"new_hits"`
+	Suppressed int             `json:"suppressed_hits"`
+	Truncated  bool            `json:"truncated,omitempty"` // stopped by its page or credit budget
+	Error      string          `json:"error,omitempty"`
 }
 
 // QuerySummary is one hunting query.
