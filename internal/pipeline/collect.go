@@ -68,8 +68,10 @@ func (r *run) hunt(ctx context.Context, h config.Hunt, hs *HuntSummary, credits,
 	q := h.Query
 	if filtered && maxAge > 0 {
 		// The query already costs a credit a page: asking Shodan to drop
-		// stale banners costs nothing more and saves pages.
-		q = shodan.WithAfter(q, since)
+		// stale banners costs nothing more and saves pages. after: has
+		// day granularity, so ask from the day before; the exact cut is
+		// made here.
+		q = shodan.WithAfter(q, since.Add(-24*time.Hour))
 	}
 	hs.SentQuery = q
 	// Page 1 of an unfiltered query is free; every other page costs one.
