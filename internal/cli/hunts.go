@@ -15,6 +15,12 @@ type HuntsCmd struct {
 	JSON bool `help:"Print as JSON."`
 }
 
+func (c *HuntsCmd) Help() string {
+	return `Examples:
+  c2sweep hunts
+  c2sweep --config c2sweep.yaml hunts --json`
+}
+
 func (c *HuntsCmd) Run(g *Globals) error {
 	cfg, err := g.loadConfig()
 	if err != nil {

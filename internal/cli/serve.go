@@ -112,6 +112,7 @@ func observe(m *daemon.Metrics, s *pipeline.Summary) {
 	m.Add(daemon.MetricAPICalls, float64(t.ShodanCalls), "shodan")
 	m.Add(daemon.MetricAPICalls, float64(t.HuntingCalls), s.API)
 	m.Add(daemon.MetricThrottled, float64(t.Throttled), s.API)
+	m.Add(daemon.MetricThrottled, float64(t.ShodanThrottled), "shodan")
 	m.Hits(t.Hits, t.NewHits)
 	m.Indicators(t.Indicators)
 	if !s.DryRun {

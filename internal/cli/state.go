@@ -130,6 +130,12 @@ type RunsCmd struct {
 	JSON  bool `help:"Print as JSON."`
 }
 
+func (c *RunsCmd) Help() string {
+	return `Examples:
+  c2sweep runs
+  c2sweep runs --limit 5 --json`
+}
+
 func (c *RunsCmd) Run(g *Globals) error {
 	st, err := g.openState()
 	if err != nil {
@@ -161,6 +167,12 @@ type IndicatorsCmd struct {
 	Hunt   string `help:"Only indicators named by this hunt." placeholder:"NAME"`
 	Active bool   `help:"Only indicators not expired."`
 	JSON   bool   `help:"Print as JSON (with the Shodan context)."`
+}
+
+func (c *IndicatorsCmd) Help() string {
+	return `Examples:
+  c2sweep indicators --active
+  c2sweep indicators --hunt CobaltStrikeJARM --json`
 }
 
 func (c *IndicatorsCmd) Run(g *Globals) error {
@@ -288,6 +300,13 @@ type UnsuppressCmd struct {
 	Device string `help:"A suppressed device." placeholder:"NAME"`
 	Hunt   string `help:"A suppressed hunt." placeholder:"NAME"`
 	List   bool   `help:"List the suppressions instead."`
+}
+
+func (c *UnsuppressCmd) Help() string {
+	return `Examples:
+  c2sweep unsuppress --list
+  c2sweep unsuppress 203.0.113.7
+  c2sweep unsuppress --device LAB-SANDBOX-01`
 }
 
 func (c *UnsuppressCmd) Run(g *Globals) error {

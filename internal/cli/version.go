@@ -8,6 +8,11 @@ import (
 // VersionCmd prints the build's version.
 type VersionCmd struct{}
 
+func (VersionCmd) Help() string {
+	return `Examples:
+  c2sweep version`
+}
+
 func (VersionCmd) Run(g *Globals) error {
 	v := "(devel)"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {

@@ -14,8 +14,14 @@ import (
 // indicators. Hunts run one after another: they share the key's
 // 1 request/second, so running them at once would gain nothing.
 func (r *run) collect(ctx context.Context) error {
+	before := r.p.Shodan.Stats()
+	defer func() {
+		// Count HTTP requests, retries included: that is what the limits see.
+		after := r.p.Shodan.Stats()
+		r.s.Totals.ShodanCalls = after.Requests - before.Requests
+		r.s.Totals.ShodanThrottled = after.RateLimited - before.RateLimited
+	}()
 	info, err := r.p.Shodan.APIInfo(ctx)
-	r.s.Totals.ShodanCalls++
 	if err != nil {
 		return fmt.Errorf("%w: shodan: %w", ErrCannotRun, err)
 	}
@@ -88,7 +94,6 @@ func (r *run) hunt(ctx context.Context, h config.Hunt, hs *HuntSummary, credits,
 	}
 	before := r.set.Len()
 	err := r.p.Shodan.SearchAll(ctx, q, maxPages, func(page int, p *shodan.Page) error {
-		r.s.Totals.ShodanCalls++
 		hs.Pages = page
 		hs.Total = p.Total
 		if filtered || page > 1 {
