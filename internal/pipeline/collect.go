@@ -93,6 +93,7 @@ func (r *run) hunt(ctx context.Context, h config.Hunt, hs *HuntSummary, credits,
 		return errors.New("no Shodan credits left in this run's budget")
 	}
 	before := r.set.Len()
+	r.p.Progress.Update(fmt.Sprintf("shodan  hunt %d/%d %s: page 1 ...", idx+1, n, h.Name))
 	err := r.p.Shodan.SearchAll(ctx, q, maxPages, func(page int, p *shodan.Page) error {
 		hs.Pages = page
 		hs.Total = p.Total
