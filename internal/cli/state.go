@@ -15,8 +15,10 @@ import (
 	"c2sweep/internal/store"
 )
 
-// openState opens the state database for a read-only command.
-func (g *Globals) openState() (*store.Store, error) {
+// openState opens the state database for a command other than a sweep.
+// Read-only commands want it to exist already; a mistyped --state should
+// not create an empty one.
+func (g *Globals) openState(mustExist bool) (*store.Store, error) {
 	var cfg *config.Config
 	if g.Config != "" {
 		var err error
@@ -28,7 +30,7 @@ func (g *Globals) openState() (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(g.ctx, path, store.Options{MustExist: true})
+	return store.Open(g.ctx, path, store.Options{MustExist: mustExist})
 }
 
 // sinceFlag parses "7d", "36h" or a date into a time.
@@ -69,7 +71,7 @@ func (c *HitsCmd) Run(g *Globals) error {
 	if err != nil {
 		return fmt.Errorf("--since: %w", err)
 	}
-	st, err := g.openState()
+	st, err := g.openState(true)
 	if err != nil {
 		return err
 	}
@@ -137,7 +139,7 @@ func (c *RunsCmd) Help() string {
 }
 
 func (c *RunsCmd) Run(g *Globals) error {
-	st, err := g.openState()
+	st, err := g.openState(true)
 	if err != nil {
 		return err
 	}
@@ -176,7 +178,7 @@ func (c *IndicatorsCmd) Help() string {
 }
 
 func (c *IndicatorsCmd) Run(g *Globals) error {
-	st, err := g.openState()
+	st, err := g.openState(true)
 	if err != nil {
 		return err
 	}
@@ -270,7 +272,7 @@ func (c *SuppressCmd) Run(g *Globals) error {
 		}
 		sp.Until = &t
 	}
-	st, err := g.openWritableState()
+	st, err := g.openState(false)
 	if err != nil {
 		return err
 	}
@@ -310,7 +312,7 @@ func (c *UnsuppressCmd) Help() string {
 }
 
 func (c *UnsuppressCmd) Run(g *Globals) error {
-	st, err := g.openWritableState()
+	st, err := g.openState(false)
 	if err != nil {
 		return err
 	}
@@ -340,22 +342,6 @@ func (c *UnsuppressCmd) Run(g *Globals) error {
 	}
 	fmt.Fprintf(g.stdout, "unsuppressed %s %s\n", kind, value)
 	return nil
-}
-
-// openWritableState opens (creating if needed) the state for a small edit.
-func (g *Globals) openWritableState() (*store.Store, error) {
-	var cfg *config.Config
-	if g.Config != "" {
-		var err error
-		if cfg, err = g.loadConfig(); err != nil {
-			return nil, err
-		}
-	}
-	path, err := g.statePath(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return store.Open(g.ctx, path, store.Options{})
 }
 
 func writeJSON(w io.Writer, v any) error {
