@@ -218,7 +218,7 @@ func shodanKey(ctx context.Context, cfg *config.Config) (string, error) {
 	if cfg.Shodan.APIKey.IsSet() {
 		k, err := cfg.Shodan.APIKey.Reveal(ctx)
 		if err != nil {
-			return "", fmt.Errorf("shodan api key: %w", err)
+			return "", withHint(fmt.Errorf("shodan api key: %w", err), "set SHODAN_API_KEY, run 'shodan init KEY', or try 'c2sweep demo' first")
 		}
 		if k != "" {
 			return k, nil

@@ -1,0 +1,218 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"c2sweep/internal/cli"
+	"c2sweep/internal/config"
+)
+
+// commands is every command of the tree.
+var commands = []string{"run", "demo", "hunts", "init", "hits", "runs", "indicators", "suppress", "unsuppress", "serve", "lab", "version"}
+
+func TestHelpShowsExamples(t *testing.T) {
+	isolate(t)
+	for _, args := range append([][]string{{"--help"}, {"-h"}}, func() [][]string {
+		var out [][]string
+		for _, c := range commands {
+			out = append(out, []string{c, "--help"})
+		}
+		return out
+	}()...) {
+		t.Run(strings.Join(args, "_"), func(t *testing.T) {
+			r := mustCode(t, 0, args...)
+			if !strings.Contains(r.stdout, "Usage: c2sweep") {
+				t.Errorf("no usage line:\n%s", r)
+			}
+			if !strings.Contains(r.stdout, "Examples:") || !regexp.MustCompile(`(?m)^\s+c2sweep \S`).MatchString(r.stdout) {
+				t.Errorf("no examples:\n%s", r)
+			}
+		})
+	}
+	// The root help lists every command and the exit codes.
+	r := mustCode(t, 0, "--help")
+	for _, c := range commands {
+		if !regexp.MustCompile(`(?m)^\s+` + c + `\b`).MatchString(r.stdout) {
+			t.Errorf("root help does not list %s", c)
+		}
+	}
+	if flat := strings.Join(strings.Fields(r.stdout), " "); !strings.Contains(flat, "Exit codes: 0 no new hits, 1 new hits found, 2 partial failure, 3 could not run, 130 interrupted.") {
+		t.Errorf("root help does not document the exit codes:\n%s", r.stdout)
+	}
+}
+
+func TestUnknownFlagOrCommandExits3WithHint(t *testing.T) {
+	isolate(t)
+	for _, args := range [][]string{
+		{"--bogus"},
+		{"run", "--max-ipz-per-query", "3"},
+		{"hits", "--format", "xml"},
+		{"sweep"},
+	} {
+		r := c2sweep(t, args...)
+		if r.code != cli.ExitCannotRun {
+			t.Errorf("%v: want exit %d, got %s", args, cli.ExitCannotRun, r)
+			continue
+		}
+		if !strings.Contains(r.stderr, "hint: c2sweep --help") {
+			t.Errorf("%v: no hint:\n%s", args, r)
+		}
+		if r.stdout != "" && !strings.Contains(r.stdout, "Usage:") {
+			t.Errorf("%v: unexpected stdout:\n%s", args, r)
+		}
+	}
+	r := c2sweep(t, "--bogus")
+	if !strings.Contains(r.stderr, "--bogus") {
+		t.Errorf("the error does not name the flag:\n%s", r)
+	}
+}
+
+func TestInit(t *testing.T) {
+	isolate(t)
+	r := mustCode(t, 0, "init")
+	cfg, warnings, err := config.Parse("init-output.yaml", []byte(r.stdout))
+	if err != nil {
+		t.Fatalf("init output does not load: %v\n%s", err, r.stdout)
+	}
+	if len(warnings) > 0 {
+		t.Errorf("init output loads with warnings: %q", warnings)
+	}
+	if got := len(cfg.EnabledHunts()); got != 5 {
+		t.Errorf("init output enables %d hunts, want the 5 built-ins", got)
+	}
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c2sweep.yaml")
+	mustCode(t, 0, "init", "-o", path)
+	written, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(written) != r.stdout {
+		t.Errorf("init -o wrote something else than init prints")
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("init -o file mode %v is readable by others", fi.Mode().Perm())
+	}
+	mustCode(t, 0, "--config", path, "hunts")
+
+	// Never overwrites: an existing file, whatever it holds, stays as it is.
+	mine := []byte("# my config\nbuiltin_hunts: false\n")
+	if err := os.WriteFile(path, mine, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = mustCode(t, cli.ExitCannotRun, "init", "-o", path)
+	if !strings.Contains(r.stderr, path) || !strings.Contains(r.stderr, "hint:") {
+		t.Errorf("refusal does not name the file or give a hint:\n%s", r)
+	}
+	if b, _ := os.ReadFile(path); string(b) != string(mine) {
+		t.Errorf("init -o overwrote an existing file:\n%s", b)
+	}
+}
+
+func TestHuntsListsBuiltins(t *testing.T) {
+	isolate(t)
+	builtins := map[string]string{
+		"CobaltStrikeJARM":        "ssl.jarm:07d14d16d21d21d00042d41d00041de5fb3038104f457d92ba02e9311512c2",
+		"CobaltStrikeProductName": `product:"Cobalt Strike Beacon"`,
+		"PoshC2":                  `ssl:"P18055077"`,
+		"EmpireC2":                `product:"Empire C2"`,
+		"DeimosC2":                "http.html_hash:-14029177",
+	}
+	r := mustCode(t, 0, "hunts")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 1+len(builtins) {
+		t.Fatalf("want a header and %d hunts:\n%s", len(builtins), r.stdout)
+	}
+	for name, query := range builtins {
+		found := false
+		for _, l := range lines[1:] {
+			f := strings.Fields(l)
+			if len(f) > 0 && f[0] == name {
+				found = true
+				if !strings.Contains(l, query) || !strings.Contains(l, "yes") || !strings.Contains(l, "built-in") {
+					t.Errorf("hunt line %q lacks its query, enabled or origin", l)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("hunts does not list %s:\n%s", name, r.stdout)
+		}
+	}
+
+	r = mustCode(t, 0, "hunts", "--json")
+	var hunts []config.Hunt
+	if err := json.Unmarshal([]byte(r.stdout), &hunts); err != nil {
+		t.Fatalf("hunts --json: %v\n%s", err, r.stdout)
+	}
+	if len(hunts) != len(builtins) {
+		t.Fatalf("hunts --json lists %d hunts", len(hunts))
+	}
+	for _, h := range hunts {
+		if builtins[h.Name] != h.Query || !h.Enabled {
+			t.Errorf("hunts --json: %+v", h)
+		}
+	}
+
+	// A config changes what is listed.
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("hunts:\n  - name: PoshC2\n    enabled: false\n  - name: SliverJARM\n    query: 'ssl.jarm:\"00000000000000000041d00000041d9535d5979f591ae8e547c5e5743e5b64\"'\n"), 0o600)
+	r = mustCode(t, 0, "--config", path, "hunts")
+	if !regexp.MustCompile(`(?m)^PoshC2\s+no\s`).MatchString(r.stdout) || !regexp.MustCompile(`(?m)^SliverJARM\s+yes\s.*c\.yaml:4`).MatchString(r.stdout) {
+		t.Errorf("hunts with a config:\n%s", r.stdout)
+	}
+}
+
+func TestBadConfigNamesFileLineAndKey(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	cases := []struct {
+		name, text, line, key string
+	}{
+		{"unknown-key.yaml", "builtin_hunts: true\nsweep:\n  lookbak: 7d\n", ":3", "lookbak"},
+		{"bad-value.yaml", "sweep:\n  api: graph\n  lookback: forever\n", ":3", "lookback"},
+		{"bad-hunt.yaml", "hunts:\n  - name: Mine\n    query: 'product:\"x\"'\n    max_age: 3x\n", ":4", "max_age"},
+	}
+	for _, c := range cases {
+		path := filepath.Join(dir, c.name)
+		if err := os.WriteFile(path, []byte(c.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range []string{"hunts", "run"} {
+			r := c2sweep(t, "--config", path, cmd)
+			if r.code != cli.ExitCannotRun {
+				t.Errorf("%s %s: want exit 3, got %s", c.name, cmd, r)
+				continue
+			}
+			if !strings.Contains(r.stderr, path+c.line) || !strings.Contains(r.stderr, c.key) {
+				t.Errorf("%s %s: the error does not name %s%s and %s:\n%s", c.name, cmd, path, c.line, c.key, r.stderr)
+			}
+		}
+	}
+	// A config file that does not exist is named too.
+	missing := filepath.Join(dir, "nope.yaml")
+	r := mustCode(t, cli.ExitCannotRun, "--config", missing, "hunts")
+	if !strings.Contains(r.stderr, missing) {
+		t.Errorf("missing config not named:\n%s", r)
+	}
+}
+
+func TestStateCommandsWithoutState(t *testing.T) {
+	home := isolate(t)
+	// A read-only command on a state that does not exist says so and
+	// creates nothing.
+	for _, cmd := range []string{"hits", "runs", "indicators"} {
+		r := mustCode(t, cli.ExitCannotRun, cmd)
+		if r.stderr == "" {
+			t.Errorf("%s: no error message", cmd)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(home, "state", "c2sweep", "state.db")); err == nil {
+		t.Errorf("a read-only command created the default state database")
+	}
+}
