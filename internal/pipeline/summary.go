@@ -66,7 +66,7 @@ type QuerySummary struct {
 	End      time.Time `json:"end"`
 	Rows     int       `json:"rows"`
 	Attempts int       `json:"attempts"`
-	Split    bool      `json:"split,omitempty"` // rejected as too large, retried as halves
+	Split    bool      `json:"split,omitempty"` // a half of a query refused as too large
 	Error    string    `json:"error,omitempty"`
 	Text     string    `json:"kql,omitempty"` // dry runs only
 }

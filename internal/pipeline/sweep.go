@@ -97,20 +97,29 @@ func (r *run) sweepTarget(ctx context.Context, t kql.Target) error {
 	if err != nil {
 		return err
 	}
-	queue, err := kql.Build(t, groups, r.o.Limits)
+	planned, err := kql.Build(t, groups, r.o.Limits)
 	if err != nil {
 		r.fail("sweep %s: %v", t, err)
 		return nil
+	}
+	// A query refused as too large is replaced in the queue by its halves.
+	type item struct {
+		q     kql.Query
+		split bool // a half of a refused query
+	}
+	var queue []item
+	for _, q := range planned {
+		queue = append(queue, item{q: q})
 	}
 	done := 0
 	for len(queue) > 0 {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		q := queue[0]
+		q := queue[0].q
+		qs := &QuerySummary{Target: t.String(), IPs: len(q.IPs), Bytes: len(q.Text), Start: q.Start, End: q.End, Split: queue[0].split}
 		queue = queue[1:]
 		r.p.Progress.Update(fmt.Sprintf("hunting %s: query %d/%d (%d indicators), %d hits", t, done+1, done+1+len(queue), len(q.IPs), r.s.Totals.Hits))
-		qs := &QuerySummary{Target: t.String(), IPs: len(q.IPs), Bytes: len(q.Text), Start: q.Start, End: q.End}
 		r.s.Queries = append(r.s.Queries, qs)
 		r.s.Totals.Queries++
 		done++
@@ -128,11 +137,10 @@ func (r *run) sweepTarget(ctx context.Context, t kql.Target) error {
 			if serr != nil {
 				return serr
 			}
-			qs.Split = true
 			r.s.Totals.Queries--
 			r.s.Queries = r.s.Queries[:len(r.s.Queries)-1]
 			done--
-			queue = append([]kql.Query{a, b}, queue...)
+			queue = append([]item{{a, true}, {b, true}}, queue...)
 			r.p.Log.Info("query too large, split", "target", t, "indicators", len(q.IPs))
 		case errors.Is(err, hunting.ErrAuth):
 			qs.Error = err.Error()
