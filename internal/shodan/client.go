@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -200,6 +201,17 @@ func (c *Client) pace(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// wrote moves the next slot to Interval after a request actually went out:
+// a late wake-up or a new connection's TLS handshake between the slot and
+// the write must not shorten the gap Shodan sees.
+func (c *Client) wrote(httptrace.WroteRequestInfo) {
+	c.mu.Lock()
+	if t := c.o.Now().Add(c.o.Interval); t.After(c.next) {
+		c.next = t
+	}
+	c.mu.Unlock()
+}
+
 // holdOff pushes the next slot back by d (after a 429).
 func (c *Client) holdOff(d time.Duration) {
 	c.mu.Lock()
@@ -263,7 +275,7 @@ func (c *Client) ctxErr(path string, err, last error) error {
 func (c *Client) attempt(ctx context.Context, full, shown, path string, attempt int) (body []byte, retry bool, wait time.Duration, err error) {
 	actx, cancel := context.WithTimeout(ctx, c.o.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, full, nil)
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, &httptrace.ClientTrace{WroteRequest: c.wrote}), http.MethodGet, full, nil)
 	if err != nil {
 		return nil, false, 0, fmt.Errorf("shodan %s: %s", path, c.redact(err.Error()))
 	}
