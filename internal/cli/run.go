@@ -2,12 +2,14 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"time"
 
 	"c2sweep/internal/config"
+	"c2sweep/internal/hunting"
 	"c2sweep/internal/pipeline"
 )
 
@@ -77,9 +79,17 @@ func (g *Globals) sweep(cfg *config.Config, f *SweepFlags, httpClient *http.Clie
 			enc.SetIndent("", "  ")
 			enc.Encode(sum)
 		} else {
-			sum.WriteText(g.stdout, !f.All)
+			text := *sum
+			if err != nil {
+				text.Errors = nil // the fatal error is printed once, below
+			}
+			text.WriteText(g.stdout, !f.All)
 			printHints(g, sum)
 		}
+	}
+	if errors.Is(err, hunting.ErrAuth) {
+		return withHint(err, "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret or certificate; the app needs "+
+			"ThreatHunting.Read.All (--api graph) or AdvancedQuery.Read.All (--api mde), with admin consent")
 	}
 	if err != nil {
 		return err

@@ -70,6 +70,7 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 	if p.Progress == nil {
 		p.Progress = quiet{}
 	}
+	defer p.Progress.Done()
 	if o.Lookback <= 0 {
 		o.Lookback = 30 * 24 * time.Hour
 	}
