@@ -2,6 +2,7 @@ package hunting
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -164,7 +165,7 @@ func (c *redactingCredential) GetToken(ctx context.Context, tro policy.TokenRequ
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return tok, err
 		}
-		return tok, &signInError{msg: redact(err.Error(), c.o)}
+		return tok, &signInError{msg: summariseSignIn(redact(err.Error(), c.o))}
 	}
 	return tok, nil
 }
@@ -174,6 +175,50 @@ type signInError struct{ msg string }
 
 func (e *signInError) Error() string        { return "sign-in: " + e.msg }
 func (e *signInError) Is(target error) bool { return target == ErrAuth }
+
+// signInHints say what to check for the Entra errors a user meets first.
+var signInHints = map[int]string{
+	7000215: "check AZURE_CLIENT_SECRET: it must be the secret's value, not its ID, and not expired",
+	7000222: "the client secret has expired: create a new one for the app registration",
+	700016:  "check AZURE_CLIENT_ID and AZURE_TENANT_ID: the app is not registered in that tenant",
+	90002:   "check AZURE_TENANT_ID (and AZURE_AUTHORITY_HOST for a sovereign cloud)",
+	700027:  "the certificate is not the one registered for the app, or its key does not match",
+}
+
+// summariseSignIn cuts azidentity's multi-line failure report (request
+// line, separators, the whole JSON body, a troubleshooting link) down to
+// one line with Entra's own description, plus a hint for common errors.
+// A report without an Entra error body (the default chain's list of
+// credentials tried, a network error) is kept whole.
+func summariseSignIn(msg string) string {
+	i, j := strings.Index(msg, "\n{"), strings.LastIndex(msg, "\n}")
+	if i < 0 || j < i {
+		return msg
+	}
+	var body struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+		Codes       []int  `json:"error_codes"`
+	}
+	if json.Unmarshal([]byte(msg[i+1:j+2]), &body) != nil || body.Description == "" {
+		return msg
+	}
+	desc := body.Description
+	if k := strings.Index(desc, " Trace ID:"); k > 0 {
+		desc = desc[:k]
+	}
+	head, _, _ := strings.Cut(msg, "\n")
+	out := strings.TrimRight(strings.TrimSpace(head), ".:") + ": " + desc
+	if body.Error != "" {
+		out += " (" + body.Error + ")"
+	}
+	for _, c := range body.Codes {
+		if h, ok := signInHints[c]; ok {
+			return out + "\nhint: " + h
+		}
+	}
+	return out
+}
 
 func redact(s string, o AuthOptions) string {
 	for _, secret := range []string{o.ClientSecret, o.CertificatePassword} {

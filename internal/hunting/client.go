@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"c2sweep/internal/clock"
 )
 
 // Options configures a hunting client.
@@ -82,7 +84,7 @@ func newClient(api, defaultBase, path, defaultScope string, o Options, body func
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = clock.Sleep
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -180,8 +182,10 @@ func (c *client) Hunt(ctx context.Context, req Request, schema func([]Column) er
 			if _, err := c.tokens.renew(ctx, tok); err != nil {
 				return st, fmt.Errorf("%s: %w", c.api, err)
 			}
-		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-			return st, fmt.Errorf("%w: %w", ErrAuth, apiErr)
+		case resp.StatusCode == http.StatusForbidden:
+			return st, fmt.Errorf("%w: %w\nhint: grant the app registration the application permission %s, with admin consent", ErrAuth, apiErr, c.permission())
+		case resp.StatusCode == http.StatusUnauthorized:
+			return st, fmt.Errorf("%w: %w\nhint: the API refused a fresh token: check that --api and --api-url name the service the token is for, and the tenant", ErrAuth, apiErr)
 		case resp.StatusCode >= 500:
 			if failures >= c.opts.MaxRetries {
 				return st, fmt.Errorf("%s: giving up after %d attempts: %w", c.api, st.Attempts, apiErr)
@@ -192,12 +196,24 @@ func (c *client) Hunt(ctx context.Context, req Request, schema func([]Column) er
 			if err := c.opts.Sleep(ctx, d); err != nil {
 				return st, err
 			}
-		case resp.StatusCode == http.StatusBadRequest && isOverLimits(apiErr.Message):
+		case resp.StatusCode == http.StatusRequestEntityTooLarge,
+			resp.StatusCode == http.StatusBadRequest && isOverLimits(apiErr.Message):
 			return st, fmt.Errorf("%w: %w", ErrTooLarge, apiErr)
 		default:
 			return st, apiErr
 		}
 	}
+}
+
+// permission names the application permission the API needs.
+func (c *client) permission() string {
+	switch {
+	case c.api == "graph":
+		return "ThreatHunting.Read.All (Microsoft Graph)"
+	case strings.HasSuffix(c.endpoint, m365DefenderPath):
+		return "AdvancedHunting.Read.All (Microsoft Threat Protection)"
+	}
+	return "AdvancedQuery.Read.All (WindowsDefenderATP)"
 }
 
 // isOverLimits recognises the services' answer to a query over their

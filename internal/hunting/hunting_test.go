@@ -166,6 +166,11 @@ func TestSignIn(t *testing.T) {
 	if strings.Contains(err.Error(), a.ClientSecret) || strings.Contains(err.Error(), f.lab.Creds.ClientSecret) {
 		t.Errorf("the error shows the secret: %v", err)
 	}
+	// One line from Entra and a hint, not azidentity's 20-line report.
+	if msg := err.Error(); strings.Count(msg, "\n") != 1 || strings.Contains(msg, "RESPONSE 401") || strings.Contains(msg, "----") ||
+		!strings.Contains(msg, "Invalid client secret provided") || !strings.Contains(msg, "\nhint: check AZURE_CLIENT_SECRET") {
+		t.Errorf("wrong secret, message not summarised:\n%s", msg)
+	}
 	// Through a hunter too.
 	o := f.options(t)
 	o.Credential = cred

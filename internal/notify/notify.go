@@ -37,6 +37,7 @@ import (
 	"strings"
 	"time"
 
+	"c2sweep/internal/clock"
 	"c2sweep/internal/indicator"
 )
 
@@ -148,24 +149,10 @@ func defaults() config {
 		baseDelay:     time.Second,
 		maxDelay:      30 * time.Second,
 		maxRetryAfter: 2 * time.Minute,
-		sleep:         sleepCtx,
+		sleep:         clock.Sleep,
 		jitter:        equalJitter,
 		log:           slog.New(slog.DiscardHandler),
 		userAgent:     "c2sweep",
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

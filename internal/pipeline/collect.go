@@ -23,7 +23,7 @@ func (r *run) collect(ctx context.Context) error {
 	}()
 	info, err := r.p.Shodan.APIInfo(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: shodan: %w", ErrCannotRun, err)
+		return fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
 	budget := info.QueryCredits
 	if r.o.CreditBudget > 0 && r.o.CreditBudget < budget {

@@ -175,7 +175,7 @@ func (r *run) do(ctx context.Context) error {
 func (r *run) fail(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	r.s.Errors = append(r.s.Errors, msg)
-	r.p.Log.Warn(msg)
+	r.p.Log.Info(msg) // the summary shows it; the log keeps it in order with the rest
 }
 
 func (r *run) outcome(ctx context.Context, err error) Outcome {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -23,16 +24,16 @@ import (
 
 var worldNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-// clock is shared by the lab and the client: the client's Sleep moves it,
+// fakeClock is shared by the lab and the client: the client's Sleep moves it,
 // so pacing and the lab's rate limit are tested exactly and instantly.
-type clock struct {
+type fakeClock struct {
 	mu     sync.Mutex
 	t      time.Time
 	sleeps []time.Duration
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -60,7 +61,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 
 type env struct {
 	lab *lab.Lab
-	clk *clock
+	clk *fakeClock
 	rec *recorder
 	c   *Client
 	log *bytes.Buffer
@@ -70,7 +71,7 @@ type env struct {
 // change the client's options.
 func newEnv(t *testing.T, lo lab.Options, mutate func(*Options)) *env {
 	t.Helper()
-	clk := &clock{t: worldNow}
+	clk := &fakeClock{t: worldNow}
 	if lo.Now == nil {
 		lo.Now = clk.Now
 	}
@@ -633,4 +634,52 @@ func BenchmarkDecodePage(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(100*b.N)/b.Elapsed().Seconds(), "banners/s")
+}
+
+// TestPaceFromWrite: pacing counts from when a request was written, not
+// from the slot it was given. The client's Sleep overshoots once (a late
+// wake-up, or a slow TLS handshake between slot and write); a server on
+// the same fake clock must still see every gap at least Interval, with no
+// request squeezed in after the late one.
+func TestPaceFromWrite(t *testing.T) {
+	clk := &fakeClock{t: worldNow}
+	var mu sync.Mutex
+	var seen []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, clk.Now())
+		mu.Unlock()
+		io.WriteString(w, `{"matches": [], "total": 7}`)
+	}))
+	t.Cleanup(srv.Close)
+	const interval = time.Second
+	const late = 700 * time.Millisecond
+	overshot := false
+	sleep := func(ctx context.Context, d time.Duration) error {
+		if !overshot {
+			overshot = true
+			d += late
+		}
+		return clk.Sleep(ctx, d)
+	}
+	c, err := New(Options{BaseURL: srv.URL, Key: "k", HTTPClient: srv.Client(), Interval: interval, Now: clk.Now, Sleep: sleep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if n, err := c.Count(context.Background(), "port:1"); err != nil || n != 7 {
+			t.Fatalf("count %d, %v", n, err)
+		}
+	}
+	if !overshot || len(seen) != 4 {
+		t.Fatalf("overshot %v, %d requests", overshot, len(seen))
+	}
+	if gap := seen[1].Sub(seen[0]); gap != interval+late {
+		t.Errorf("the late request came %v after the first, want %v", gap, interval+late)
+	}
+	for i := 2; i < len(seen); i++ {
+		if gap := seen[i].Sub(seen[i-1]); gap < interval {
+			t.Errorf("request %d came %v after the previous one, want >= %v (times %v)", i, gap, interval, seen)
+		}
+	}
 }
