@@ -226,15 +226,16 @@ func (s *entraService) fail(w http.ResponseWriter, status int, code string, aads
 	trace, corr := randomGUID(), randomGUID()
 	ts := now.Format("2006-01-02 15:04:05Z")
 	desc := fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s", aadsts, msg, trace, corr, ts)
-	writeEntraJSON(w, status, map[string]any{
-		"error":             code,
-		"error_description": desc,
-		"error_codes":       []int{aadsts},
-		"timestamp":         ts,
-		"trace_id":          trace,
-		"correlation_id":    corr,
-		"error_uri":         s.l.URL + "/error?code=" + strconv.Itoa(aadsts),
-	})
+	// A struct, not a map: Entra writes the fields in this order.
+	writeEntraJSON(w, status, struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+		Codes       []int  `json:"error_codes"`
+		Timestamp   string `json:"timestamp"`
+		TraceID     string `json:"trace_id"`
+		Correlation string `json:"correlation_id"`
+		URI         string `json:"error_uri"`
+	}{code, desc, []int{aadsts}, ts, trace, corr, s.l.URL + "/error?code=" + strconv.Itoa(aadsts)})
 }
 
 func randomGUID() string {
@@ -525,21 +526,26 @@ func (s *entraService) issue(w http.ResponseWriter, tenant, clientID, resource s
 	}
 	// Keep sub-second expiry exact for the hunting check.
 	tok := s.sign(c, exp)
+	// Structs, not maps: Entra writes the fields in this order.
 	if v2 {
-		writeEntraJSON(w, http.StatusOK, map[string]any{
-			"token_type": "Bearer", "expires_in": advertised, "ext_expires_in": advertised, "access_token": tok,
-		})
+		writeEntraJSON(w, http.StatusOK, struct {
+			TokenType    string `json:"token_type"`
+			ExpiresIn    int64  `json:"expires_in"`
+			ExtExpiresIn int64  `json:"ext_expires_in"`
+			AccessToken  string `json:"access_token"`
+		}{"Bearer", advertised, advertised, tok})
 		return
 	}
-	writeEntraJSON(w, http.StatusOK, map[string]any{
-		"token_type":     "Bearer",
-		"expires_in":     strconv.FormatInt(advertised, 10),
-		"ext_expires_in": strconv.FormatInt(advertised, 10),
-		"expires_on":     strconv.FormatInt(now.Unix()+advertised, 10),
-		"not_before":     strconv.FormatInt(now.Unix(), 10),
-		"resource":       resource,
-		"access_token":   tok,
-	})
+	// v1 sends its numbers as strings.
+	writeEntraJSON(w, http.StatusOK, struct {
+		TokenType    string `json:"token_type"`
+		ExpiresIn    int64  `json:"expires_in,string"`
+		ExtExpiresIn int64  `json:"ext_expires_in,string"`
+		ExpiresOn    int64  `json:"expires_on,string"`
+		NotBefore    int64  `json:"not_before,string"`
+		Resource     string `json:"resource"`
+		AccessToken  string `json:"access_token"`
+	}{"Bearer", advertised, advertised, now.Unix() + advertised, now.Unix(), resource, tok})
 }
 
 // sign makes an HS256 JWT. The exact expiry (with sub-second precision, for

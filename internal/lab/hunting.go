@@ -236,13 +236,31 @@ func (h *huntingService) fail(w http.ResponseWriter, api string, status int, cod
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("request-id", id)
 	w.WriteHeader(status)
+	// Structs, not maps: the services write the fields in this order.
+	type inner struct {
+		Date            string `json:"date"`
+		RequestID       string `json:"request-id"`
+		ClientRequestID string `json:"client-request-id"`
+	}
+	type graphError struct {
+		Code       string `json:"code"`
+		Message    string `json:"message"`
+		InnerError inner  `json:"innerError"`
+	}
+	type mdeError struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Target  string `json:"target"`
+	}
 	var body any
 	if api == "graph" {
-		body = map[string]any{"error": map[string]any{"code": code, "message": msg, "innerError": map[string]any{
-			"date": h.l.opts.Now().UTC().Format("2006-01-02T15:04:05"), "request-id": id, "client-request-id": id,
-		}}}
+		body = struct {
+			Error graphError `json:"error"`
+		}{graphError{code, msg, inner{h.l.opts.Now().UTC().Format("2006-01-02T15:04:05"), id, id}}}
 	} else {
-		body = map[string]any{"error": map[string]any{"code": code, "message": msg, "target": id}}
+		body = struct {
+			Error mdeError `json:"error"`
+		}{mdeError{code, msg, id}}
 	}
 	json.NewEncoder(w).Encode(body)
 }

@@ -23,6 +23,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,6 +33,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -127,7 +129,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{opts: opts, dir: dir, calls: map[string]int{}, faults: &faulter{Faults: opts.Faults}}
+	l := &Lab{opts: opts, dir: dir, calls: map[string]int{}, faults: &faulter{Faults: opts.Faults, seed: opts.World.Seed}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -155,6 +157,9 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", opts.Listen)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("lab: %w\nhint: another program holds %s; choose another port (--listen 127.0.0.1:PORT, or port 0 for any free one)", err, opts.Listen)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
@@ -282,17 +287,21 @@ func (l *Lab) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rw := &statusWriter{ResponseWriter: w, status: 200}
+		var status any = "dropped" // until ServeHTTP returns: a drop fault panics
+		defer func() {
+			q := r.URL.Query()
+			if q.Has("key") {
+				q.Set("key", "REDACTED")
+			}
+			target := r.URL.Path
+			if len(q) > 0 {
+				target += "?" + q.Encode()
+			}
+			l.opts.Log.Info("request", "method", r.Method, "target", target, "status", status,
+				"bytes", rw.bytes, "ms", time.Since(start).Milliseconds())
+		}()
 		next.ServeHTTP(rw, r)
-		q := r.URL.Query()
-		if q.Has("key") {
-			q.Set("key", "REDACTED")
-		}
-		target := r.URL.Path
-		if len(q) > 0 {
-			target += "?" + q.Encode()
-		}
-		l.opts.Log.Info("request", "method", r.Method, "target", target, "status", rw.status,
-			"bytes", rw.bytes, "ms", time.Since(start).Milliseconds())
+		status = rw.status
 	})
 }
 

@@ -358,6 +358,9 @@ func TestShodanEndpoints(t *testing.T) {
 	// A filtered search: newest first, 100 a page, every page, then empty.
 	q := `product:"Cobalt Strike Beacon"`
 	want, _ := l.World.Search(q)
+	if len(want) <= shodanPageSize {
+		t.Fatalf("the world has %d matches: download would not page", len(want))
+	}
 	if len(want) <= 100 {
 		t.Fatalf("world too small to page: %d", len(want))
 	}
@@ -568,7 +571,9 @@ func TestShodanPythonCLI(t *testing.T) {
 		}
 		t.Skip("python3-shodan not installed")
 	}
-	l, _ := shodanLab(t, Options{ShodanRate: 20 * time.Millisecond, Now: time.Now, World: WorldConfig{Seed: 11, Servers: 400, Banners: 100}})
+	// 500 servers give more than a page of Cobalt Strike banners, so search
+	// shows one full page and download walks a second one.
+	l, _ := shodanLab(t, Options{ShodanRate: 20 * time.Millisecond, Now: time.Now, World: WorldConfig{Seed: 11, Servers: 500, Banners: 100}})
 	home := t.TempDir()
 	wrapper, _ := filepath.Abs("testdata/shodan_cli.py")
 	run := func(args ...string) string {
@@ -592,6 +597,9 @@ func TestShodanPythonCLI(t *testing.T) {
 	}
 	q := `product:"Cobalt Strike Beacon"`
 	want, _ := l.World.Search(q)
+	if len(want) <= shodanPageSize {
+		t.Fatalf("the world has %d matches: download would not page", len(want))
+	}
 	if out := strings.TrimSpace(run("count", q)); out != shodanItoa(len(want)) {
 		t.Errorf("count: %q, want %d", out, len(want))
 	}
