@@ -62,6 +62,7 @@ func (c *DemoCmd) Run(g *Globals) error {
 	if oe, ok := err.(outcomeError); ok {
 		fmt.Fprintln(g.stdout)
 		fmt.Fprintf(g.stdout, "state: %s (try: c2sweep --state %s hits)\n", cfg.State.Path, cfg.State.Path)
+		fmt.Fprintf(g.stdout, "The demo's files stay for a look; remove them with: rm -r %s\n", dir)
 		fmt.Fprintln(g.stdout, "Next: 'c2sweep lab --write-env lab.env' serves this world for 'c2sweep run';")
 		fmt.Fprintln(g.stdout, "      'c2sweep init > c2sweep.yaml' starts a config for your own tenant.")
 		if oe.o == "failed" || oe.o == "interrupted" {

@@ -84,7 +84,9 @@ func (g *Globals) sweep(cfg *config.Config, f *SweepFlags, httpClient *http.Clie
 				text.Errors = nil // the fatal error is printed once, below
 			}
 			text.WriteText(g.stdout, !f.All)
-			printHints(g, sum)
+			if command != "demo" { // the demo prints its own next steps
+				printHints(g, sum)
+			}
 		}
 	}
 	if errors.Is(err, hunting.ErrAuth) {

@@ -20,6 +20,7 @@ func (r *run) collect(ctx context.Context) error {
 		after := r.p.Shodan.Stats()
 		r.s.Totals.ShodanCalls = after.Requests - before.Requests
 		r.s.Totals.ShodanThrottled = after.RateLimited - before.RateLimited
+		r.s.Totals.ShodanRetries = after.Retries - before.Retries
 	}()
 	info, err := r.p.Shodan.APIInfo(ctx)
 	if err != nil {

@@ -31,8 +31,9 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 	if t.Suppressed > 0 {
 		fmt.Fprintf(w, ", %d suppressed", t.Suppressed)
 	}
-	fmt.Fprintf(w, ".\nShodan: %d calls (%d throttled), %d query credits used, %d left. Hunting API: %d calls (%d throttled).\n",
-		t.ShodanCalls, t.ShodanThrottled, t.CreditsUsed, t.CreditsLeft, t.HuntingCalls, t.Throttled)
+	fmt.Fprintf(w, ".\nShodan: %s (%d retried, %d throttled), %d query credits used, %d left. Hunting API: %s (%d retried, %d throttled).\n",
+		plural(t.ShodanCalls, "call", "calls"), t.ShodanRetries, t.ShodanThrottled, t.CreditsUsed, t.CreditsLeft,
+		plural(t.HuntingCalls, "call", "calls"), max(0, t.HuntingCalls-t.Queries), t.Throttled)
 	if len(s.NewHits) > 0 {
 		title := "NEW HITS"
 		if !newOnly {

@@ -87,6 +87,7 @@ type Totals struct {
 	CreditsLeft     int `json:"shodan_credits_left"`
 	ShodanCalls     int `json:"shodan_calls"`
 	ShodanThrottled int `json:"shodan_throttled"`
+	ShodanRetries   int `json:"shodan_retries"`
 	HuntingCalls    int `json:"hunting_calls"`
 	Throttled       int `json:"throttled"`
 	Expired         int `json:"indicators_expired,omitempty"`
