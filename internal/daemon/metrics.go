@@ -280,9 +280,9 @@ var (
 // escapeLabel escapes a label value: backslash, double quote and newline.
 func escapeLabel(s string) string { return labelEscaper.Replace(s) }
 
-// formatValue writes whole numbers without an exponent (counts and Unix
-// seconds stay readable) and everything else as Go's shortest float;
-// Prometheus reads both.
+// formatValue writes numbers below 1e15 without an exponent (counts and
+// Unix seconds, fractional or not, stay readable) and the rest as Go's
+// shortest float; Prometheus reads both.
 func formatValue(v float64) string {
 	switch {
 	case math.IsNaN(v):
@@ -291,8 +291,8 @@ func formatValue(v float64) string {
 		return "+Inf"
 	case math.IsInf(v, -1):
 		return "-Inf"
-	case v == math.Trunc(v) && math.Abs(v) < 1e15:
-		return strconv.FormatFloat(v, 'f', 0, 64)
+	case math.Abs(v) < 1e15 && (v == math.Trunc(v) || math.Abs(v) >= 1e-4):
+		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }

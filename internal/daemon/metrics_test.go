@@ -95,6 +95,7 @@ func TestMetricsEscaping(t *testing.T) {
 	m.Set("x_info", math.NaN(), "a", "")
 	m.Set("x_info", 1e21, "c", "")
 	m.Set("x_info", -0.000125, "d", "")
+	m.Set("x_info", 1795767988.021983, "e", "") // a last-success time
 	var b strings.Builder
 	m.WriteTo(&b)
 	const want = `# HELP x_info Back\\slash and\nnewline in help.
@@ -104,6 +105,7 @@ x_info{path="a",quote=""} NaN
 x_info{path="b",quote=""} +Inf
 x_info{path="c",quote=""} 1e+21
 x_info{path="d",quote=""} -0.000125
+x_info{path="e",quote=""} 1795767988.021983
 `
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)

@@ -61,7 +61,8 @@ func (r Report) Sent() int {
 // target accepted them; a failed message stops that target for this run
 // (its entries stay pending for the next one, and the failure is
 // recorded) without stopping the other targets. With nothing pending a
-// target gets nothing, or one heartbeat when heartbeat is set.
+// target gets nothing, or one heartbeat when heartbeat is set; a target
+// made WithHeartbeat decides that for itself.
 //
 // Delivery is at least once: if the receiver accepted a message but the
 // outbox cannot record it, those hits may be sent again; Deliver returns
@@ -71,7 +72,13 @@ func Deliver(ctx context.Context, targets []Target, ob Outbox, now time.Time, he
 	var rep Report
 	var errs []error
 	for _, t := range targets {
-		tr := deliverTo(ctx, t, ob, now, heartbeat)
+		hb := heartbeat
+		if hs, ok := t.(HeartbeatSetter); ok {
+			if on, set := hs.Heartbeat(); set {
+				hb = on
+			}
+		}
+		tr := deliverTo(ctx, t, ob, now, hb)
 		if tr.Err != nil {
 			errs = append(errs, tr.Err)
 		}

@@ -287,3 +287,31 @@ func TestDeliverCancelled(t *testing.T) {
 		t.Fatalf("Deliver on a cancelled context = %v, %d requests", err, len(s.Requests()))
 	}
 }
+
+// Each target's own `heartbeat` setting decides: a quiet run sends one to
+// the target that asked for it and nothing to the one that did not, however
+// Deliver is called; a target without a setting follows Deliver.
+func TestDeliverHeartbeatPerTarget(t *testing.T) {
+	on, off, unset := startSink(t, lab.SinkSlack), startSink(t, lab.SinkWebhook), startSink(t, lab.SinkTeams)
+	mk := func(name string, s *lab.WebhookSink, opts ...Option) Target {
+		tg, err := New(name, s.Kind, s.URL, s.HTTPClient(), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tg
+	}
+	targets := []Target{mk("oncall", on, WithHeartbeat(true)), mk("soc", off, WithHeartbeat(false)), mk("other", unset)}
+	ob := newOutbox(nil, 0)
+	for _, global := range []bool{false, true} {
+		rep, err := Deliver(context.Background(), targets, ob, t0, global)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Targets[0].Heartbeat || rep.Targets[1].Heartbeat || rep.Targets[2].Heartbeat != global {
+			t.Errorf("Deliver(heartbeat=%v): %+v", global, rep.Targets)
+		}
+	}
+	if len(on.Accepted()) != 2 || len(off.Requests()) != 0 || len(unset.Accepted()) != 1 {
+		t.Errorf("messages: wanted %d, not wanted %d, unset %d", len(on.Accepted()), len(off.Requests()), len(unset.Accepted()))
+	}
+}

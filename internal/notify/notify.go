@@ -110,6 +110,7 @@ type config struct {
 	jitter        func(d time.Duration) time.Duration
 	log           *slog.Logger
 	userAgent     string
+	heartbeat     *bool // WithHeartbeat; nil: as Deliver is told
 }
 
 // WithMaxHits sets how many hits a Teams or Slack message lists before
@@ -137,6 +138,25 @@ func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 // uniformly between half and all of it). Retry-After is never jittered.
 func WithJitter(jitter func(d time.Duration) time.Duration) Option {
 	return func(c *config) { c.jitter = jitter }
+}
+
+// WithHeartbeat says whether this target wants a heartbeat on a quiet run
+// (the config's per-target `heartbeat`). It overrides Deliver's heartbeat
+// argument for this target, so one target's heartbeat is not sent to all.
+func WithHeartbeat(on bool) Option { return func(c *config) { c.heartbeat = &on } }
+
+// HeartbeatSetter is implemented by targets that know whether they want a
+// heartbeat; set is false when they leave it to Deliver.
+type HeartbeatSetter interface {
+	Heartbeat() (on, set bool)
+}
+
+// Heartbeat reports the WithHeartbeat setting.
+func (t *target) Heartbeat() (on, set bool) {
+	if t.cfg.heartbeat == nil {
+		return false, false
+	}
+	return *t.cfg.heartbeat, true
 }
 
 // WithLogger logs retries (default: discard). The URL is never logged.

@@ -3,11 +3,15 @@ package store
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // LockedError says who holds the run lock. It matches ErrLocked.
@@ -140,8 +144,19 @@ func holder(f *os.File, name string) *LockedError {
 }
 
 // recoverInterrupted marks crashed runs when nobody holds the run lock: a
-// live run always holds it, so a "running" run without it is dead.
+// live run always holds it, so a "running" run without it is dead. Only
+// when a run is "running" does it touch the lock (briefly taking it would
+// make a run starting at that moment fail as locked) or write (waiting on
+// another process's commit would fail a read-only command). Failing to
+// write is not an error here: the next run's Lock marks them.
 func (s *Store) recoverInterrupted(ctx context.Context) error {
+	var running bool
+	if err := s.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM runs WHERE outcome = 'running')").Scan(&running); err != nil {
+		return s.classify("read runs", err)
+	}
+	if !running {
+		return nil
+	}
 	f, err := os.OpenFile(s.LockPath(), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil // a read-only directory: nothing to recover now
@@ -152,7 +167,12 @@ func (s *Store) recoverInterrupted(ctx context.Context) error {
 		return nil
 	}
 	defer unlock(f)
-	return s.markInterrupted(ctx)
+	if err := s.markInterrupted(ctx); err != nil && (errors.Is(err, ErrWrite) || isBusy(err)) {
+		return nil // read-only file, or another process is writing
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 func (s *Store) markInterrupted(ctx context.Context) error {
@@ -162,4 +182,10 @@ func (s *Store) markInterrupted(ctx context.Context) error {
 	}
 	_ = res
 	return nil
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }

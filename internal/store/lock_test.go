@@ -89,3 +89,51 @@ func TestLockAcrossProcesses(t *testing.T) {
 		t.Fatalf("Lock(wait): %v", err)
 	}
 }
+
+// A read-only command (hits, runs, indicators) opening the state must
+// neither wait for another process's write transaction nor take the run
+// lock, even briefly: either would fail that command, or a run or serve
+// sweep starting at the same moment, for nothing.
+func TestOpenForReadingTakesNoLock(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := openT(t, path, Options{})
+	mustLock(t, s)
+	run, err := s.BeginRun(ctx, RunInfo{Command: "run"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishRun(ctx, run, RunResult{Outcome: OutcomeOK}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	os.Remove(path + ".lock")
+
+	// Between runs a reader does not touch the run lock at all.
+	r := openT(t, path, Options{MustExist: true})
+	if _, err := os.Stat(path + ".lock"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open with no run to recover touched the run lock (%v)", err)
+	}
+	r.Close()
+
+	// Another process is in the middle of a long write (a big commit, a
+	// suppress): reading must not wait for it, let alone fail.
+	db := rawDB(t, path)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, "ROLLBACK")
+	reader, err := Open(ctx, path, Options{MustExist: true, BusyTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("read-only Open during another's write: %v", err)
+	}
+	defer reader.Close()
+	if rs, err := reader.Runs(ctx, 0); err != nil || len(rs) != 1 || rs[0].Outcome != OutcomeOK {
+		t.Fatalf("Runs during another's write: %+v, %v", rs, err)
+	}
+}

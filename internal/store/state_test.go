@@ -184,8 +184,8 @@ func TestSuppressor(t *testing.T) {
 		{Kind: SuppressCIDR, Value: "2001:db8:bad::/48", Reason: "v6 lab"},
 		{Kind: SuppressDevice, Value: "Honeypot-01", Reason: "honeypot", Until: &until},
 		{Kind: SuppressHunt, Value: "DeimosC2", Reason: "noisy"},
-		{Kind: SuppressHunt, Value: "EmpireC2", Reason: "expired", Until: &past},
-		{Kind: SuppressIP, Value: "192.0.2.99", Reason: "expired", Until: &past},
+		{Kind: SuppressHunt, Value: "EmpireC2", Reason: "expired", Created: past.Add(-time.Hour), Until: &past},
+		{Kind: SuppressIP, Value: "192.0.2.99", Reason: "expired", Created: past.Add(-time.Hour), Until: &past},
 	} {
 		if err := s.Suppress(ctx, sp); err != nil {
 			t.Fatalf("%+v: %v", sp, err)
@@ -235,6 +235,9 @@ func TestSuppressor(t *testing.T) {
 		{Kind: "asn", Value: "AS1", Reason: "x"},
 		{Kind: SuppressIP, Value: "1.2.3.4", Reason: " "},
 		{Kind: SuppressDevice, Value: "", Reason: "x"},
+		// An --until already past would be listed yet never apply.
+		{Kind: SuppressIP, Value: "1.2.3.4", Reason: "x", Until: &past},
+		{Kind: SuppressIP, Value: "1.2.3.4", Reason: "x", Created: until, Until: &until},
 	} {
 		if err := s.Suppress(ctx, bad); err == nil {
 			t.Errorf("accepted %+v", bad)
@@ -247,7 +250,8 @@ func TestSuppressor(t *testing.T) {
 	if err := s.Unsuppress(ctx, SuppressIP, "198.51.100.7"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Unsuppress(ctx, SuppressIP, "198.51.100.7"); !errors.Is(err, ErrNotFound) {
+	if err := s.Unsuppress(ctx, SuppressIP, "198.51.100.7"); !errors.Is(err, ErrNotFound) ||
+		!strings.Contains(err.Error(), "no suppression of ip 198.51.100.7") || !strings.Contains(err.Error(), "hint: `c2sweep unsuppress --list`") {
 		t.Errorf("second unsuppress: %v", err)
 	}
 	if err := s.Unsuppress(ctx, SuppressCIDR, "203.0.113.9/24"); err != nil {

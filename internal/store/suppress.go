@@ -88,6 +88,11 @@ func (s *Store) Suppress(ctx context.Context, sp Suppression) error {
 	}
 	var until any
 	if sp.Until != nil {
+		if !sp.Until.After(created) {
+			// It would be stored and listed, yet never suppress anything.
+			return fmt.Errorf("suppress %s %s: until %s is not after now (%s): it would never apply",
+				sp.Kind, v, sp.Until.UTC().Format(time.RFC3339), created.UTC().Format(time.RFC3339))
+		}
 		until = ns(*sp.Until)
 	}
 	return s.tx(ctx, "suppress", func(tx *sql.Tx) error {
@@ -111,7 +116,8 @@ func (s *Store) Unsuppress(ctx context.Context, kind, value string) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("suppression %s %s: %w", kind, v, ErrNotFound)
+			return &Error{Path: s.path, Kind: ErrNotFound, Msg: fmt.Sprintf("no suppression of %s %s", kind, v),
+				Hint: "`c2sweep unsuppress --list` shows the suppressions"}
 		}
 		return nil
 	})
