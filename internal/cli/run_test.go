@@ -99,6 +99,14 @@ func TestRunLifecycle(t *testing.T) {
 			t.Errorf("csv row %q is not an expected hit", rec)
 		}
 	}
+	// --new lists every hit the latest run reported, however old the event:
+	// the default 7d window applies only without --new.
+	if got := decodeHits(t, mustCode(t, 0, st("hits", "--new", "--format", "json")...).stdout); len(got) != len(jarm) {
+		t.Errorf("hits --new: %d hits, want the %d of run 1", len(got), len(jarm))
+	}
+	if got := decodeHits(t, mustCode(t, 0, st("hits", "--run", "1", "--format", "json")...).stdout); len(got) != len(jarm) {
+		t.Errorf("hits --run 1: %d hits, want %d", len(got), len(jarm))
+	}
 	// --since keeps the events within the window and no others.
 	week := decodeHits(t, mustCode(t, 0, st("hits", "--since", "7d", "--format", "json")...).stdout)
 	cut := time.Now().Add(-7 * 24 * time.Hour)

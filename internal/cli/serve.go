@@ -115,7 +115,7 @@ func observe(m *daemon.Metrics, s *pipeline.Summary) {
 	m.Add(daemon.MetricThrottled, float64(t.ShodanThrottled), "shodan")
 	m.Hits(t.Hits, t.NewHits)
 	m.Indicators(t.Indicators)
-	if !s.DryRun {
+	if t.CreditsKnown {
 		m.ShodanCredits(t.CreditsLeft)
 	}
 }

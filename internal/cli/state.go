@@ -51,10 +51,11 @@ func sinceFlag(s string) (time.Time, error) {
 
 // HitsCmd lists remembered hits.
 type HitsCmd struct {
-	Since  string `help:"Only events within this age or since this date." default:"7d" placeholder:"AGE|DATE"`
+	Since  string `help:"Only events within this age or since this date (default 7d; none with --new or --run)." placeholder:"AGE|DATE"`
 	Hunt   string `help:"Only hits attributed to this hunt." placeholder:"NAME"`
 	Device string `help:"Only this device." placeholder:"NAME"`
 	New    bool   `help:"Only hits first reported by the latest run."`
+	RunID  int64  `name:"run" help:"Only hits first reported by this run (see 'c2sweep runs'), e.g. one that was interrupted." placeholder:"ID"`
 	Format string `help:"table, json or csv." default:"table" enum:"table,json,csv"`
 	Limit  int    `help:"At most this many (0: all)." default:"0"`
 }
@@ -63,10 +64,17 @@ func (c *HitsCmd) Help() string {
 	return `Examples:
   c2sweep hits
   c2sweep hits --since 30d --hunt CobaltStrikeJARM
-  c2sweep hits --new --format csv > new-hits.csv`
+  c2sweep hits --new --format csv > new-hits.csv
+  c2sweep hits --run 12`
 }
 
 func (c *HitsCmd) Run(g *Globals) error {
+	if c.New && c.RunID != 0 {
+		return fmt.Errorf("--new and --run: choose one")
+	}
+	if c.Since == "" && !c.New && c.RunID == 0 {
+		c.Since = "7d"
+	}
 	since, err := sinceFlag(c.Since)
 	if err != nil {
 		return fmt.Errorf("--since: %w", err)
@@ -85,8 +93,9 @@ func (c *HitsCmd) Run(g *Globals) error {
 		if len(runs) == 0 {
 			return withHint(fmt.Errorf("no run recorded yet"), "c2sweep run")
 		}
-		f.NewInRun = runs[0].ID
+		c.RunID = runs[0].ID
 	}
+	f.NewInRun = c.RunID
 	hits, err := st.Hits(g.ctx, f)
 	if err != nil {
 		return err
@@ -120,7 +129,11 @@ func (c *HitsCmd) Run(g *Globals) error {
 			h.Process, strings.Join(h.Hunts, ","), h.RunID, note)
 	}
 	tw.Flush()
-	if len(hits) == 0 {
+	switch {
+	case len(hits) > 0:
+	case c.RunID != 0:
+		fmt.Fprintf(g.stderr, "no new hits in run %d\n", c.RunID)
+	default:
 		fmt.Fprintf(g.stderr, "no hits since %s\n", since.Format("2006-01-02 15:04"))
 	}
 	return nil

@@ -159,7 +159,7 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		if err != nil {
 			return nil, fmt.Errorf("notify %s: url: %w", n.Name, err)
 		}
-		t, err := notify.New(n.Name, n.Type, url, httpClient, notify.WithLogger(g.log))
+		t, err := notify.New(n.Name, n.Type, url, httpClient, notify.WithLogger(g.log), notify.WithHeartbeat(n.Heartbeat))
 		if err != nil {
 			return nil, fmt.Errorf("notify %s: %w", n.Name, err)
 		}
@@ -183,10 +183,6 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		}
 	}
 	p.Store = st
-	heartbeat := false
-	for _, n := range cfg.Notify {
-		heartbeat = heartbeat || n.Heartbeat
-	}
 	sw.pipe = p
 	sw.opts = pipeline.Options{
 		Hunts:        hunts,
@@ -196,7 +192,6 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		Limits:       kql.Limits{MaxIPs: cfg.Sweep.MaxIPsPerQuery},
 		DryRun:       dryRun,
 		All:          f.All,
-		Heartbeat:    heartbeat,
 		IndicatorTTL: cfg.State.IndicatorTTL.Std(),
 		Command:      command,
 		Fingerprint:  cfg.Fingerprint(),

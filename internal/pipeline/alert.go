@@ -12,7 +12,7 @@ import (
 // could not be delivered, to the configured targets. A failed delivery
 // stays pending for the next run and makes this run partial.
 func (r *run) alert(ctx context.Context) {
-	rep, err := notify.Deliver(ctx, r.p.Notify, outbox{r.p.Store}, r.p.Now(), r.o.Heartbeat)
+	rep, err := notify.Deliver(ctx, r.p.Notify, outbox{r.p.Store, r.p.Now}, r.p.Now(), false) // heartbeats are per target
 	r.s.Totals.Alerted = rep.Sent()
 	if err != nil {
 		r.fail("alerts: %v (undelivered hits stay queued for the next run)", err)
@@ -20,7 +20,10 @@ func (r *run) alert(ctx context.Context) {
 }
 
 // outbox adapts the state store to what delivery needs.
-type outbox struct{ s *store.Store }
+type outbox struct {
+	s   *store.Store
+	now func() time.Time
+}
 
 func (o outbox) PendingAlerts(ctx context.Context, target string, limit int) ([]notify.Pending, error) {
 	hs, err := o.s.PendingAlerts(ctx, target, limit)
@@ -47,5 +50,5 @@ func (o outbox) RecordDeliveryFailure(ctx context.Context, target, msg string) e
 	for i, h := range pending {
 		ids[i] = h.ID
 	}
-	return o.s.RecordDeliveryFailure(ctx, target, ids, time.Now(), msg)
+	return o.s.RecordDeliveryFailure(ctx, target, ids, o.now(), msg)
 }

@@ -64,6 +64,7 @@ func (r *run) collect(ctx context.Context) error {
 	}
 	r.s.Totals.CreditsUsed = spent
 	r.s.Totals.CreditsLeft = info.QueryCredits - spent
+	r.s.Totals.CreditsKnown = true
 	return nil
 }
 

@@ -49,7 +49,6 @@ type Options struct {
 	DryRun       bool   // everything but the hunting API
 	All          bool   // report every hit in the window, not only new ones
 	OutDir       string // "" writes no files
-	Heartbeat    bool   // alert targets get a message on a quiet day
 	IndicatorTTL time.Duration
 	Command      string // for the runs table
 	Fingerprint  string

@@ -34,6 +34,10 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 	fmt.Fprintf(w, ".\nShodan: %s (%d retried, %d throttled), %d query credits used, %d left. Hunting API: %s (%d retried, %d throttled).\n",
 		plural(t.ShodanCalls, "call", "calls"), t.ShodanRetries, t.ShodanThrottled, t.CreditsUsed, t.CreditsLeft,
 		plural(t.HuntingCalls, "call", "calls"), max(0, t.HuntingCalls-t.Queries), t.Throttled)
+	if t.Expired > 0 {
+		fmt.Fprintf(w, "%s expired: not named by any hunt within the indicator TTL (kept; see 'c2sweep indicators').\n",
+			plural(t.Expired, "indicator", "indicators"))
+	}
 	if len(s.NewHits) > 0 {
 		title := "NEW HITS"
 		if !newOnly {

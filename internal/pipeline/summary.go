@@ -73,25 +73,26 @@ type QuerySummary struct {
 
 // Totals add up a run.
 type Totals struct {
-	Banners         int `json:"banners"`
-	Skipped         int `json:"skipped"`
-	Stale           int `json:"stale_banners"`
-	Indicators      int `json:"indicators"`
-	Queries         int `json:"queries"`
-	QueriesFailed   int `json:"queries_failed"`
-	Rows            int `json:"rows"`
-	Hits            int `json:"hits"`
-	NewHits         int `json:"new_hits"`
-	Suppressed      int `json:"suppressed_hits"`
-	CreditsUsed     int `json:"shodan_credits_used"`
-	CreditsLeft     int `json:"shodan_credits_left"`
-	ShodanCalls     int `json:"shodan_calls"`
-	ShodanThrottled int `json:"shodan_throttled"`
-	ShodanRetries   int `json:"shodan_retries"`
-	HuntingCalls    int `json:"hunting_calls"`
-	Throttled       int `json:"throttled"`
-	Expired         int `json:"indicators_expired,omitempty"`
-	Alerted         int `json:"alerts_delivered,omitempty"`
+	Banners         int  `json:"banners"`
+	Skipped         int  `json:"skipped"`
+	Stale           int  `json:"stale_banners"`
+	Indicators      int  `json:"indicators"`
+	Queries         int  `json:"queries"`
+	QueriesFailed   int  `json:"queries_failed"`
+	Rows            int  `json:"rows"`
+	Hits            int  `json:"hits"`
+	NewHits         int  `json:"new_hits"`
+	Suppressed      int  `json:"suppressed_hits"`
+	CreditsUsed     int  `json:"shodan_credits_used"`
+	CreditsLeft     int  `json:"shodan_credits_left"`
+	CreditsKnown    bool `json:"-"` // /api-info answered: CreditsLeft is real
+	ShodanCalls     int  `json:"shodan_calls"`
+	ShodanThrottled int  `json:"shodan_throttled"`
+	ShodanRetries   int  `json:"shodan_retries"`
+	HuntingCalls    int  `json:"hunting_calls"`
+	Throttled       int  `json:"throttled"`
+	Expired         int  `json:"indicators_expired,omitempty"`
+	Alerted         int  `json:"alerts_delivered,omitempty"`
 }
 
 // Timing splits the wall time by stage.
