@@ -30,7 +30,7 @@ func TestMetricsExpositionGolden(t *testing.T) {
 	if _, err := m.WriteTo(&b); err != nil {
 		t.Fatal(err)
 	}
-	const want = `# HELP c2sweep_api_calls_total HTTP calls made to each API (shodan, entra, graph, mde, webhook).
+	const want = `# HELP c2sweep_api_calls_total HTTP calls made to each API (shodan, graph, mde), retries included.
 # TYPE c2sweep_api_calls_total counter
 c2sweep_api_calls_total{api="graph"} 1
 c2sweep_api_calls_total{api="shodan"} 2
@@ -58,7 +58,7 @@ c2sweep_shodan_query_credits 99871
 # HELP c2sweep_sweep_duration_seconds Duration of the last finished sweep, in seconds.
 # TYPE c2sweep_sweep_duration_seconds gauge
 c2sweep_sweep_duration_seconds 1.25
-# HELP c2sweep_throttled_total Answers 429 (throttled) received from each API.
+# HELP c2sweep_throttled_total Answers 429 (throttled) received from each API (shodan, graph, mde).
 # TYPE c2sweep_throttled_total counter
 c2sweep_throttled_total{api="graph"} 1
 `
