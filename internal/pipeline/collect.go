@@ -55,6 +55,7 @@ func (r *run) collect(ctx context.Context) error {
 				return ctx.Err()
 			}
 			hs.Error = err.Error()
+			r.huntsFailed++
 			r.fail("hunt %s: %v", h.Name, err)
 			if errors.Is(err, shodan.ErrUnauthorized) {
 				// The key is refused: the other hunts would fail the same way.

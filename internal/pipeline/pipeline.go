@@ -129,6 +129,8 @@ type run struct {
 	set   indicator.Set
 	hunts map[string]*HuntSummary
 	out   *outputs
+	// huntsFailed counts hunts whose Shodan stage failed.
+	huntsFailed int
 }
 
 func (r *run) do(ctx context.Context) error {
@@ -184,8 +186,11 @@ func (r *run) outcome(ctx context.Context, err error) Outcome {
 	case err != nil:
 		return OutcomeFailed
 	case len(r.s.Errors) > 0:
-		if r.s.Totals.Queries > 0 && r.s.Totals.QueriesFailed == r.s.Totals.Queries && r.s.Totals.Hits == 0 {
-			return OutcomeFailed
+		t := r.s.Totals
+		allQueriesFailed := t.Queries > 0 && t.QueriesFailed == t.Queries && t.Hits == 0
+		allHuntsFailed := len(r.s.Hunts) > 0 && r.huntsFailed == len(r.s.Hunts)
+		if allQueriesFailed || allHuntsFailed {
+			return OutcomeFailed // nothing was swept: not a partial result
 		}
 		return OutcomePartial
 	case r.s.Totals.NewHits > 0:
