@@ -185,16 +185,7 @@ func parseQuery(q string, now, start, end time.Time) (*matchQuery, error) {
 	}
 	depth := 0
 	for _, t := range toks {
-		if t.kind != 'p' {
-			continue
-		}
-		switch t.text {
-		case "(", "[", "{":
-			depth++
-		case ")", "]", "}":
-			depth--
-		}
-		if depth < 0 {
+		if depth += nesting(t); depth < 0 {
 			return nil, badQuery("Syntax error: unexpected '%s' at position %d", t.text, t.pos)
 		}
 	}
@@ -292,22 +283,26 @@ func splitTop(toks []kqlToken, sep string) [][]kqlToken {
 	var out [][]kqlToken
 	depth, from := 0, 0
 	for i, t := range toks {
-		if t.kind != 'p' {
-			continue
-		}
-		switch t.text {
-		case "(", "[", "{":
-			depth++
-		case ")", "]", "}":
-			depth--
-		case sep:
-			if depth == 0 {
-				out = append(out, toks[from:i])
-				from = i + 1
-			}
+		depth += nesting(t)
+		if depth == 0 && t.kind == 'p' && t.text == sep {
+			out = append(out, toks[from:i])
+			from = i + 1
 		}
 	}
 	return append(out, toks[from:])
+}
+
+// nesting is how a token changes the bracket depth: +1, -1 or 0.
+func nesting(t kqlToken) int {
+	if t.kind == 'p' {
+		switch t.text {
+		case "(", "[", "{":
+			return 1
+		case ")", "]", "}":
+			return -1
+		}
+	}
+	return 0
 }
 
 // where reads the clauses of one where operator that the matcher knows.
@@ -323,26 +318,16 @@ func (m *matchQuery) where(toks []kqlToken, now time.Time) error {
 			switch {
 			case next.kind == 'i' && next.text == "between":
 				// between ( X .. Y )
-				if i+2 >= len(toks) || toks[i+2].text != "(" {
-					return badQuery("Syntax error: between needs (X .. Y)")
-				}
-				j := i + 3
-				from, n, err := timeExpr(toks[j:], now)
+				from, j, err := punctTime(toks, i+2, "(", now)
 				if err != nil {
 					return err
 				}
-				j += n
-				if j >= len(toks) || toks[j].text != ".." {
-					return badQuery("Syntax error: between needs (X .. Y)")
-				}
-				j++
-				to, n, err := timeExpr(toks[j:], now)
+				to, j, err := punctTime(toks, j, "..", now)
 				if err != nil {
 					return err
 				}
-				j += n
 				if j >= len(toks) || toks[j].text != ")" {
-					return badQuery("Syntax error: between needs (X .. Y)")
+					return errBetween
 				}
 				m.narrow(from, to.Add(time.Nanosecond))
 				i = j
@@ -377,6 +362,18 @@ func (m *matchQuery) where(toks []kqlToken, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+var errBetween = badQuery("Syntax error: between needs (X .. Y)")
+
+// punctTime reads punct then a time bound at toks[j:] and returns the time
+// and the index after it (one side of between).
+func punctTime(toks []kqlToken, j int, punct string, now time.Time) (time.Time, int, error) {
+	if j >= len(toks) || toks[j].text != punct {
+		return time.Time{}, 0, errBetween
+	}
+	at, n, err := timeExpr(toks[j+1:], now)
+	return at, j + 1 + n, err
 }
 
 // narrow intersects the window with [from, to); a zero bound is open.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,19 +114,13 @@ func (s *shodanService) apiInfo(w http.ResponseWriter) {
 }
 
 // search answers /shodan/host/search and (count) /shodan/host/count.
-func (s *shodanService) search(w http.ResponseWriter, q map[string][]string, count bool) {
-	get := func(k string) string {
-		if v := q[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
+func (s *shodanService) search(w http.ResponseWriter, q url.Values, count bool) {
 	if s.l.faults.chance(s.l.faults.Error200Rate) {
 		shodanError(w, http.StatusOK, ErrShodanQuery.Error())
 		return
 	}
 	page := 1
-	if v := get("page"); v != "" && !count {
+	if v := q.Get("page"); v != "" && !count {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			shodanError(w, http.StatusOK, ErrShodanQuery.Error())
@@ -133,10 +129,10 @@ func (s *shodanService) search(w http.ResponseWriter, q map[string][]string, cou
 		page = n
 	}
 	minify := true
-	if v := strings.ToLower(get("minify")); v == "false" || v == "0" || v == "no" {
+	if v := strings.ToLower(q.Get("minify")); v == "false" || v == "0" || v == "no" {
 		minify = false
 	}
-	query, err := parseShodanQuery(get("query"))
+	query, err := parseShodanQuery(q.Get("query"))
 	if err != nil {
 		shodanError(w, http.StatusOK, ErrShodanQuery.Error())
 		return
@@ -155,7 +151,7 @@ func (s *shodanService) search(w http.ResponseWriter, q map[string][]string, cou
 	}
 	matches := query.run(s.l.World.Banners)
 	var facets map[string][]Facet
-	if f := get("facets"); f != "" {
+	if f := q.Get("facets"); f != "" {
 		if facets, err = computeFacets(f, matches); err != nil {
 			shodanError(w, http.StatusOK, ErrShodanQuery.Error())
 			return
@@ -178,98 +174,43 @@ func (s *shodanService) host(w http.ResponseWriter, ipText string) {
 		shodanError(w, http.StatusNotFound, shodanNoHost)
 		return
 	}
-	first := banners[0]
-	var j jw
-	j.open('{')
-	l := first.Location
-	j.key("region_code")
-	j.strOrNull(l.RegionCode)
-	if first.IP.Is4() {
-		a := first.IP.As4()
-		j.key("ip")
-		j.int(int64(uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])))
-	}
-	j.key("postal_code")
-	j.strOrNull(l.PostalCode)
-	j.key("country_code")
-	j.strOrNull(l.CountryCode)
-	j.key("city")
-	j.strOrNull(l.City)
-	j.key("dma_code")
-	j.raw("null")
-	j.key("last_update")
-	j.str(first.TimestampString())
-	j.key("latitude")
-	j.float(l.Latitude)
-	j.key("longitude")
-	j.float(l.Longitude)
-	j.key("area_code")
-	j.raw("null")
-	j.key("country_name")
-	j.strOrNull(l.CountryName)
-	j.key("country_code3")
-	j.strOrNull(l.CountryCode3)
-	j.key("org")
-	j.str(first.Org)
-	j.key("isp")
-	j.str(first.ISP)
-	j.key("asn")
-	j.str(first.ASN)
-	j.key("os")
-	j.strOrNull(first.OS)
-	seen := map[string]bool{}
+	// The host's own fields come from its newest banner; the lists gather
+	// every banner's values, first seen first.
+	first, l := banners[0], banners[0].Location
 	var hostnames, domains, tags []string
 	var ports []int
-	seenPort := map[int]bool{}
 	for _, b := range banners {
-		for _, h := range b.Hostnames {
-			if !seen["h"+h] {
-				seen["h"+h] = true
-				hostnames = append(hostnames, h)
-			}
-		}
-		for _, d := range b.Domains {
-			if !seen["d"+d] {
-				seen["d"+d] = true
-				domains = append(domains, d)
-			}
-		}
-		for _, t := range b.Tags {
-			if !seen["t"+t] {
-				seen["t"+t] = true
-				tags = append(tags, t)
-			}
-		}
-		if !seenPort[b.Port] {
-			seenPort[b.Port] = true
-			ports = append(ports, b.Port)
-		}
+		hostnames = appendNew(hostnames, b.Hostnames...)
+		domains = appendNew(domains, b.Domains...)
+		tags = appendNew(tags, b.Tags...)
+		ports = appendNew(ports, b.Port)
 	}
-	j.key("hostnames")
-	j.strs(hostnames)
-	j.key("domains")
-	j.strs(domains)
-	j.key("tags")
-	j.strs(tags)
-	j.key("ip_str")
-	j.str(first.IP.String())
-	j.key("ports")
-	j.b = append(j.b, '[')
-	for i, p := range ports {
-		if i > 0 {
-			j.b = append(j.b, ',')
-		}
-		j.b = strconv.AppendInt(j.b, int64(p), 10)
+	var j jw
+	j.open('{')
+	j.key("region_code").strOrNull(l.RegionCode)
+	if first.IP.Is4() {
+		j.key("ip").int(ipNumber(first.IP))
 	}
-	j.b = append(j.b, ']')
-	j.key("data")
-	j.open('[')
-	for _, b := range banners {
-		j.comma()
-		j.b = b.AppendJSON(j.b, false)
-		j.first = false
-	}
-	j.close(']')
+	j.key("postal_code").strOrNull(l.PostalCode)
+	j.key("country_code").strOrNull(l.CountryCode)
+	j.key("city").strOrNull(l.City)
+	j.key("dma_code").raw("null")
+	j.key("last_update").str(first.TimestampString())
+	j.key("latitude").float(l.Latitude)
+	j.key("longitude").float(l.Longitude)
+	j.key("area_code").raw("null")
+	j.key("country_name").strOrNull(l.CountryName)
+	j.key("country_code3").strOrNull(l.CountryCode3)
+	j.key("org").str(first.Org)
+	j.key("isp").str(first.ISP)
+	j.key("asn").str(first.ASN)
+	j.key("os").strOrNull(first.OS)
+	j.key("hostnames").strs(hostnames)
+	j.key("domains").strs(domains)
+	j.key("tags").strs(tags)
+	j.key("ip_str").str(first.IP.String())
+	j.key("ports").ints(ports)
+	j.key("data").banners(banners, false)
 	j.close('}')
 	writeShodanJSON(w, http.StatusOK, j.b)
 }
@@ -281,12 +222,21 @@ func writeShodanJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Write(body)
 }
 
+// appendNew appends the values of vs that dst does not hold yet.
+func appendNew[T comparable](dst []T, vs ...T) []T {
+	for _, v := range vs {
+		if !slices.Contains(dst, v) {
+			dst = append(dst, v)
+		}
+	}
+	return dst
+}
+
 // shodanError writes Shodan's {"error": "..."} body.
 func shodanError(w http.ResponseWriter, status int, msg string) {
 	var j jw
 	j.open('{')
-	j.key("error")
-	j.str(msg)
+	j.key("error").str(msg)
 	j.close('}')
 	writeShodanJSON(w, status, j.b)
 }

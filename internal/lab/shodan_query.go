@@ -117,7 +117,7 @@ func tokenizeQuery(s string) ([]queryToken, error) {
 	var out []queryToken
 	i := 0
 	for {
-		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n') {
+		for i < len(s) && isQuerySpace(s[i]) {
 			i++
 		}
 		if i >= len(s) {
@@ -128,61 +128,54 @@ func tokenizeQuery(s string) ([]queryToken, error) {
 			t.neg = true
 			i++
 		}
-		if i < len(s) && s[i] == '"' {
-			v, n, err := quotedValue(s[i:])
-			if err != nil {
-				return nil, err
-			}
-			t.value, i = v, i+n
-			out = append(out, t)
-			continue
-		}
 		start := i
-		for i < len(s) && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != ':' && s[i] != '"' {
+		for i < len(s) && !isQuerySpace(s[i]) && s[i] != ':' && s[i] != '"' {
 			i++
 		}
-		word := s[start:i]
-		if i < len(s) && s[i] == ':' && isFilterName(word) {
+		if word := s[start:i]; i < len(s) && s[i] == ':' && isFilterName(word) {
 			t.name = strings.ToLower(word)
 			i++
-			if i < len(s) && s[i] == '"' {
-				v, n, err := quotedValue(s[i:])
-				if err != nil {
-					return nil, err
-				}
-				t.value, i = v, i+n
-			} else {
-				vs := i
-				for i < len(s) && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' {
-					if s[i] == '"' {
-						return nil, fmt.Errorf("%w (stray quote)", ErrShodanQuery)
-					}
-					i++
-				}
-				t.value = s[vs:i]
-			}
-			if t.value == "" {
-				return nil, fmt.Errorf("%w (empty value for %s)", ErrShodanQuery, t.name)
-			}
-			out = append(out, t)
-			continue
+			start = i
+		} else {
+			// A plain word or phrase; a word may contain colons (an IPv6
+			// address).
+			i = start
 		}
-		// A plain word; it may contain colons (an IPv6 address) but no quotes.
-		for i < len(s) && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' {
-			if s[i] == '"' {
-				return nil, fmt.Errorf("%w (stray quote)", ErrShodanQuery)
-			}
-			i++
+		var err error
+		if t.value, i, err = queryValue(s, i); err != nil {
+			return nil, err
 		}
-		t.value = s[start:i]
-		if t.value == "" {
+		switch {
+		case t.value == "" && t.name != "":
+			return nil, fmt.Errorf("%w (empty value for %s)", ErrShodanQuery, t.name)
+		case i == start:
+			// Nothing after a "-" (an empty "" phrase is a term).
 			return nil, fmt.Errorf("%w (lone -)", ErrShodanQuery)
 		}
 		out = append(out, t)
 	}
 }
 
-// quoted reads a "..." value at the start of s and how many bytes it took.
+func isQuerySpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' }
+
+// queryValue reads a "quoted" or bare value at s[i:] and returns it with
+// the index after it. A bare value runs to the next space and holds no quote.
+func queryValue(s string, i int) (string, int, error) {
+	if i < len(s) && s[i] == '"' {
+		v, n, err := quotedValue(s[i:])
+		return v, i + n, err
+	}
+	start := i
+	for i < len(s) && !isQuerySpace(s[i]) {
+		if s[i] == '"' {
+			return "", 0, fmt.Errorf("%w (stray quote)", ErrShodanQuery)
+		}
+		i++
+	}
+	return s[start:i], i, nil
+}
+
+// quotedValue reads a "..." value at the start of s and how many bytes it took.
 func quotedValue(s string) (string, int, error) {
 	var b strings.Builder
 	for i := 1; i < len(s); i++ {
@@ -303,39 +296,46 @@ func filterMatcher(name, value string) (func(*Banner) bool, error) {
 	return nil, fmt.Errorf("%w (unknown filter %s)", ErrShodanQuery, name)
 }
 
-// facetValue returns the value of a facet for a banner ("" when absent)
-// and whether it is a number.
-func facetValue(name string, b *Banner) (string, bool, bool) {
+// facetNumber lists the facets the lab knows and whether their values are
+// served as JSON numbers.
+var facetNumber = map[string]bool{
+	"port": true, "http.html_hash": true,
+	"org": false, "isp": false, "asn": false, "country": false, "product": false, "ssl.jarm": false, "http.title": false,
+}
+
+// facetValue returns the value of a known facet for a banner and whether
+// the banner has one.
+func facetValue(name string, b *Banner) (string, bool) {
 	switch name {
 	case "port":
-		return strconv.Itoa(b.Port), true, true
+		return strconv.Itoa(b.Port), true
 	case "org":
-		return b.Org, false, b.Org != ""
+		return b.Org, b.Org != ""
 	case "isp":
-		return b.ISP, false, b.ISP != ""
+		return b.ISP, b.ISP != ""
 	case "asn":
-		return strings.ToLower(b.ASN), false, b.ASN != ""
+		return strings.ToLower(b.ASN), b.ASN != ""
 	case "country":
-		return b.Location.CountryCode, false, b.Location.CountryCode != ""
+		return b.Location.CountryCode, b.Location.CountryCode != ""
 	case "product":
-		return b.Product, false, b.Product != ""
+		return b.Product, b.Product != ""
 	case "ssl.jarm":
 		if b.SSL == nil {
-			return "", false, false
+			return "", false
 		}
-		return b.SSL.JARM, false, true
+		return b.SSL.JARM, true
 	case "http.html_hash":
 		if b.HTTP == nil {
-			return "", false, false
+			return "", false
 		}
-		return strconv.Itoa(int(b.HTTP.HTMLHash)), true, true
+		return strconv.Itoa(int(b.HTTP.HTMLHash)), true
 	case "http.title":
 		if b.HTTP == nil || b.HTTP.Title == nil {
-			return "", false, false
+			return "", false
 		}
-		return *b.HTTP.Title, false, true
+		return *b.HTTP.Title, true
 	}
-	return "", false, false
+	return "", false
 }
 
 // computeFacets answers facets=port,org:10 over the matches. Unknown facet
@@ -356,15 +356,14 @@ func computeFacets(spec string, matches []*Banner) (map[string][]Facet, error) {
 				return nil, fmt.Errorf("%w (facet %q)", ErrShodanQuery, f)
 			}
 		}
-		if _, _, ok := facetValue(name, &Banner{SSL: &SSLBanner{}, HTTP: &HTTPBanner{Title: shodanPtr("")}, Org: "x", ISP: "x", ASN: "x", Product: "x", Location: Location{CountryCode: "x"}}); !ok {
+		number, known := facetNumber[name]
+		if !known {
 			return nil, fmt.Errorf("%w (unknown facet %s)", ErrShodanQuery, name)
 		}
 		counts := map[string]int{}
-		number := false
 		for _, b := range matches {
-			if v, num, ok := facetValue(name, b); ok {
+			if v, ok := facetValue(name, b); ok {
 				counts[v]++
-				number = num
 			}
 		}
 		fs := make([]Facet, 0, len(counts))

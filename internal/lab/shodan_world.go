@@ -68,12 +68,11 @@ type Location struct {
 
 // HTTPBanner is the http property of a web banner.
 type HTTPBanner struct {
-	Host, HTML  string
+	HTML        string
 	HTMLHash    int32
 	Title       *string // null when the page has no title
 	Server      string
 	Status      int
-	Location    string
 	FaviconHash int32 // 0: no favicon property
 	HeadersHash int32
 }
@@ -97,7 +96,6 @@ type Cert struct {
 	PubkeyType       string
 	PubkeyBits       int
 	ExpiredLiteral   string // true, false, "True" or 1: Shodan's booleans vary
-	SelfSigned       bool
 	subjectIssuerTxt string // lower-cased subject, issuer and serial, for ssl: matching
 }
 
@@ -416,7 +414,6 @@ func (g *shodanGen) cert(subject, issuer [][2]string, serial *big.Int) Cert {
 	if c.SerialLiteral == "" {
 		c.SerialLiteral = serial.String()
 	}
-	c.SelfSigned = slices.Equal(subject, issuer)
 	expired := !c.Expires.After(g.now)
 	c.ExpiredLiteral = strconv.FormatBool(expired)
 	if r := g.rng.IntN(20); r == 0 {
@@ -444,8 +441,6 @@ func (g *shodanGen) ssl(jarm string, c Cert) *SSLBanner {
 		Cert: c, Cipher: [3]string{"ECDHE-RSA-AES256-GCM-SHA384", "TLSv1.2", "256"}}
 }
 
-func shodanPtr[T any](v T) *T { return &v }
-
 func (g *shodanGen) httpPage(server, title, html string, status int) *HTTPBanner {
 	h := &HTTPBanner{HTML: html, HTMLHash: hash32(html), Server: server, Status: status, HeadersHash: int32(g.rng.Uint32())}
 	if title != "" {
@@ -456,7 +451,7 @@ func (g *shodanGen) httpPage(server, title, html string, status int) *HTTPBanner
 
 func httpData(status int, server string, headers ...string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", status, httpStatusText(status))
+	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
 	if server != "" {
 		fmt.Fprintf(&b, "Server: %s\r\n", server)
 	}
@@ -467,21 +462,19 @@ func httpData(status int, server string, headers ...string) string {
 	return b.String()
 }
 
-func httpStatusText(code int) string { return http.StatusText(code) }
-
 func (g *shodanGen) cobaltStrike(s *Server, port int) *Banner {
 	b := &Banner{Port: port}
-	// The default self-signed keystore, serial 146473198.
+	// The default self-signed keystore, serial 146473198, on Java's TLS.
 	csName := [][2]string{{"C", "Earth"}, {"ST", "Cyberspace"}, {"L", "Somewhere"}, {"O", "cobaltstrike"}, {"OU", "AdvancedPenTesting"}, {"CN", "Major Cobalt Strike"}}
+	csSSL := func() *SSLBanner { return g.ssl(JARMCobaltStrike, g.cert(csName, csName, big.NewInt(146473198))) }
 	switch {
 	case port == 50050:
 		// The team server: TLS with the Java JARM, no beacon.
-		b.SSL = g.ssl(JARMCobaltStrike, g.cert(csName, csName, big.NewInt(146473198)))
-		b.Data = ""
+		b.SSL = csSSL()
 		return b
 	case g.rng.IntN(3) == 0 && port != 80 && port != 8080:
 		// A TLS listener seen only by its JARM.
-		b.SSL = g.ssl(JARMCobaltStrike, g.cert(csName, csName, big.NewInt(146473198)))
+		b.SSL = csSSL()
 		b.HTTP = g.httpPage("", "", "", 404)
 		b.Data = httpData(404, "", "Content-Type: text/plain", "Content-Length: 0")
 		return b
@@ -491,7 +484,7 @@ func (g *shodanGen) cobaltStrike(s *Server, port int) *Banner {
 	beaconType := "HTTP"
 	if port == 443 || port == 8443 {
 		beaconType = "HTTPS"
-		b.SSL = g.ssl(JARMCobaltStrike, g.cert(csName, csName, big.NewInt(146473198)))
+		b.SSL = csSSL()
 	}
 	uris := []string{"/ca", "/dpixel", "/__utm.gif", "/pixel.gif", "/g.pixel", "/dot.gif", "/updates.rss", "/fwlink", "/cm", "/cx", "/match", "/submit.php", "/ptj", "/j.ad", "/ga.js", "/en_US/all.js", "/visit.js", "/load", "/push", "/IE9CompatViewList.xml"}
 	watermarks := []int{1359593325, 305419896, 987654321, 0, 391144938, 1580103814, 426352781}
@@ -661,7 +654,6 @@ func (g *shodanGen) unrelated(kind int) *Banner {
 	case "https-nginx":
 		b.Port, b.Product = 443, "nginx"
 		b.HTTP = g.httpPage("nginx", "", "", 301)
-		b.HTTP.Location = "https://www.example.org/"
 		b.Data = httpData(301, "nginx", "Location: https://www.example.org/")
 		name := [][2]string{{"CN", "www.example.org"}}
 		issuer := [][2]string{{"C", "US"}, {"O", "Let's Encrypt"}, {"CN", "R3"}}
@@ -671,9 +663,6 @@ func (g *shodanGen) unrelated(kind int) *Banner {
 		b.Port = 8080
 		b.HTTP = g.httpPage("", "", "", 200)
 		b.Data = httpData(200, "", "Content-Length: 0")
-	}
-	if b.Port == 3389 || b.Port == 25 {
-		b.Transport = "tcp"
 	}
 	return b
 }
