@@ -7,6 +7,7 @@ import (
 
 	"c2sweep/internal/config"
 	"c2sweep/internal/lab"
+	"c2sweep/internal/pipeline"
 )
 
 // DemoCmd runs a real sweep against an in-process lab.
@@ -61,11 +62,11 @@ func (c *DemoCmd) Run(g *Globals) error {
 	err = g.sweep(cfg, &SweepFlags{}, l.HTTPClient(), runOutput{dir: filepath.Join(dir, "results")}, "demo")
 	if oe, ok := err.(outcomeError); ok {
 		fmt.Fprintln(g.stdout)
-		fmt.Fprintf(g.stdout, "state: %s (try: c2sweep --state %s hits)\n", cfg.State.Path, cfg.State.Path)
+		fmt.Fprintf(g.stdout, "state: %s (try: c2sweep --state %s hits --new)\n", cfg.State.Path, cfg.State.Path)
 		fmt.Fprintf(g.stdout, "The demo's files stay for a look; remove them with: rm -r %s\n", dir)
 		fmt.Fprintln(g.stdout, "Next: 'c2sweep lab --write-env lab.env' serves this world for 'c2sweep run';")
 		fmt.Fprintln(g.stdout, "      'c2sweep init > c2sweep.yaml' starts a config for your own tenant.")
-		if oe.o == "failed" || oe.o == "interrupted" {
+		if oe.o == pipeline.OutcomeFailed || oe.o == pipeline.OutcomeAborted {
 			return err
 		}
 		return nil // hits are what a demo is for: exit 0

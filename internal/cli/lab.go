@@ -10,7 +10,7 @@ import (
 
 // LabCmd serves the emulators until interrupted.
 type LabCmd struct {
-	Listen        string        `help:"Loopback address to serve on." default:"127.0.0.1:8443"`
+	Listen        string        `help:"Loopback address to serve on." default:"127.0.0.1:8443" env:"C2SWEEP_LAB_LISTEN"`
 	WriteEnv      string        `help:"Write 'export KEY=VALUE' lines that point c2sweep at the lab." type:"path" placeholder:"FILE"`
 	Seed          int64         `help:"Seed of the deterministic world." default:"1"`
 	Faults        string        `help:"Failures to inject, e.g. 5xx=0.1,latency=200ms,drop=0.05,expire=30s,error200=0.1,toolarge=5000,only=graph." placeholder:"SPEC"`

@@ -84,9 +84,9 @@ func (g *Globals) sweep(cfg *config.Config, f *SweepFlags, httpClient *http.Clie
 				text.Errors = nil // the fatal error is printed once, below
 			}
 			text.WriteText(g.stdout, !f.All)
-			if command != "demo" { // the demo prints its own next steps
-				printHints(g, sum)
-			}
+		}
+		if command != "demo" { // the demo prints its own next steps
+			printHints(g, sum)
 		}
 	}
 	if errors.Is(err, hunting.ErrAuth) {
@@ -101,12 +101,18 @@ func (g *Globals) sweep(cfg *config.Config, f *SweepFlags, httpClient *http.Clie
 
 // printHints says what to do next, on stderr so stdout stays parseable.
 func printHints(g *Globals, s *pipeline.Summary) {
-	switch {
-	case s.DryRun:
-		fmt.Fprintln(g.stderr, "hint: nothing was sent to Defender; run without --dry-run to sweep")
-	case s.Totals.NewHits > 0:
-		fmt.Fprintln(g.stderr, "hint: 'c2sweep hits --new' lists them again; 'c2sweep suppress' marks a benign one")
-	case s.Outcome == pipeline.OutcomePartial:
+	if s.DryRun {
+		fmt.Fprintln(g.stderr, "hint: nothing was sent to Defender (Shodan credits were spent); run without --dry-run to sweep")
+		return
+	}
+	if s.Totals.NewHits > 0 {
+		if s.Outcome != pipeline.OutcomeHits {
+			fmt.Fprintf(g.stderr, "hint: %d new hits were recorded despite the failure: c2sweep hits --run %d\n", s.Totals.NewHits, s.RunID)
+		} else {
+			fmt.Fprintln(g.stderr, "hint: 'c2sweep hits --new' lists them again; 'c2sweep suppress' marks a benign one")
+		}
+	}
+	if s.Outcome == pipeline.OutcomePartial || s.Outcome == pipeline.OutcomeFailed {
 		fmt.Fprintln(g.stderr, "hint: the failed parts are retried by the next run: their windows did not move")
 	}
 }

@@ -277,10 +277,12 @@ func TestRunCannotRun(t *testing.T) {
 		if strings.Contains(r.stdout+r.stderr, wrong) {
 			t.Errorf("the wrong secret is printed")
 		}
-		if after := l.Calls(); after["graph"] != before["graph"] {
-			t.Errorf("hunting API called without a token: %v -> %v", before, after)
+		if after := l.Calls(); after["graph"] != before["graph"] || after["shodan"] != before["shodan"] {
+			t.Errorf("a refused sign-in must stop the run before Shodan or the hunting API is called: %v -> %v", before, after)
 		}
-		noSecretsIn(t, out)
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("a run that could not start wrote %s", out)
+		}
 	})
 
 	t.Run("no shodan key", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"c2sweep/internal/daemon"
@@ -15,10 +16,10 @@ type ServeCmd struct {
 	SweepFlags
 	Schedule    string        `help:"Cron schedule, 5 fields or @daily (default: config serve.schedule)." placeholder:"CRON"`
 	Every       time.Duration `help:"Run every interval instead of a cron schedule, e.g. 24h."`
-	Listen      string        `help:"Address of /healthz and /metrics (default 127.0.0.1:9464)." placeholder:"ADDR"`
+	Listen      string        `help:"Address of /healthz and /metrics (default 127.0.0.1:9464)." env:"C2SWEEP_SERVE_LISTEN" placeholder:"ADDR"`
 	AllowRemote bool          `help:"Allow a non-loopback --listen (the endpoints have no authentication)."`
 	Now         bool          `help:"Also sweep once at start."`
-	OutRoot     string        `name:"out" help:"Directory under which each sweep writes its results (default ./c2sweep-results)." type:"path" placeholder:"DIR"`
+	OutRoot     string        `name:"out" env:"C2SWEEP_SERVE_OUT" help:"Directory under which each sweep writes its results (default ./c2sweep-results)." type:"path" placeholder:"DIR"`
 }
 
 func (c *ServeCmd) Help() string {
@@ -85,7 +86,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		if root == "" {
 			root = "c2sweep-results"
 		}
-		sw.opts.OutDir = fmt.Sprintf("%s/%s", root, time.Now().UTC().Format("20060102T150405Z"))
+		sw.opts.OutDir = filepath.Join(root, time.Now().UTC().Format("20060102T150405Z"))
 		sum, err := sw.pipe.Run(ctx, sw.opts)
 		if sum != nil {
 			observe(metrics, sum)

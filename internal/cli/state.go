@@ -51,13 +51,13 @@ func sinceFlag(s string) (time.Time, error) {
 
 // HitsCmd lists remembered hits.
 type HitsCmd struct {
-	Since  string `help:"Only events within this age or since this date (default 7d; none with --new or --run)." placeholder:"AGE|DATE"`
-	Hunt   string `help:"Only hits attributed to this hunt." placeholder:"NAME"`
-	Device string `help:"Only this device." placeholder:"NAME"`
-	New    bool   `help:"Only hits first reported by the latest run."`
-	RunID  int64  `name:"run" help:"Only hits first reported by this run (see 'c2sweep runs'), e.g. one that was interrupted." placeholder:"ID"`
-	Format string `help:"table, json or csv." default:"table" enum:"table,json,csv"`
-	Limit  int    `help:"At most this many (0: all)." default:"0"`
+	Since  string `env:"-" help:"Only events within this age or since this date (default 7d; none with --new or --run)." placeholder:"AGE|DATE"`
+	Hunt   string `env:"-" help:"Only hits attributed to this hunt." placeholder:"NAME"`
+	Device string `env:"-" help:"Only this device." placeholder:"NAME"`
+	New    bool   `env:"-" help:"Only hits first reported by the latest run."`
+	RunID  int64  `env:"-" name:"run" help:"Only hits first reported by this run (see 'c2sweep runs'), e.g. one that was interrupted." placeholder:"ID"`
+	Format string `env:"-" help:"table, json or csv." default:"table" enum:"table,json,csv"`
+	Limit  int    `env:"-" help:"At most this many (0: all)." default:"0"`
 }
 
 func (c *HitsCmd) Help() string {
@@ -179,9 +179,9 @@ func (c *RunsCmd) Run(g *Globals) error {
 
 // IndicatorsCmd lists what is being swept and why.
 type IndicatorsCmd struct {
-	Hunt   string `help:"Only indicators named by this hunt." placeholder:"NAME"`
-	Active bool   `help:"Only indicators not expired."`
-	JSON   bool   `help:"Print as JSON (with the Shodan context)."`
+	Hunt   string `env:"-" help:"Only indicators named by this hunt." placeholder:"NAME"`
+	Active bool   `env:"-" help:"Only indicators not expired."`
+	JSON   bool   `env:"-" help:"Print as JSON (with the Shodan context)."`
 }
 
 func (c *IndicatorsCmd) Help() string {
@@ -226,12 +226,12 @@ func (c *IndicatorsCmd) Run(g *Globals) error {
 
 // SuppressCmd marks something benign.
 type SuppressCmd struct {
-	Target string `arg:"" optional:"" help:"IP address or CIDR." placeholder:"IP|CIDR"`
-	Device string `help:"Suppress a device by name." placeholder:"NAME"`
-	Hunt   string `help:"Suppress a whole hunt." placeholder:"NAME"`
-	Reason string `help:"Why it is benign (required)." required:""`
-	Until  string `help:"Expire the suppression at this date or after this long (e.g. 2026-12-31, 30d)." placeholder:"DATE|AGE"`
-	By     string `help:"Who decided (default: the current user)."`
+	Target string `env:"-" arg:"" optional:"" help:"IP address or CIDR." placeholder:"IP|CIDR"`
+	Device string `env:"-" help:"Suppress a device by name." placeholder:"NAME"`
+	Hunt   string `env:"-" help:"Suppress a whole hunt." placeholder:"NAME"`
+	Reason string `env:"-" help:"Why it is benign (required)." required:""`
+	Until  string `env:"-" help:"Expire the suppression at this date or after this long (e.g. 2026-12-31, 30d)." placeholder:"DATE|AGE"`
+	By     string `env:"-" help:"Who decided (default: the current user)."`
 }
 
 func (c *SuppressCmd) Help() string {
@@ -311,10 +311,10 @@ func untilFlag(s string) (time.Time, error) {
 
 // UnsuppressCmd removes a suppression.
 type UnsuppressCmd struct {
-	Target string `arg:"" optional:"" help:"IP address or CIDR." placeholder:"IP|CIDR"`
-	Device string `help:"A suppressed device." placeholder:"NAME"`
-	Hunt   string `help:"A suppressed hunt." placeholder:"NAME"`
-	List   bool   `help:"List the suppressions instead."`
+	Target string `env:"-" arg:"" optional:"" help:"IP address or CIDR." placeholder:"IP|CIDR"`
+	Device string `env:"-" help:"A suppressed device." placeholder:"NAME"`
+	Hunt   string `env:"-" help:"A suppressed hunt." placeholder:"NAME"`
+	List   bool   `env:"-" help:"List the suppressions instead."`
 }
 
 func (c *UnsuppressCmd) Help() string {

@@ -151,6 +151,14 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		} else {
 			p.Hunter = hunting.NewGraph(ho)
 		}
+		// Sign in before any Shodan credit is spent: a wrong secret must
+		// not cost a day's budget to discover.
+		if c, ok := p.Hunter.(hunting.SignInChecker); ok {
+			if err := c.SignIn(ctx); err != nil {
+				return nil, withHint(err, "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret or certificate; the app needs "+
+					"ThreatHunting.Read.All (--api graph) or AdvancedQuery.Read.All (--api mde), with admin consent")
+			}
+		}
 	}
 
 	var targets []string

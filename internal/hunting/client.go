@@ -101,6 +101,19 @@ func newClient(api, defaultBase, path, defaultScope string, o Options, body func
 }
 
 // Hunt implements Hunter.
+// SignIn gets the API's token now, so that a refused credential is known
+// before a run spends Shodan credits and time. The token is kept for the
+// first call.
+func (c *client) SignIn(ctx context.Context) error {
+	if c.opts.Credential == nil {
+		return fmt.Errorf("%s: %w: no credential", c.api, ErrAuth)
+	}
+	if _, err := c.tokens.token(ctx); err != nil {
+		return fmt.Errorf("%s: %w", c.api, err)
+	}
+	return nil
+}
+
 func (c *client) Hunt(ctx context.Context, req Request, schema func([]Column) error, row func(Row) error) (Stats, error) {
 	began := c.opts.Now()
 	var st Stats

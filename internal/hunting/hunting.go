@@ -44,6 +44,16 @@ type Hunter interface {
 	Hunt(ctx context.Context, req Request, schema func([]Column) error, row func(Row) error) (Stats, error)
 }
 
+// SignInChecker is implemented by hunters that can sign in ahead of the
+// first query.
+type SignInChecker interface {
+	SignIn(ctx context.Context) error
+}
+
+// MaxRows is the most rows any of the hunting APIs returns for one query;
+// an answer that long may have been cut.
+const MaxRows = 100000
+
 // ErrTooLarge is matched (errors.Is) by an error for a query the service
 // refused as too large or over its limits; the caller should split it.
 var ErrTooLarge = errors.New("query too large or over the service's limits")

@@ -21,11 +21,18 @@ func (r *run) collect(ctx context.Context) error {
 		r.s.Totals.ShodanCalls = after.Requests - before.Requests
 		r.s.Totals.ShodanThrottled = after.RateLimited - before.RateLimited
 		r.s.Totals.ShodanRetries = after.Retries - before.Retries
+		for _, h := range r.s.Hunts {
+			r.s.Totals.CreditsUsed += h.Credits
+		}
+		if r.s.Totals.CreditsKnown {
+			r.s.Totals.CreditsLeft -= r.s.Totals.CreditsUsed
+		}
 	}()
 	info, err := r.p.Shodan.APIInfo(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
+	r.s.Totals.CreditsLeft, r.s.Totals.CreditsKnown = info.QueryCredits, true
 	budget := info.QueryCredits
 	if r.o.CreditBudget > 0 && r.o.CreditBudget < budget {
 		budget = r.o.CreditBudget
@@ -63,9 +70,6 @@ func (r *run) collect(ctx context.Context) error {
 			}
 		}
 	}
-	r.s.Totals.CreditsUsed = spent
-	r.s.Totals.CreditsLeft = info.QueryCredits - spent
-	r.s.Totals.CreditsKnown = true
 	return nil
 }
 

@@ -15,9 +15,13 @@ type outputs struct {
 }
 
 func newOutputs(dir string, s *Summary, set *indicator.Set) (*outputs, error) {
+	// A dry run writes summary.json (with every query) but no hunt files:
+	// empty ones would read as "no hits" to whatever ingests them.
 	var names []string
 	for _, h := range s.Hunts {
-		names = append(names, h.Name)
+		if !s.DryRun {
+			names = append(names, h.Name)
+		}
 	}
 	d, err := output.Create(dir, names)
 	if err != nil {

@@ -77,7 +77,7 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 		o.Overlap = time.Hour
 	}
 	now := p.Now().UTC()
-	s := &Summary{Started: now, API: o.API, DryRun: o.DryRun, OutDir: o.OutDir}
+	s := &Summary{Started: now, API: o.API, DryRun: o.DryRun}
 	r := &run{p: p, o: o, s: s, now: now, hunts: map[string]*HuntSummary{}}
 	for _, h := range o.Hunts {
 		hs := &HuntSummary{Name: h.Name, Query: h.Query, Skipped: indicator.Skips{}}
@@ -131,6 +131,7 @@ type run struct {
 	out   *outputs
 	// huntsFailed counts hunts whose Shodan stage failed.
 	huntsFailed int
+	outFailed   bool // a result file could not be written (said once)
 }
 
 func (r *run) do(ctx context.Context) error {
@@ -158,6 +159,7 @@ func (r *run) do(ctx context.Context) error {
 			return fmt.Errorf("%w: %w", ErrCannotRun, err)
 		}
 		r.out = out
+		r.s.OutDir = r.o.OutDir
 	}
 	t1 := time.Now()
 	if err := r.sweep(ctx); err != nil {

@@ -26,14 +26,28 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 	}
 	tw.Flush()
 	t := s.Totals
-	fmt.Fprintf(w, "\n%d distinct indicators swept in %s (%d failed); %d rows, %d hits, %d new",
-		t.Indicators, plural(t.Queries, "query", "queries"), t.QueriesFailed, t.Rows, t.Hits, t.NewHits)
+	verb := "swept"
+	if s.DryRun {
+		verb = "would be swept"
+	}
+	fmt.Fprintf(w, "\n%d distinct indicators %s in %s (%d failed); %d rows, %d hits, %d new",
+		t.Indicators, verb, plural(t.Queries, "query", "queries"), t.QueriesFailed, t.Rows, t.Hits, t.NewHits)
 	if t.Suppressed > 0 {
 		fmt.Fprintf(w, ", %d suppressed", t.Suppressed)
 	}
-	fmt.Fprintf(w, ".\nShodan: %s (%d retried, %d throttled), %d query credits used, %d left. Hunting API: %s (%d retried, %d throttled).\n",
-		plural(t.ShodanCalls, "call", "calls"), t.ShodanRetries, t.ShodanThrottled, t.CreditsUsed, t.CreditsLeft,
+	left := "unknown"
+	if t.CreditsKnown {
+		left = fmt.Sprint(t.CreditsLeft)
+	}
+	fmt.Fprintf(w, ".\nShodan: %s (%d retried, %d throttled), %d query credits used, %s left. Hunting API: %s (%d retried, %d throttled).\n",
+		plural(t.ShodanCalls, "call", "calls"), t.ShodanRetries, t.ShodanThrottled, t.CreditsUsed, left,
 		plural(t.HuntingCalls, "call", "calls"), max(0, t.HuntingCalls-t.Queries), t.Throttled)
+	for _, h := range s.Hunts {
+		if h.Truncated {
+			fmt.Fprintf(w, "%s: stopped after %d of %d pages (page or credit budget); servers on later pages were not swept\n",
+				h.Name, h.Pages, (h.Total+99)/100)
+		}
+	}
 	if t.Expired > 0 {
 		fmt.Fprintf(w, "%s expired: not named by any hunt within the indicator TTL (kept; see 'c2sweep indicators').\n",
 			plural(t.Expired, "indicator", "indicators"))
@@ -43,7 +57,11 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 		if !newOnly {
 			title = "HITS"
 		}
-		fmt.Fprintf(w, "\n%s (%d)\n", title, t.NewHits)
+		listed := t.NewHits
+		if !newOnly {
+			listed = t.Hits
+		}
+		fmt.Fprintf(w, "\n%s (%d)\n", title, listed)
 		for _, h := range s.NewHits {
 			who := h.Device
 			if who == "" {
@@ -60,8 +78,8 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 			fmt.Fprintf(w, "  %s  %-18s -> %-22s %-16s %s  [%s]\n", h.Timestamp.Format(time.RFC3339), who, dst, proc,
 				h.Table, strings.Join(h.Hunts, ", "))
 		}
-		if len(s.NewHits) < t.NewHits {
-			fmt.Fprintf(w, "  ... and %d more in the result files\n", t.NewHits-len(s.NewHits))
+		if len(s.NewHits) < listed {
+			fmt.Fprintf(w, "  ... and %d more in the result files\n", listed-len(s.NewHits))
 		}
 	}
 	for _, h := range s.Hunts {

@@ -132,7 +132,7 @@ func (r *run) sweepTarget(ctx context.Context, t kql.Target) error {
 		case err == nil:
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case errors.Is(err, hunting.ErrTooLarge) && len(q.IPs) > 1:
+		case (errors.Is(err, hunting.ErrTooLarge) || errors.Is(err, errRowCap)) && len(q.IPs) > 1:
 			a, b, serr := kql.Split(q, r.o.Limits)
 			if serr != nil {
 				return serr
@@ -183,6 +183,11 @@ func (r *run) query(ctx context.Context, q kql.Query, hunts []string, qs *QueryS
 	if err != nil {
 		return err
 	}
+	if st.Rows >= hunting.MaxRows {
+		// The service stops at its row cap without an error: the answer
+		// may be cut, so nothing of it is committed and the window stays.
+		return errRowCap
+	}
 	if r.out != nil {
 		r.out.schema(q.Target, schema)
 	}
@@ -213,6 +218,10 @@ func (r *run) query(ctx context.Context, q kql.Query, hunts []string, qs *QueryS
 	}
 	return flush(true)
 }
+
+// errRowCap marks an answer that reached the service's row cap.
+var errRowCap = fmt.Errorf("the answer reached the %d-row cap and may be cut; nothing of it was kept\n"+
+	"hint: a busy address (CDN, cloud front) fills the cap: suppress it or use a shorter --lookback", hunting.MaxRows)
 
 const (
 	commitBatch    = 5000
@@ -298,7 +307,11 @@ func (r *run) commit(ctx context.Context, q kql.Query, ips []netip.Addr, hits []
 		r.s.NewHits = append(r.s.NewHits, report[:min(room, len(report))]...)
 	}
 	if r.out != nil {
-		return r.out.hits(report)
+		// The hits are safe in the state; a file error must not fail the query.
+		if err := r.out.hits(report); err != nil && !r.outFailed {
+			r.outFailed = true
+			r.fail("writing result files: %v (the hits are in the state: c2sweep hits --run %d)", err, r.s.RunID)
+		}
 	}
 	return nil
 }
