@@ -140,7 +140,6 @@ func (r *run) do(ctx context.Context) error {
 		return err
 	}
 	r.s.Timing.ShodanSec = time.Since(t0).Seconds()
-	r.s.Totals.Indicators = r.set.Len()
 	if r.p.Store != nil && !r.o.DryRun {
 		if err := r.p.Store.UpsertIndicators(ctx, r.s.RunID, r.now, r.set.All()); err != nil {
 			return fmt.Errorf("state: saving indicators: %w", err)
@@ -153,6 +152,12 @@ func (r *run) do(ctx context.Context) error {
 			r.s.Totals.Expired = n
 		}
 	}
+	if r.p.Store != nil {
+		if err := r.carryOver(ctx); err != nil {
+			return fmt.Errorf("state: indicators of earlier runs: %w", err)
+		}
+	}
+	r.s.Totals.Indicators = r.set.Len()
 	if r.o.OutDir != "" {
 		out, err := newOutputs(r.o.OutDir, r.s, &r.set)
 		if err != nil {
@@ -172,6 +177,37 @@ func (r *run) do(ctx context.Context) error {
 	}
 	r.s.Timing.OutputSec = time.Since(t2).Seconds()
 	return ctx.Err()
+}
+
+// carryOver adds the indicators that earlier runs named and that have not
+// expired, but that today's Shodan results no longer show: a server that
+// went quiet yesterday is still worth a day of telemetry until its TTL
+// runs out. Only sightings of this run's hunts count, so attribution stays
+// with hunts that still exist and run.
+func (r *run) carryOver(ctx context.Context) error {
+	recs, err := r.p.Store.Indicators(ctx, store.IndicatorFilter{Active: true})
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if _, ok := r.set.Get(rec.IP); ok {
+			continue
+		}
+		carried := false
+		for _, sg := range rec.Sightings {
+			if hs, ok := r.hunts[sg.Hunt]; ok {
+				r.set.Add(rec.IP, sg)
+				if !carried {
+					hs.Carried++
+				}
+				carried = true
+			}
+		}
+		if carried {
+			r.s.Totals.Carried++
+		}
+	}
+	return nil
 }
 
 // fail records an error that makes the run partial.

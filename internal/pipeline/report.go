@@ -48,6 +48,10 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 				h.Name, h.Pages, (h.Total+99)/100)
 		}
 	}
+	if t.Carried > 0 {
+		fmt.Fprintf(w, "%s carried over: named by earlier runs, absent from Shodan today, swept until they expire.\n",
+			plural(t.Carried, "indicator", "indicators"))
+	}
 	if t.Expired > 0 {
 		fmt.Fprintf(w, "%s expired: not named by any hunt within the indicator TTL (kept; see 'c2sweep indicators').\n",
 			plural(t.Expired, "indicator", "indicators"))

@@ -47,6 +47,7 @@ type HuntSummary struct {
 	Pages      int             `json:"pages"`
 	Banners    int             `json:"banners"`
 	Fresh      int             `json:"fresh_indicators"`
+	Carried    int             `json:"carried_indicators"` // named by earlier runs, not expired, absent today
 	Stale      int             `json:"stale_banners"`
 	Skipped    indicator.Skips `json:"skipped"`
 	Credits    int             `json:"credits_used"`
@@ -77,6 +78,7 @@ type Totals struct {
 	Skipped         int  `json:"skipped"`
 	Stale           int  `json:"stale_banners"`
 	Indicators      int  `json:"indicators"`
+	Carried         int  `json:"carried_indicators"` // of Indicators, from earlier runs
 	Queries         int  `json:"queries"`
 	QueriesFailed   int  `json:"queries_failed"`
 	Rows            int  `json:"rows"`

@@ -1,0 +1,50 @@
+package pipeline_test
+
+import (
+	"testing"
+	"time"
+
+	"c2sweep/internal/config"
+	"c2sweep/internal/lab"
+	"c2sweep/internal/pipeline"
+)
+
+// An indicator that earlier runs named stays swept, attributed to its
+// hunt, after Shodan stops showing it, until its TTL expires it.
+func TestRunSweepsIndicatorsOfEarlierRunsUntilTheyExpire(t *testing.T) {
+	l := ptStartLab(t, lab.Options{})
+	st := ptTempStore(t)
+	now := time.Now().UTC()
+	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: st,
+		Now: func() time.Time { return now }}
+	hunts := ptHunts()
+	s1 := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph", IndicatorTTL: 30 * 24 * time.Hour})
+	deimos := huntSummary(t, s1, "DeimosC2")
+	if deimos.Fresh == 0 {
+		t.Fatal("the world has no Deimos servers")
+	}
+	// Shodan stops showing the Deimos servers (say, they moved ports).
+	quiet := make([]config.Hunt, len(hunts))
+	copy(quiet, hunts)
+	for i := range quiet {
+		if quiet[i].Name == "DeimosC2" {
+			quiet[i].Query = `product:"no such product anywhere"`
+		}
+	}
+
+	now = now.Add(time.Hour)
+	s2 := ptRun(t, p, pipeline.Options{Hunts: quiet, API: "graph", IndicatorTTL: 30 * 24 * time.Hour})
+	if got := huntSummary(t, s2, "DeimosC2"); got.Fresh != 0 || got.Carried != deimos.Fresh || s2.Totals.Carried != deimos.Fresh {
+		t.Fatalf("carried: hunt %+v, totals %+v; want the %d Deimos indicators carried", got, s2.Totals, deimos.Fresh)
+	}
+	if s2.Totals.Indicators != s1.Totals.Indicators {
+		t.Fatalf("run 2 swept %d indicators, want the %d of run 1", s2.Totals.Indicators, s1.Totals.Indicators)
+	}
+
+	// After the TTL the Deimos indicators expire and are swept no more.
+	now = now.Add(2 * time.Hour)
+	s3 := ptRun(t, p, pipeline.Options{Hunts: quiet, API: "graph", IndicatorTTL: 90 * time.Minute})
+	if s3.Totals.Expired != deimos.Fresh || s3.Totals.Carried != 0 || s3.Totals.Indicators != s1.Totals.Indicators-deimos.Fresh {
+		t.Fatalf("after the TTL: %+v; want %d expired, none carried", s3.Totals, deimos.Fresh)
+	}
+}
