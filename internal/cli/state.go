@@ -33,17 +33,18 @@ func (g *Globals) openState(mustExist bool) (*store.Store, error) {
 	return store.Open(g.ctx, path, store.Options{MustExist: mustExist})
 }
 
-// sinceFlag parses "7d", "36h" or a date into a time.
-func sinceFlag(s string) (time.Time, error) {
+// whenFlag reads a date, or a duration counted from now: back for --since
+// (dir -1), ahead for --until (dir +1). "" is the zero time.
+func whenFlag(s string, dir time.Duration) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
 	if d, err := config.ParseDuration(s); err == nil {
-		return time.Now().Add(-d.Std()), nil
+		return time.Now().Add(dir * d.Std()).UTC(), nil
 	}
 	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
+			return t.UTC(), nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is neither a duration (7d, 36h) nor a date (2026-11-01)", s)
@@ -75,7 +76,7 @@ func (c *HitsCmd) Run(g *Globals) error {
 	if c.Since == "" && !c.New && c.RunID == 0 {
 		c.Since = "7d"
 	}
-	since, err := sinceFlag(c.Since)
+	since, err := whenFlag(c.Since, -1)
 	if err != nil {
 		return fmt.Errorf("--since: %w", err)
 	}
@@ -279,7 +280,7 @@ func (c *SuppressCmd) Run(g *Globals) error {
 		}
 	}
 	if c.Until != "" {
-		t, err := untilFlag(c.Until)
+		t, err := whenFlag(c.Until, +1)
 		if err != nil {
 			return fmt.Errorf("--until: %w", err)
 		}
@@ -295,18 +296,6 @@ func (c *SuppressCmd) Run(g *Globals) error {
 	}
 	fmt.Fprintf(g.stdout, "suppressed %s %s: %s\n", kind, value, c.Reason)
 	return nil
-}
-
-func untilFlag(s string) (time.Time, error) {
-	if d, err := config.ParseDuration(s); err == nil {
-		return time.Now().Add(d.Std()).UTC(), nil
-	}
-	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is neither a date (2026-12-31) nor a duration (30d)", s)
 }
 
 // UnsuppressCmd removes a suppression.
