@@ -156,32 +156,50 @@ func formulaLead(s string) bool {
 
 // Markdown renders s for Microsoft Teams (Adaptive Card TextBlock and Fact
 // values, whose Markdown Teams renders with HTML too). Control and bidi
-// characters are made visible as in Terminal, the Markdown syntax characters
-// are backslash-escaped and <, > and & become HTML entities, so the text
-// shows as typed: no emphasis, heading, list, link, image, table or tag.
-// A bare URL may still be made clickable by the client, but its text then is
+// characters are made visible as in Terminal (so the value is one line),
+// <, > and & become HTML entities, and the Markdown syntax that could act is
+// backslash-escaped: emphasis, code, strike, link and table characters
+// everywhere, and a heading, list or quote marker at the start. The text then
+// shows as typed: no emphasis, heading, list, link, image, table or tag. Dots
+// and hyphens inside names are left alone, so device names stay readable. A
+// bare URL may still be made clickable by the client, but its text then is
 // the URL itself, never a disguise.
 func Markdown(s string) string {
+	lead := true    // only spaces so far: a marker here starts a block
+	digits := false // only digits after them: "1." or "1)" starts a list
 	return visible(s, func(b *strings.Builder, r rune) {
-		switch r {
-		case '<':
+		switch {
+		case r == '<':
 			b.WriteString("&lt;")
-		case '>':
+		case r == '>':
 			b.WriteString("&gt;")
-		case '&':
+		case r == '&':
 			b.WriteString("&amp;")
-		default:
-			if r < utf8.RuneSelf && strings.IndexByte(markdownSyntax, byte(r)) >= 0 {
-				b.WriteByte('\\')
-			}
+		case r < utf8.RuneSelf && strings.IndexByte(markdownInline, byte(r)) >= 0,
+			lead && strings.IndexByte(markdownLead, byte(r)) >= 0,
+			digits && (r == '.' || r == ')'):
+			b.WriteByte('\\')
 			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+		switch {
+		case r == ' ' && lead:
+		case r >= '0' && r <= '9' && (lead || digits):
+			lead, digits = false, true
+		default:
+			lead, digits = false, false
 		}
 	})
 }
 
-// markdownSyntax are the ASCII characters CommonMark and Teams give meaning
-// to; CommonMark lets a backslash escape every one of them.
-const markdownSyntax = "\\`*_~[]()#+-.!|{}=:\"'"
+// markdownInline are the characters that act anywhere in a line (a backslash
+// is one: it would escape what follows); markdownLead act at its start.
+// CommonMark lets a backslash escape each of them.
+const (
+	markdownInline = "\\`*_~[]|"
+	markdownLead   = "#-+="
+)
 
 // HTML renders s as HTML text or a quoted attribute value: control and bidi
 // characters are made visible as in Terminal, then <, >, &, ' and " are

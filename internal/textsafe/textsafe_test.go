@@ -87,13 +87,21 @@ func TestMarkdown(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"", ""},
 		{"WS0042", "WS0042"},
-		{"ws-01.corp", `ws\-01\.corp`},
+		{"ws-01.corp.example", "ws-01.corp.example"},
 		{"**bold**", `\*\*bold\*\*`},
-		{"[link](https://evil.example)", `\[link\]\(https\://evil\.example\)`},
-		{"<script>alert(1)</script>", `&lt;script&gt;alert\(1\)&lt;/script&gt;`},
+		{"[link](https://evil.example)", `\[link\](https://evil.example)`},
+		{"![x](https://evil.example/x.png)", `!\[x\](https://evil.example/x.png)`},
+		{"<script>alert(1)</script>", `&lt;script&gt;alert(1)&lt;/script&gt;`},
 		{"a & b", "a &amp; b"},
 		{"# h", `\# h`},
-		{`C:\x`, `C\:\\x`},
+		{"  - item", `  \- item`},
+		{"+ item", `\+ item`},
+		{"=== x", `\=== x`},
+		{"12. item", `12\. item`},
+		{"3) item", `3\) item`},
+		{"1 + 2. x", "1 + 2. x"},
+		{"> quote", "&gt; quote"},
+		{`C:\x`, `C:\\x`},
 		{"a\nb", `a\\nb`},
 		{"\x1b[31m", `\\x1b\[31m`},
 		{"x\u202ey", `x\\u202ey`},
@@ -189,20 +197,29 @@ func FuzzCSV(f *testing.F) {
 	})
 }
 
-// markdownText is what a Markdown renderer shows for out, which holds only
-// backslash escapes and the three entities Markdown writes.
+// markdownText is what a Markdown renderer shows for out, which must hold
+// only backslash escapes and the three entities Markdown writes, and must
+// not start a block.
 func markdownText(t *testing.T, out string) string {
+	t.Helper()
+	body := strings.TrimLeft(out, " ")
+	if body != "" && strings.IndexByte(markdownLead, body[0]) >= 0 {
+		t.Fatalf("%q starts a block", out)
+	}
+	if d := strings.TrimLeft(body, "0123456789"); len(d) < len(body) && d != "" && (d[0] == '.' || d[0] == ')') {
+		t.Fatalf("%q starts an ordered list", out)
+	}
 	var b strings.Builder
 	for i := 0; i < len(out); i++ {
 		c := out[i]
 		switch {
 		case c == '\\':
-			if i+1 == len(out) || strings.IndexByte(markdownSyntax, out[i+1]) < 0 {
+			if i+1 == len(out) || strings.IndexByte(markdownInline+markdownLead+".)", out[i+1]) < 0 {
 				t.Fatalf("dangling backslash at %d in %q", i, out)
 			}
 			i++
 			b.WriteByte(out[i])
-		case strings.IndexByte(markdownSyntax, c) >= 0:
+		case strings.IndexByte(markdownInline, c) >= 0:
 			t.Fatalf("unescaped Markdown %q at %d in %q", c, i, out)
 		case c == '<' || c == '>':
 			t.Fatalf("raw %q at %d in %q", c, i, out)
