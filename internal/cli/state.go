@@ -13,6 +13,7 @@ import (
 
 	"c2sweep/internal/config"
 	"c2sweep/internal/store"
+	"c2sweep/internal/textsafe"
 )
 
 // openState opens the state database for a command other than a sweep.
@@ -108,9 +109,9 @@ func (c *HitsCmd) Run(g *Globals) error {
 		w := csv.NewWriter(g.stdout)
 		w.Write([]string{"timestamp", "device", "account", "ip", "port", "table", "action", "process", "command_line", "hunts", "report_id", "run", "first_reported", "suppressed"})
 		for _, h := range hits {
-			w.Write([]string{h.Timestamp.Format(time.RFC3339Nano), h.Device, h.Account, h.IP.String(), strconv.Itoa(h.Port),
-				h.Table, h.Action, h.Process, h.Command, strings.Join(h.Hunts, ";"), h.ReportID, strconv.FormatInt(h.RunID, 10),
-				h.FirstReported.Format(time.RFC3339), h.Suppressed})
+			w.Write([]string{h.Timestamp.Format(time.RFC3339Nano), textsafe.CSV(h.Device), textsafe.CSV(h.Account), h.IP.String(), strconv.Itoa(h.Port),
+				textsafe.CSV(h.Table), textsafe.CSV(h.Action), textsafe.CSV(h.Process), textsafe.CSV(h.Command), textsafe.CSV(strings.Join(h.Hunts, ";")),
+				textsafe.CSV(h.ReportID), strconv.FormatInt(h.RunID, 10), h.FirstReported.Format(time.RFC3339), textsafe.CSV(h.Suppressed)})
 		}
 		w.Flush()
 		return w.Error()
@@ -126,8 +127,8 @@ func (c *HitsCmd) Run(g *Globals) error {
 		if h.Suppressed != "" {
 			note = "suppressed: " + h.Suppressed
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\n", h.Timestamp.Format("2006-01-02 15:04:05"), who, h.IP, h.Port,
-			h.Process, strings.Join(h.Hunts, ","), h.RunID, note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\n", h.Timestamp.Format("2006-01-02 15:04:05"), textsafe.Terminal(who), h.IP, h.Port,
+			textsafe.Terminal(h.Process), textsafe.Terminal(strings.Join(h.Hunts, ",")), h.RunID, textsafe.Terminal(note))
 	}
 	tw.Flush()
 	switch {
