@@ -10,9 +10,12 @@
 //
 //   - C0 controls and DEL as \xNN (\n, \r and \t by name), C1 controls as
 //     \u0080-style escapes, bytes that are not UTF-8 as \xNN;
-//   - the Unicode bidirectional controls (U+061C, U+200E, U+200F,
-//     U+202A-U+202E, U+2066-U+2069) and the line and paragraph separators
-//     (U+2028, U+2029) as \uXXXX.
+//   - every invisible format character as \uXXXX (or \UXXXXXXXX): the
+//     bidirectional controls (U+061C, U+200E, U+200F, U+202A-U+202E,
+//     U+2066-U+2069), zero-width spaces and joiners, the byte order mark,
+//     tag characters (Unicode category Cf), and the line and paragraph
+//     separators (U+2028, U+2029). Hidden in a name, they would make two
+//     different names look the same.
 //
 // A backslash is left as it is: command lines and paths are full of them and
 // a hunter must read them unchanged. So the visible form is not reversible,
@@ -22,6 +25,7 @@ package textsafe
 import (
 	"html"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -32,12 +36,12 @@ func hidden(r rune) bool {
 	switch {
 	case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
 		return true
-	case r == 0x061c, r == 0x200e, r == 0x200f,
-		r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069,
-		r == 0x2028, r == 0x2029:
+	case r < 0xad:
+		return false
+	case r == 0x2028, r == 0x2029:
 		return true
 	}
-	return false
+	return unicode.Is(unicode.Cf, r)
 }
 
 // clean reports whether s is valid UTF-8 without any rune Terminal escapes.
@@ -78,9 +82,14 @@ func appendVisible(b *strings.Builder, r rune, invalid byte, bad bool) {
 		b.WriteString(`\x`)
 		b.WriteByte(hexDigits[r>>4])
 		b.WriteByte(hexDigits[r&0xf])
-	default:
+	case r <= 0xffff:
 		b.WriteString(`\u`)
 		for shift := 12; shift >= 0; shift -= 4 {
+			b.WriteByte(hexDigits[(r>>shift)&0xf])
+		}
+	default:
+		b.WriteString(`\U`)
+		for shift := 28; shift >= 0; shift -= 4 {
 			b.WriteByte(hexDigits[(r>>shift)&0xf])
 		}
 	}
@@ -214,8 +223,8 @@ func HTML(s string) string {
 //     and special mentions (<!channel>, <@U123>);
 //   - *, _, ~ and ` are replaced by look-alikes (∗ ˍ ∼ ˋ) so no bold,
 //     italic, strike or code span can start or end inside the value;
-//   - a zero-width space after the @ of @channel, @here and @everyone keeps
-//     them from notifying when the message is sent with link names on;
+//   - the @ of @channel, @here and @everyone becomes a full-width ＠, so
+//     they never notify, even when the message is sent with link names on;
 //   - control and bidi characters are made visible as in Terminal.
 func Slack(s string) string {
 	out := visible(s, func(b *strings.Builder, r rune) {
@@ -256,13 +265,15 @@ func defuseMentions(s string) string {
 			b.WriteString(s)
 			return b.String()
 		}
-		b.WriteString(s[:i+1])
+		b.WriteString(s[:i])
 		s = s[i+1:]
+		at := "@"
 		for _, m := range slackMentions {
 			if len(s) >= len(m) && strings.EqualFold(s[:len(m)], m) {
-				b.WriteString("\u200b")
+				at = "＠"
 				break
 			}
 		}
+		b.WriteString(at)
 	}
 }

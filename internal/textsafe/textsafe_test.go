@@ -35,6 +35,8 @@ var hostile = []string{
 	"\u2028\u2029",
 	"日本語 ✓ é",
 	"`code` _it_ ~strike~ *b*",
+	"rund\u200bll32.exe\ufeff \U000E0041\U000E007F",
+	"# heading\n- item\n1. first\n> quote\n|a|b|",
 }
 
 func TestTerminal(t *testing.T) {
@@ -50,6 +52,8 @@ func TestTerminal(t *testing.T) {
 		{"ws\u202egpj.exe", `ws\u202egpj.exe`},
 		{"\u2066\u2069\u200e\u200f\u061c\u202a", `\u2066\u2069\u200e\u200f\u061c\u202a`},
 		{"\u2028\u2029", `\u2028\u2029`},
+		{"rund\u200bll32\ufeff\u00ad.exe", `rund\u200bll32\ufeff\u00ad.exe`},
+		{"tag\U000E0041", `tag\U000e0041`},
 		{"\xff\xc3x", `\xff\xc3x`},
 		{"日本語 é ✓", "日本語 é ✓"},
 		{"<b>**x**</b>", "<b>**x**</b>"},
@@ -137,7 +141,7 @@ func TestSlack(t *testing.T) {
 		{"<https://evil.example|click>", "&lt;https://evil.example|click&gt;"},
 		{"a & b", "a &amp; b"},
 		{"*b* _i_ ~s~ `c`", "∗b∗ ˍiˍ ∼s∼ ˋcˋ"},
-		{"@channel hi @Here @everyone", "@\u200bchannel hi @\u200bHere @\u200beveryone"},
+		{"@channel hi @Here @everyone", "＠channel hi ＠Here ＠everyone"},
 		{"admin@corp.example", "admin@corp.example"},
 		{"a\nb\u202e", `a\nb\u202e`},
 		{"\x1b[31m", `\x1b[31m`},
@@ -294,9 +298,9 @@ func FuzzSlack(f *testing.F) {
 		}
 		// Without the look-alikes in the input, the text reads back as
 		// Terminal shows it.
-		if !strings.ContainsAny(s, "∗ˍ∼ˋ\u200b") {
+		if !strings.ContainsAny(s, "∗ˍ∼ˋ＠") {
 			back := strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">",
-				"∗", "*", "ˍ", "_", "∼", "~", "ˋ", "`", "\u200b", "").Replace(out)
+				"∗", "*", "ˍ", "_", "∼", "~", "ˋ", "`", "＠", "@").Replace(out)
 			if want := Terminal(s); back != want {
 				t.Fatalf("Slack(%q) reads back as %q, want %q", s, back, want)
 			}
