@@ -64,8 +64,8 @@ func clean(s string) bool {
 	return true
 }
 
-// appendVisible appends the visible form of the hidden rune r, or of the
-// invalid byte b when r is utf8.RuneError of width 1.
+// appendVisible appends the visible form of the hidden rune r, or, when bad,
+// of the byte invalid that is not UTF-8.
 func appendVisible(b *strings.Builder, r rune, invalid byte, bad bool) {
 	switch {
 	case bad:
@@ -124,9 +124,10 @@ func plain(b *strings.Builder, r rune) { b.WriteRune(r) }
 
 // Terminal renders s for a terminal: a table cell or a line of human output.
 // Control characters (ESC included, so no escape sequence survives), DEL,
-// bidi controls and invalid UTF-8 become visible escapes such as \x1b,
-// \u202e, \n and \xff; the value stays on one line. Everything else,
-// backslashes included, is unchanged.
+// bidi controls and other invisible format characters, line separators and
+// invalid UTF-8 become visible escapes such as \x1b, \u202e, \n and \xff;
+// the value stays on one line. Everything else, backslashes included, is
+// unchanged, and text that needs no escape is returned as it is.
 func Terminal(s string) string {
 	if clean(s) {
 		return s
