@@ -71,7 +71,8 @@ Examples:
   c2sweep init > c2sweep.yaml           # a commented starter config
   c2sweep run                           # sweep with the built-in hunts
   c2sweep run --dry-run                 # print the KQL, query nothing in Defender
-  c2sweep hits --since 7d               # what was found this week
+  c2sweep hits                          # the new hits of the latest run
+  c2sweep hits --since 7d --json        # every hit with an event this week
   c2sweep serve --schedule "0 6 * * *"  # daily, as a service
 
 Exit codes: 0 no new hits, 1 new hits found, 2 partial failure,
