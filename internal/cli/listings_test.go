@@ -302,6 +302,7 @@ func TestNamesAreChecked(t *testing.T) {
 		{st("hits", "--run", "99"), "hint: the latest is run 2"},
 		{st("indicators", "--hunt", "DeimosC3"), "did you mean DeimosC2?"},
 		{st("suppress", "--device", "ws-01", "--reason", "x"), "did you mean ws01?"},
+		{st("suppress", "--device", "ws-01", "--reason", "x"), "--unseen suppresses a name not seen yet"},
 		{st("suppress", "--hunt", "PoshC", "--reason", "x"), "did you mean PoshC2?"},
 	} {
 		r := mustCode(t, cli.ExitCannotRun, c.args...)

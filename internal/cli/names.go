@@ -18,6 +18,8 @@ type names struct {
 	g       *Globals
 	known   store.HitNames
 	fetched bool
+	// more is said after the hint of an unknown name: what else to do.
+	more string
 }
 
 func (n *names) load() error {
@@ -50,7 +52,7 @@ func (n *names) hunt(flag, name string) (string, error) {
 			return k, nil
 		}
 	}
-	return "", unknownName(flag, "hunt", name, known, "'c2sweep hunts' lists the hunts of the config")
+	return "", unknownName(flag, "hunt", name, known, "'c2sweep hunts' lists the hunts of the config"+n.more)
 }
 
 // device checks a device name: a full name or a short one (ws01 for
@@ -70,7 +72,7 @@ func (n *names) device(flag, name string) error {
 			known = append(known, short)
 		}
 	}
-	return unknownName(flag, "device", name, known, "'c2sweep hits --all' lists the devices with hits")
+	return unknownName(flag, "device", name, known, "'c2sweep hits --all' lists the devices with hits"+n.more)
 }
 
 // run checks that run id is recorded.

@@ -348,7 +348,7 @@ func (c *SuppressCmd) Run(g *Globals) error {
 	}
 	defer st.Close()
 	if !c.Unseen {
-		n := &names{st: st, g: g}
+		n := &names{st: st, g: g, more: "; --unseen suppresses a name not seen yet"}
 		switch kind {
 		case store.SuppressDevice:
 			err = n.device("--device", value)
@@ -356,7 +356,7 @@ func (c *SuppressCmd) Run(g *Globals) error {
 			sp.Value, err = n.hunt("--hunt", value)
 		}
 		if err != nil {
-			return withHint(err, "--unseen suppresses a name not seen yet")
+			return err
 		}
 	}
 	marked, err := st.Suppress(g.ctx, sp)
