@@ -60,8 +60,6 @@ type column[T any] struct {
 type list[T any] struct {
 	cols  []column[T]
 	items []T
-	// json is what --format json encodes (default: items); never nil.
-	json any
 	// empty is said on stderr under an empty table ("no hits since ...").
 	empty string
 	// note is said on stderr above a table: what it shows and why.
@@ -79,14 +77,10 @@ func writeList[T any](g *Globals, o OutputFlags, z ZoneFlag, l list[T]) error {
 	}
 	switch f {
 	case "json":
-		v := l.json
-		if v == nil {
-			v = l.items
-			if l.items == nil {
-				v = []T{}
-			}
+		if l.items == nil {
+			l.items = []T{} // [], not null: "none" to a script
 		}
-		return writeJSON(g.stdout, v)
+		return writeJSON(g.stdout, l.items)
 	case "csv":
 		cols := l.columns("csv")
 		w := csv.NewWriter(g.stdout)
