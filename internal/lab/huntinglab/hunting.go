@@ -1,4 +1,4 @@
-package lab
+package huntinglab
 
 // The advanced hunting emulators: Microsoft Graph runHuntingQuery and the
 // Defender for Endpoint / Microsoft 365 Defender advanced hunting APIs,

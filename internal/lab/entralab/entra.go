@@ -1,4 +1,4 @@
-package lab
+package entralab
 
 // Entra ID emulator: the OpenID discovery documents and the v1/v2 token
 // endpoints, enough for azidentity (MSAL) client credentials with a secret or

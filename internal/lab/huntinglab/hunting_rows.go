@@ -1,4 +1,4 @@
-package lab
+package huntinglab
 
 // Rendering a telemetry Event as a result row: every column of the table
 // schema gets a plausible value derived from the event and its device.
