@@ -1,4 +1,4 @@
-package lab
+package huntinglab
 
 import (
 	"net/http"
