@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"c2sweep/internal/lab"
 )
 
 // testClock is a settable clock shared by a lab and its clients.
@@ -33,10 +35,14 @@ func (c *testClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func startLab(t *testing.T, o Options) *Lab {
+func startLab(t *testing.T, o lab.Options) *lab.Lab {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	l, err := Start(ctx, o)
+	// Entra alone: labtest.Start (every service) would import this package.
+	l, err := lab.Start(ctx, o, func(l *lab.Lab) ([]lab.Service, error) {
+		s, err := New(l)
+		return []lab.Service{s}, err
+	})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -49,10 +55,13 @@ func startLab(t *testing.T, o Options) *Lab {
 	return l
 }
 
-var testClients sync.Map // *Lab -> *http.Client
+var testClients sync.Map // *lab.Lab -> *http.Client
+
+// entraOf is the Entra service of a lab startLab started.
+func entraOf(l *lab.Lab) *Service { return l.Services()[0].(*Service) }
 
 // client is the lab's one client in a test.
-func client(l *Lab) *http.Client {
+func client(l *lab.Lab) *http.Client {
 	c, _ := testClients.Load(l)
 	return c.(*http.Client)
 }
@@ -62,7 +71,7 @@ type tokenAnswer struct {
 	body   map[string]any
 }
 
-func postForm(t *testing.T, l *Lab, path string, form url.Values) tokenAnswer {
+func postForm(t *testing.T, l *lab.Lab, path string, form url.Values) tokenAnswer {
 	t.Helper()
 	resp, err := client(l).PostForm(l.URL+path, form)
 	if err != nil {
@@ -77,7 +86,7 @@ func postForm(t *testing.T, l *Lab, path string, form url.Values) tokenAnswer {
 }
 
 func TestCredentials(t *testing.T) {
-	a, b := newCredentials(7), newCredentials(7)
+	a, b := startLab(t, lab.Options{World: lab.WorldConfig{Seed: 7}}).Creds, startLab(t, lab.Options{World: lab.WorldConfig{Seed: 7}}).Creds
 	if a.TenantID != b.TenantID || a.ClientID != b.ClientID || a.CertClientID != b.CertClientID {
 		t.Errorf("identifiers should follow the seed: %+v vs %+v", a, b)
 	}
@@ -93,7 +102,7 @@ func TestCredentials(t *testing.T) {
 }
 
 func TestDiscovery(t *testing.T) {
-	l := startLab(t, Options{})
+	l := startLab(t, lab.Options{})
 	c := client(l)
 	for _, tc := range []struct{ path, issuer, token string }{
 		{"/" + l.Creds.TenantID + "/v2.0/.well-known/openid-configuration", l.URL + "/" + l.Creds.TenantID + "/v2.0", l.URL + "/" + l.Creds.TenantID + "/oauth2/v2.0/token"},
@@ -121,7 +130,7 @@ func TestDiscovery(t *testing.T) {
 }
 
 func TestTokenErrors(t *testing.T) {
-	l := startLab(t, Options{})
+	l := startLab(t, lab.Options{})
 	v2 := "/" + l.Creds.TenantID + "/oauth2/v2.0/token"
 	base := func() url.Values {
 		return url.Values{"grant_type": {"client_credentials"}, "client_id": {l.Creds.ClientID},
@@ -131,7 +140,7 @@ func TestTokenErrors(t *testing.T) {
 	if ok.status != 200 || ok.body["token_type"] != "Bearer" || ok.body["expires_in"] != 3599.0 || ok.body["ext_expires_in"] != 3599.0 {
 		t.Fatalf("good secret: %d %v", ok.status, ok.body)
 	}
-	c, err := l.entra.verify(ok.body["access_token"].(string))
+	c, err := entraOf(l).Verify(ok.body["access_token"].(string))
 	if err != nil || c.Aud != ResourceGraph || c.Tid != l.Creds.TenantID || c.AppID != l.Creds.ClientID || len(c.Roles) != 1 || c.Roles[0] != RoleThreatHunting {
 		t.Errorf("claims %+v, %v", c, err)
 	}
@@ -181,7 +190,7 @@ func TestTokenErrors(t *testing.T) {
 	if _, ok := a.body["expires_on"].(string); !ok {
 		t.Errorf("v1 expires_on should be a string: %v", a.body["expires_on"])
 	}
-	c, _ = l.entra.verify(a.body["access_token"].(string))
+	c, _ = entraOf(l).Verify(a.body["access_token"].(string))
 	if c.Aud != ResourceSecurityCtr || c.Roles[0] != RoleAdvancedQuery {
 		t.Errorf("v1 claims %+v", c)
 	}
@@ -189,7 +198,7 @@ func TestTokenErrors(t *testing.T) {
 
 // assertion signs a client assertion with the lab's certificate file, as
 // MSAL does, after mutate has had its way with header and claims.
-func assertion(t *testing.T, l *Lab, alg string, mutate func(h, c map[string]any)) string {
+func assertion(t *testing.T, l *lab.Lab, alg string, mutate func(h, c map[string]any)) string {
 	t.Helper()
 	data, err := os.ReadFile(l.Creds.CertFile)
 	if err != nil {
@@ -221,7 +230,7 @@ func assertion(t *testing.T, l *Lab, alg string, mutate func(h, c map[string]any
 	} else {
 		h["x5t"] = base64.StdEncoding.EncodeToString(s1[:])
 	}
-	now := l.opts.Now()
+	now := l.Options().Now()
 	c := map[string]any{"aud": l.URL + "/" + l.Creds.TenantID + "/oauth2/v2.0/token", "iss": l.Creds.CertClientID, "sub": l.Creds.CertClientID,
 		"jti": "x", "nbf": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()}
 	if mutate != nil {
@@ -244,7 +253,7 @@ func assertion(t *testing.T, l *Lab, alg string, mutate func(h, c map[string]any
 }
 
 func TestClientAssertion(t *testing.T) {
-	l := startLab(t, Options{})
+	l := startLab(t, lab.Options{})
 	v2 := "/" + l.Creds.TenantID + "/oauth2/v2.0/token"
 	try := func(a string) tokenAnswer {
 		return postForm(t, l, v2, url.Values{"grant_type": {"client_credentials"}, "client_id": {l.Creds.CertClientID},
@@ -267,7 +276,7 @@ func TestClientAssertion(t *testing.T) {
 		{"other thumbprint", assertion(t, l, "PS256", func(h, c map[string]any) { h["x5t#S256"] = base64.StdEncoding.EncodeToString(make([]byte, 32)) }), 700027},
 		{"wrong audience", assertion(t, l, "PS256", func(h, c map[string]any) { c["aud"] = "https://login.microsoftonline.com/x/oauth2/v2.0/token" }), 700021},
 		{"wrong issuer", assertion(t, l, "RS256", func(h, c map[string]any) { c["iss"] = l.Creds.ClientID }), 700023},
-		{"expired", assertion(t, l, "RS256", func(h, c map[string]any) { c["exp"] = l.opts.Now().Add(-time.Hour).Unix() }), 700024},
+		{"expired", assertion(t, l, "RS256", func(h, c map[string]any) { c["exp"] = l.Options().Now().Add(-time.Hour).Unix() }), 700024},
 		{"HS256", assertion(t, l, "RS256", func(h, c map[string]any) { h["alg"] = "HS256" }), 700027},
 	} {
 		a := try(tc.a)
@@ -280,21 +289,21 @@ func TestClientAssertion(t *testing.T) {
 
 func TestTokenEarlyExpiry(t *testing.T) {
 	clk := &testClock{t: time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC)}
-	l := startLab(t, Options{Now: clk.Now, Faults: Faults{TokenExpiry: 30 * time.Second}})
+	l := startLab(t, lab.Options{Now: clk.Now, Faults: lab.Faults{TokenExpiry: 30 * time.Second}})
 	a := postForm(t, l, "/"+l.Creds.TenantID+"/oauth2/v2.0/token", url.Values{"grant_type": {"client_credentials"},
 		"client_id": {l.Creds.ClientID}, "client_secret": {l.Creds.ClientSecret}, "scope": {"https://graph.microsoft.com/.default"}})
 	if a.status != 200 || a.body["expires_in"] != 3599.0 {
 		t.Fatalf("%d %v", a.status, a.body)
 	}
 	tok := a.body["access_token"].(string)
-	if _, err := l.entra.verify(tok); err != nil {
+	if _, err := entraOf(l).Verify(tok); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(31 * time.Second)
-	if _, err := l.entra.verify(tok); err != errTokenExpired {
+	if _, err := entraOf(l).Verify(tok); err != ErrTokenExpired {
 		t.Errorf("after the early expiry: %v, want expired", err)
 	}
-	if _, err := l.entra.verify(tok[:len(tok)-2] + "xx"); err != errTokenInvalid {
+	if _, err := entraOf(l).Verify(tok[:len(tok)-2] + "xx"); err != ErrTokenInvalid {
 		t.Errorf("forged: %v", err)
 	}
 	resp, _ := client(l).Get(l.URL + "/" + l.Creds.TenantID + "/oauth2/v2.0/token")

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/entralab"
 	"c2sweep/internal/schema"
 )
 
@@ -107,7 +109,7 @@ func TestParseTimespan(t *testing.T) {
 
 // huntLab starts a lab with a fixed clock and returns it with a Graph and
 // an MDE token.
-func huntLab(t *testing.T, o Options) (*Lab, string, string) {
+func huntLab(t *testing.T, o lab.Options) (*lab.Lab, string, string) {
 	t.Helper()
 	if o.Now == nil {
 		clk := &testClock{t: labNow}
@@ -122,7 +124,7 @@ func huntLab(t *testing.T, o Options) (*Lab, string, string) {
 		}
 		return a.body["access_token"].(string)
 	}
-	return l, tok(ResourceGraph), tok(ResourceSecurityCtr)
+	return l, tok(entralab.ResourceGraph), tok(entralab.ResourceSecurityCtr)
 }
 
 type huntAnswer struct {
@@ -132,7 +134,7 @@ type huntAnswer struct {
 	body   map[string]any
 }
 
-func hunt(t *testing.T, l *Lab, path, tok string, body any) huntAnswer {
+func hunt(t *testing.T, l *lab.Lab, path, tok string, body any) huntAnswer {
 	t.Helper()
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", l.URL+path, bytes.NewReader(b))
@@ -157,7 +159,7 @@ func hunt(t *testing.T, l *Lab, path, tok string, body any) huntAnswer {
 
 // contactQuery is the query c2sweep writes for the DeviceNetworkEvents
 // contacts' servers, IPv4 in both forms.
-func contactQuery(l *Lab, table, column string, start, end time.Time) (string, []netip.Addr) {
+func contactQuery(l *lab.Lab, table, column string, start, end time.Time) (string, []netip.Addr) {
 	var lits []string
 	var ips []netip.Addr
 	seen := map[netip.Addr]bool{}
@@ -180,11 +182,11 @@ func contactQuery(l *Lab, table, column string, start, end time.Time) (string, [
 }
 
 func TestHuntingAnswers(t *testing.T) {
-	l, graphTok, mdeTok := huntLab(t, Options{})
+	l, graphTok, mdeTok := huntLab(t, lab.Options{})
 	if len(l.World.Contacts) == 0 {
 		t.Fatal("the world has no planted contacts")
 	}
-	now := l.opts.Now()
+	now := l.Options().Now()
 	start, end := now.Add(-30*24*time.Hour), now
 	q, ips := contactQuery(l, "DeviceNetworkEvents", "RemoteIP", start, end)
 	want := l.World.Hits("DeviceNetworkEvents", "RemoteIP", ips, start, end.Add(time.Nanosecond))
@@ -291,7 +293,7 @@ func TestHuntingAnswers(t *testing.T) {
 }
 
 func TestHuntingErrors(t *testing.T) {
-	l, graphTok, mdeTok := huntLab(t, Options{Faults: Faults{TooLarge: 200}})
+	l, graphTok, mdeTok := huntLab(t, lab.Options{Faults: lab.Faults{TooLarge: 200}})
 	const graph, mde = "/v1.0/security/runHuntingQuery", "/api/advancedqueries/run"
 	q := map[string]string{"Query": `DeviceNetworkEvents | where RemoteIP in ("192.0.2.1")`}
 	for _, tc := range []struct {
@@ -328,7 +330,7 @@ func TestHuntingErrors(t *testing.T) {
 
 func TestHuntingRateLimit(t *testing.T) {
 	clk := &testClock{t: labNow}
-	l, graphTok, mdeTok := huntLab(t, Options{Now: clk.Now, HuntingPerMinute: 3})
+	l, graphTok, mdeTok := huntLab(t, lab.Options{Now: clk.Now, HuntingPerMinute: 3})
 	q := map[string]string{"Query": "DeviceNetworkEvents | take 1"}
 	for i := range 3 {
 		if a := hunt(t, l, "/v1.0/security/runHuntingQuery", graphTok, q); a.status != 200 {
@@ -358,7 +360,7 @@ func TestHuntingRateLimit(t *testing.T) {
 
 func TestHuntingExpiredToken(t *testing.T) {
 	clk := &testClock{t: labNow}
-	l, graphTok, mdeTok := huntLab(t, Options{Now: clk.Now, TokenLifetime: 2 * time.Minute})
+	l, graphTok, mdeTok := huntLab(t, lab.Options{Now: clk.Now, TokenLifetime: 2 * time.Minute})
 	clk.Add(2 * time.Minute)
 	q := map[string]string{"Query": "DeviceNetworkEvents | take 1"}
 	a := hunt(t, l, "/v1.0/security/runHuntingQuery", graphTok, q)
@@ -374,7 +376,8 @@ func TestRowCap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a large world")
 	}
-	w := NewWorld(WorldConfig{Seed: 3, Now: labNow, Devices: 10, Events: 200000, Contacts: 1, Servers: 5, Banners: 1})
+	l := startLab(t, lab.Options{World: lab.WorldConfig{Seed: 3, Now: labNow, Devices: 10, Events: 200000, Contacts: 1, Servers: 5, Banners: 1}})
+	w := l.World
 	// Find the most popular destination and ask for more than the cap by
 	// listing every address of the pool.
 	seen := map[netip.Addr]bool{}
@@ -384,7 +387,7 @@ func TestRowCap(t *testing.T) {
 	m := &matchQuery{ips: seen, start: labNow.Add(-retention), end: labNow.Add(time.Second)}
 	m.table, _ = schema.Lookup("DeviceNetworkEvents")
 	m.columns = []string{"RemoteIP"}
-	h, _ := newHuntingService(&Lab{World: w})
+	h := huntingOf(l)
 	idx := h.matches(m)
 	if len(idx) != maxRows {
 		t.Errorf("%d rows, want the cap %d", len(idx), maxRows)
@@ -395,8 +398,8 @@ func TestRowCap(t *testing.T) {
 }
 
 func TestTelemetry(t *testing.T) {
-	cfg := WorldConfig{Seed: 9, Now: labNow, Events: 20000, Contacts: 12}
-	a, b := NewWorld(cfg), NewWorld(cfg)
+	cfg := lab.WorldConfig{Seed: 9, Now: labNow, Events: 20000, Contacts: 12}
+	a, b := lab.NewWorld(cfg), lab.NewWorld(cfg)
 	if len(a.Events) != len(b.Events) || len(a.Contacts) != len(b.Contacts) {
 		t.Fatal("the world is not deterministic")
 	}

@@ -7,14 +7,16 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"c2sweep/internal/lab"
 )
 
 // BenchmarkTelemetry1M builds the benchmark world's telemetry: a million
 // events. It reports the bytes the events hold.
 func BenchmarkTelemetry1M(b *testing.B) {
 	for b.Loop() {
-		w := NewWorld(WorldConfig{Seed: 1, Now: labNow, Events: 1_000_000, Devices: 5000, Contacts: 100})
-		b.ReportMetric(float64(len(w.Events))*float64(unsafe.Sizeof(Event{}))/(1<<20), "MB-events")
+		w := lab.NewWorld(lab.WorldConfig{Seed: 1, Now: labNow, Events: 1_000_000, Devices: 5000, Contacts: 100})
+		b.ReportMetric(float64(len(w.Events))*float64(unsafe.Sizeof(lab.Event{}))/(1<<20), "MB-events")
 		runtime.KeepAlive(w)
 	}
 }
@@ -22,9 +24,13 @@ func BenchmarkTelemetry1M(b *testing.B) {
 // BenchmarkHuntingAnswer streams the largest answer the APIs give (the
 // 100,000-row cap, every DeviceNetworkEvents column) and reports rows/s.
 func BenchmarkHuntingAnswer(b *testing.B) {
-	w := NewWorld(WorldConfig{Seed: 1, Now: labNow, Events: 200_000, Devices: 500, Contacts: 1})
-	l := &Lab{World: w, opts: Options{Now: func() time.Time { return labNow }}}
-	h, _ := newHuntingService(l)
+	l, err := lab.Start(b.Context(), lab.Options{World: lab.WorldConfig{Seed: 1, Now: labNow, Events: 200_000, Devices: 500, Contacts: 1},
+		Now: func() time.Time { return labNow }}, func(*lab.Lab) ([]lab.Service, error) { return nil, nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	h, _ := New(l, nil)
 	var lits []string
 	for ip := range h.byIP {
 		lits = append(lits, `"`+ip.String()+`"`)
