@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -341,8 +340,6 @@ func TestShodanQuery(t *testing.T) {
 }
 
 func shodanItoa(n int) string { return strconv.Itoa(n) }
-
-func newShodanRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
 
 func TestShodanEndpoints(t *testing.T) {
 	l, clk := shodanLab(t, lab.Options{World: lab.WorldConfig{Seed: 5, Servers: 800, Banners: 400}})
