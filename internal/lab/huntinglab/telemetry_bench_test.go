@@ -2,24 +2,12 @@ package huntinglab
 
 import (
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
 
 	"c2sweep/internal/lab"
 )
-
-// BenchmarkTelemetry1M builds the benchmark world's telemetry: a million
-// events. It reports the bytes the events hold.
-func BenchmarkTelemetry1M(b *testing.B) {
-	for b.Loop() {
-		w := lab.NewWorld(lab.WorldConfig{Seed: 1, Now: labNow, Events: 1_000_000, Devices: 5000, Contacts: 100})
-		b.ReportMetric(float64(len(w.Events))*float64(unsafe.Sizeof(lab.Event{}))/(1<<20), "MB-events")
-		runtime.KeepAlive(w)
-	}
-}
 
 // BenchmarkHuntingAnswer streams the largest answer the APIs give (the
 // 100,000-row cap, every DeviceNetworkEvents column) and reports rows/s.

@@ -641,10 +641,3 @@ func TestShodanPythonCLI(t *testing.T) {
 		}
 	}
 }
-
-// BenchmarkGenShodan sizes the world for benchmarks.
-func BenchmarkGenShodan(b *testing.B) {
-	for b.Loop() {
-		lab.NewWorld(lab.WorldConfig{Seed: 1, Now: shodanWorldNow, Servers: 20000, Banners: 100000, Devices: 1, Events: 1, Contacts: 1})
-	}
-}
