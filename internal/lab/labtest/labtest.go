@@ -2,6 +2,10 @@
 // starts the lab, and the fake incoming webhooks (WebhookSink) that alert
 // tests post to. Only _test.go files import it, so none of it ships in
 // the c2sweep binary (TestNotInBinary checks).
+//
+// The one exception: a service package's own tests (shodanlab, entralab,
+// huntinglab) cannot import labtest, which imports them through emulator;
+// they call lab.Start with just the services they test.
 package labtest
 
 import (
