@@ -1,7 +1,6 @@
-package entralab
+package entralab_test
 
 import (
-	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/entralab"
+	"c2sweep/internal/lab/labtest"
 )
 
 // testClock is a settable clock shared by a lab and its clients.
@@ -35,35 +36,14 @@ func (c *testClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func startLab(t *testing.T, o lab.Options) *lab.Lab {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	// Entra alone: labtest.Start (every service) would import this package.
-	l, err := lab.Start(ctx, o, func(l *lab.Lab) ([]lab.Service, error) {
-		s, err := New(l)
-		return []lab.Service{s}, err
-	})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
+// entraOf is the Entra service of a lab.
+func entraOf(l *lab.Lab) *entralab.Service {
+	for _, s := range l.Services() {
+		if e, ok := s.(*entralab.Service); ok {
+			return e
+		}
 	}
-	c := l.HTTPClient()
-	testClients.Store(l, c)
-	// Closing the client's connections first lets Close skip HTTP/2's
-	// graceful wait (about a second a lab).
-	t.Cleanup(func() { c.CloseIdleConnections(); cancel(); l.Close(); testClients.Delete(l) })
-	return l
-}
-
-var testClients sync.Map // *lab.Lab -> *http.Client
-
-// entraOf is the Entra service of a lab startLab started.
-func entraOf(l *lab.Lab) *Service { return l.Services()[0].(*Service) }
-
-// client is the lab's one client in a test.
-func client(l *lab.Lab) *http.Client {
-	c, _ := testClients.Load(l)
-	return c.(*http.Client)
+	panic("the lab has no Entra ID")
 }
 
 type tokenAnswer struct {
@@ -73,7 +53,7 @@ type tokenAnswer struct {
 
 func postForm(t *testing.T, l *lab.Lab, path string, form url.Values) tokenAnswer {
 	t.Helper()
-	resp, err := client(l).PostForm(l.URL+path, form)
+	resp, err := labtest.Client(l).PostForm(l.URL+path, form)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +66,7 @@ func postForm(t *testing.T, l *lab.Lab, path string, form url.Values) tokenAnswe
 }
 
 func TestCredentials(t *testing.T) {
-	a, b := startLab(t, lab.Options{World: lab.WorldConfig{Seed: 7}}).Creds, startLab(t, lab.Options{World: lab.WorldConfig{Seed: 7}}).Creds
+	a, b := labtest.Start(t, lab.Options{World: lab.WorldConfig{Seed: 7}}).Creds, labtest.Start(t, lab.Options{World: lab.WorldConfig{Seed: 7}}).Creds
 	if a.TenantID != b.TenantID || a.ClientID != b.ClientID || a.CertClientID != b.CertClientID {
 		t.Errorf("identifiers should follow the seed: %+v vs %+v", a, b)
 	}
@@ -102,8 +82,8 @@ func TestCredentials(t *testing.T) {
 }
 
 func TestDiscovery(t *testing.T) {
-	l := startLab(t, lab.Options{})
-	c := client(l)
+	l := labtest.Start(t, lab.Options{})
+	c := labtest.Client(l)
 	for _, tc := range []struct{ path, issuer, token string }{
 		{"/" + l.Creds.TenantID + "/v2.0/.well-known/openid-configuration", l.URL + "/" + l.Creds.TenantID + "/v2.0", l.URL + "/" + l.Creds.TenantID + "/oauth2/v2.0/token"},
 		{"/" + l.Creds.TenantID + "/.well-known/openid-configuration", "https://sts.windows.net/" + l.Creds.TenantID + "/", l.URL + "/" + l.Creds.TenantID + "/oauth2/token"},
@@ -130,7 +110,7 @@ func TestDiscovery(t *testing.T) {
 }
 
 func TestTokenErrors(t *testing.T) {
-	l := startLab(t, lab.Options{})
+	l := labtest.Start(t, lab.Options{})
 	v2 := "/" + l.Creds.TenantID + "/oauth2/v2.0/token"
 	base := func() url.Values {
 		return url.Values{"grant_type": {"client_credentials"}, "client_id": {l.Creds.ClientID},
@@ -141,7 +121,7 @@ func TestTokenErrors(t *testing.T) {
 		t.Fatalf("good secret: %d %v", ok.status, ok.body)
 	}
 	c, err := entraOf(l).Verify(ok.body["access_token"].(string))
-	if err != nil || c.Aud != ResourceGraph || c.Tid != l.Creds.TenantID || c.AppID != l.Creds.ClientID || len(c.Roles) != 1 || c.Roles[0] != RoleThreatHunting {
+	if err != nil || c.Aud != entralab.ResourceGraph || c.Tid != l.Creds.TenantID || c.AppID != l.Creds.ClientID || len(c.Roles) != 1 || c.Roles[0] != entralab.RoleThreatHunting {
 		t.Errorf("claims %+v, %v", c, err)
 	}
 
@@ -184,14 +164,14 @@ func TestTokenErrors(t *testing.T) {
 	v1.Del("scope")
 	v1.Set("resource", "https://api.securitycenter.microsoft.com")
 	a := postForm(t, l, "/"+l.Creds.TenantID+"/oauth2/token", v1)
-	if a.status != 200 || a.body["expires_in"] != "3599" || a.body["resource"] != ResourceSecurityCtr {
+	if a.status != 200 || a.body["expires_in"] != "3599" || a.body["resource"] != entralab.ResourceSecurityCtr {
 		t.Fatalf("v1: %d %v", a.status, a.body)
 	}
 	if _, ok := a.body["expires_on"].(string); !ok {
 		t.Errorf("v1 expires_on should be a string: %v", a.body["expires_on"])
 	}
 	c, _ = entraOf(l).Verify(a.body["access_token"].(string))
-	if c.Aud != ResourceSecurityCtr || c.Roles[0] != RoleAdvancedQuery {
+	if c.Aud != entralab.ResourceSecurityCtr || c.Roles[0] != entralab.RoleAdvancedQuery {
 		t.Errorf("v1 claims %+v", c)
 	}
 }
@@ -253,11 +233,11 @@ func assertion(t *testing.T, l *lab.Lab, alg string, mutate func(h, c map[string
 }
 
 func TestClientAssertion(t *testing.T) {
-	l := startLab(t, lab.Options{})
+	l := labtest.Start(t, lab.Options{})
 	v2 := "/" + l.Creds.TenantID + "/oauth2/v2.0/token"
 	try := func(a string) tokenAnswer {
 		return postForm(t, l, v2, url.Values{"grant_type": {"client_credentials"}, "client_id": {l.Creds.CertClientID},
-			"client_assertion_type": {clientAssertionJWTBearer}, "client_assertion": {a},
+			"client_assertion_type": {entralab.ClientAssertionJWTBearer}, "client_assertion": {a},
 			"scope": {"https://api.securitycenter.microsoft.com/.default"}})
 	}
 	for _, alg := range []string{"PS256", "RS256"} {
@@ -289,7 +269,7 @@ func TestClientAssertion(t *testing.T) {
 
 func TestTokenEarlyExpiry(t *testing.T) {
 	clk := &testClock{t: time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC)}
-	l := startLab(t, lab.Options{Now: clk.Now, Faults: lab.Faults{TokenExpiry: 30 * time.Second}})
+	l := labtest.Start(t, lab.Options{Now: clk.Now, Faults: lab.Faults{TokenExpiry: 30 * time.Second}})
 	a := postForm(t, l, "/"+l.Creds.TenantID+"/oauth2/v2.0/token", url.Values{"grant_type": {"client_credentials"},
 		"client_id": {l.Creds.ClientID}, "client_secret": {l.Creds.ClientSecret}, "scope": {"https://graph.microsoft.com/.default"}})
 	if a.status != 200 || a.body["expires_in"] != 3599.0 {
@@ -300,13 +280,13 @@ func TestTokenEarlyExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Add(31 * time.Second)
-	if _, err := entraOf(l).Verify(tok); err != ErrTokenExpired {
+	if _, err := entraOf(l).Verify(tok); err != entralab.ErrTokenExpired {
 		t.Errorf("after the early expiry: %v, want expired", err)
 	}
-	if _, err := entraOf(l).Verify(tok[:len(tok)-2] + "xx"); err != ErrTokenInvalid {
+	if _, err := entraOf(l).Verify(tok[:len(tok)-2] + "xx"); err != entralab.ErrTokenInvalid {
 		t.Errorf("forged: %v", err)
 	}
-	resp, _ := client(l).Get(l.URL + "/" + l.Creds.TenantID + "/oauth2/v2.0/token")
+	resp, _ := labtest.Client(l).Get(l.URL + "/" + l.Creds.TenantID + "/oauth2/v2.0/token")
 	if resp != nil {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusMethodNotAllowed {

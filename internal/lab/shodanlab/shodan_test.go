@@ -1,9 +1,8 @@
-package shodanlab
+package shodanlab_test
 
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/labtest"
+	"c2sweep/internal/lab/shodanlab"
 )
 
 // shodanWorldNow anchors the worlds of these tests.
@@ -58,20 +59,7 @@ func shodanLab(t *testing.T, o lab.Options) (*lab.Lab, *shodanClock) {
 	if o.World.Now.IsZero() {
 		o.World.Now = shodanWorldNow
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := lab.Start(ctx, o, shodanOnly)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); l.Close() })
-	return l, clk
-}
-
-// shodanOnly builds Shodan alone: labtest.Start (every service) would
-// import this package.
-func shodanOnly(l *lab.Lab) ([]lab.Service, error) {
-	s, err := New(l)
-	return []lab.Service{s}, err
+	return labtest.Start(t, o), clk
 }
 
 type shodanAnswer struct {
@@ -364,7 +352,7 @@ func TestShodanEndpoints(t *testing.T) {
 	// A filtered search: newest first, 100 a page, every page, then empty.
 	q := `product:"Cobalt Strike Beacon"`
 	want, _ := l.World.Search(q)
-	if len(want) <= shodanPageSize {
+	if len(want) <= shodanlab.PageSize {
 		t.Fatalf("the world has %d matches: download would not page", len(want))
 	}
 	if len(want) <= 100 {
@@ -406,14 +394,14 @@ func TestShodanEndpoints(t *testing.T) {
 	if c := info()["query_credits"].(float64); c != float64(100000-pages-1) {
 		t.Errorf("credits %v after %d filtered searches", c, pages+1)
 	}
-	before := Credits(l)
+	before := shodanlab.Credits(l)
 	// No filter, page 1: free. Page 2: 1 credit. Count: free.
 	decodeSearch(t, shodanGet(t, l, clk, "/shodan/host/search", url.Values{"query": {"nginx"}}))
-	if Credits(l) != before {
+	if shodanlab.Credits(l) != before {
 		t.Error("unfiltered page 1 was charged")
 	}
 	decodeSearch(t, shodanGet(t, l, clk, "/shodan/host/search", url.Values{"query": {"nginx"}, "page": {"2"}}))
-	if Credits(l) != before-1 {
+	if shodanlab.Credits(l) != before-1 {
 		t.Error("page 2 was not charged")
 	}
 	env := decodeSearch(t, shodanGet(t, l, clk, "/shodan/host/count", url.Values{"query": {q}, "facets": {"port,country:3"}}))
@@ -423,7 +411,7 @@ func TestShodanEndpoints(t *testing.T) {
 	if len(env.Facets["port"]) == 0 || len(env.Facets["country"]) > 3 {
 		t.Errorf("facets %v", env.Facets)
 	}
-	if Credits(l) != before-1 {
+	if shodanlab.Credits(l) != before-1 {
 		t.Error("count was charged")
 	}
 	// minify=false keeps the html.
@@ -529,19 +517,14 @@ func TestShodanError200Fault(t *testing.T) {
 	if a.status != 200 || string(a.body) != `{"error":"The search request timed out or your query was invalid."}` {
 		t.Errorf("%d %s", a.status, a.body)
 	}
-	if Credits(l) != 100000 {
+	if shodanlab.Credits(l) != 100000 {
 		t.Error("a failed search was charged")
 	}
 }
 
 // TestShodanRealRate runs the default 1 s limit on the real clock.
 func TestShodanRealRate(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := lab.Start(ctx, lab.Options{}, shodanOnly)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); l.Close() })
+	l := labtest.Start(t, lab.Options{})
 	first := time.Now()
 	if a := shodanGet(t, l, nil, "/api-info", nil); a.status != 200 {
 		t.Fatalf("first: %d", a.status)
@@ -603,7 +586,7 @@ func TestShodanPythonCLI(t *testing.T) {
 	}
 	q := `product:"Cobalt Strike Beacon"`
 	want, _ := l.World.Search(q)
-	if len(want) <= shodanPageSize {
+	if len(want) <= shodanlab.PageSize {
 		t.Fatalf("the world has %d matches: download would not page", len(want))
 	}
 	if out := strings.TrimSpace(run("count", q)); out != shodanItoa(len(want)) {
