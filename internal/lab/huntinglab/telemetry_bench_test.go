@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"c2sweep/internal/lab"
 )
@@ -12,13 +11,7 @@ import (
 // BenchmarkHuntingAnswer streams the largest answer the APIs give (the
 // 100,000-row cap, every DeviceNetworkEvents column) and reports rows/s.
 func BenchmarkHuntingAnswer(b *testing.B) {
-	l, err := lab.Start(b.Context(), lab.Options{World: lab.WorldConfig{Seed: 1, Now: labNow, Events: 200_000, Devices: 500, Contacts: 1},
-		Now: func() time.Time { return labNow }}, func(*lab.Lab) ([]lab.Service, error) { return nil, nil })
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	h, _ := New(l, nil)
+	h := newService(b, lab.WorldConfig{Seed: 1, Now: labNow, Events: 200_000, Devices: 500, Contacts: 1})
 	var lits []string
 	for ip := range h.byIP {
 		lits = append(lits, `"`+ip.String()+`"`)
