@@ -3,9 +3,10 @@
 // tests post to. Only _test.go files import it, so none of it ships in
 // the c2sweep binary (TestNotInBinary checks).
 //
-// The one exception: a service package's own tests (shodanlab, entralab,
-// huntinglab) cannot import labtest, which imports them through emulator;
-// they call lab.Start with just the services they test.
+// labtest imports every service (through emulator), so a service's own
+// tests that use it are an external test package (package
+// huntinglab_test); tests of a service's internals build just that
+// service over lab.Start.
 package labtest
 
 import (
