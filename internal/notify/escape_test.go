@@ -10,6 +10,7 @@ import (
 
 	"c2sweep/internal/indicator"
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/labtest"
 )
 
 // labHits are the planted contacts of a lab world as hits: their device,
@@ -132,7 +133,7 @@ func checkShown(t *testing.T, kind string, values []string) {
 		}
 		planted++
 		want := p.teams
-		if kind == lab.SinkSlack {
+		if kind == labtest.SinkSlack {
 			want = p.slack
 		}
 		if !strings.Contains(joined, want) {
@@ -145,7 +146,7 @@ func checkShown(t *testing.T, kind string, values []string) {
 }
 
 func TestTeamsCardShowsLabPayloadsAsText(t *testing.T) {
-	values := sendLab(t, lab.SinkTeams)
+	values := sendLab(t, labtest.SinkTeams)
 	inert(t, "teams", values, []string{"<", ">", "\n"})
 	for _, v := range values {
 		// Every Markdown character that acts is escaped.
@@ -158,13 +159,13 @@ func TestTeamsCardShowsLabPayloadsAsText(t *testing.T) {
 			}
 		}
 	}
-	checkShown(t, lab.SinkTeams, values)
+	checkShown(t, labtest.SinkTeams, values)
 }
 
 func TestSlackMessageShowsLabPayloadsAsText(t *testing.T) {
-	values := sendLab(t, lab.SinkSlack)
+	values := sendLab(t, labtest.SinkSlack)
 	inert(t, "slack", values, []string{"<", ">", "@channel", "@here", "**", "~", "\r"})
-	checkShown(t, lab.SinkSlack, values)
+	checkShown(t, labtest.SinkSlack, values)
 	// A hit's section is its device line, then one "*Title:* value" line a
 	// fact: a line break in a value must not add a line of its own.
 	sections := 0
