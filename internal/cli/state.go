@@ -166,16 +166,29 @@ func (c *RunsCmd) Run(g *Globals) error {
 		return writeJSON(g.stdout, runs)
 	}
 	tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tSTARTED\tTOOK\tCOMMAND\tOUTCOME\tINDICATORS\tHITS\tNEW\tCREDITS\tCALLS\tERRORS")
+	fmt.Fprintln(tw, "RUN\tSTARTED\tTOOK\tCOMMAND\tOUTCOME\tINDICATORS\tHITS\tNEW\tCREDITS\tCALLS\tERRORS\tERROR")
 	for _, r := range runs {
 		took := "-"
 		if !r.Finished.IsZero() {
 			took = r.Finished.Sub(r.Started).Round(100 * time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", r.ID, r.Started.Local().Format("2006-01-02 15:04"), took,
-			r.Command, r.Outcome, r.Indicators, r.Hits, r.NewHits, r.CreditsUsed, r.Calls, len(r.Errors))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.ID, r.Started.Local().Format("2006-01-02 15:04"), took,
+			r.Command, r.Outcome, r.Indicators, r.Hits, r.NewHits, r.CreditsUsed, r.Calls, len(r.Errors), runError(r.Error))
 	}
 	return tw.Flush()
+}
+
+// runError is a run's failure reason in one table cell: its first line,
+// cut at 100 characters.
+func runError(e string) string {
+	e, _, _ = strings.Cut(e, "\n")
+	if r := []rune(e); len(r) > 100 {
+		e = string(r[:99]) + "…"
+	}
+	if e == "" {
+		return "-"
+	}
+	return e
 }
 
 // IndicatorsCmd lists what is being swept and why.

@@ -151,14 +151,8 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		} else {
 			p.Hunter = hunting.NewGraph(ho)
 		}
-		// Sign in before any Shodan credit is spent: a wrong secret must
-		// not cost a day's budget to discover.
-		if c, ok := p.Hunter.(hunting.SignInChecker); ok {
-			if err := c.SignIn(ctx); err != nil {
-				return nil, withHint(err, "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret or certificate; the app needs "+
-					"ThreatHunting.Read.All (--api graph) or AdvancedQuery.Read.All (--api mde), with admin consent")
-			}
-		}
+		// The pipeline signs in (and checks the API root) before any
+		// Shodan credit is spent, with the run recorded.
 	}
 
 	var targets []string
@@ -282,14 +276,6 @@ func (g *Globals) statePath(cfg *config.Config) (string, error) {
 		return cfg.State.Path, nil
 	}
 	return store.DefaultPath()
-}
-
-// withHint appends a hint line unless the error already has one.
-func withHint(err error, hint string) error {
-	if strings.Contains(err.Error(), "hint:") {
-		return err
-	}
-	return fmt.Errorf("%w\nhint: %s", err, hint)
 }
 
 func contains(list []string, s string) bool {

@@ -147,7 +147,7 @@ func (r *run) sweepTarget(ctx context.Context, t kql.Target) error {
 			r.s.Totals.QueriesFailed++
 			r.fail("sweep %s: %v", t, err)
 			// Sign-in or permission failure: every other query fails the same way.
-			return fmt.Errorf("%w: %w", ErrCannotRun, err)
+			return cannotRun(err)
 		default:
 			qs.Error = err.Error()
 			r.s.Totals.QueriesFailed++

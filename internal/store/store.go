@@ -64,7 +64,8 @@ var (
 )
 
 // Error is a failure of the state database with the file it concerns and
-// an optional hint for the user. It matches its Kind with errors.Is.
+// an optional hint for the user, which the command line prints (Error()
+// leaves it out). It matches its Kind with errors.Is.
 type Error struct {
 	Path string
 	Kind error // one of the Err* values, or nil
@@ -75,11 +76,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	s := "state " + e.Path + ": " + e.Msg
+	if e.Path == "" {
+		s = "state: " + e.Msg
+	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
-	}
-	if e.Hint != "" {
-		s += "\nhint: " + e.Hint
 	}
 	return s
 }
@@ -140,7 +141,7 @@ func DefaultPath() (string, error) {
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("state directory: %w (hint: set --state or C2SWEEP_STATE)", err)
+		return "", &Error{Msg: "no home directory for the default state file", Err: err, Hint: "set --state or C2SWEEP_STATE"}
 	}
 	return filepath.Join(home, ".local", "state", "c2sweep", "state.db"), nil
 }
@@ -190,7 +191,7 @@ var sqliteMagic = []byte("SQLite format 3\x00")
 // by a crashed process is marked "interrupted" when no run holds the lock.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
-		return nil, errors.New("state: no database path (hint: set --state or C2SWEEP_STATE)")
+		return nil, &Error{Msg: "no database path", Hint: "set --state or C2SWEEP_STATE"}
 	}
 	if strings.ContainsAny(path, "?#") {
 		return nil, &Error{Path: path, Msg: "'?' and '#' are not supported in the file name"}
