@@ -171,6 +171,7 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 		s.Error = "interrupted"
 	case err != nil:
 		s.Error = err.Error()
+		p.Log.Info("run failed", "error", s.Error)
 	}
 	if r.out != nil {
 		// Results of a failed or interrupted run are written too: the
