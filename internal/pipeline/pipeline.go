@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"c2sweep/internal/config"
@@ -73,7 +74,9 @@ type OutDirError struct {
 	Err error
 }
 
-func (e *OutDirError) Error() string { return "results directory " + e.Dir + ": " + e.Err.Error() }
+func (e *OutDirError) Error() string {
+	return "results directory " + e.Dir + ": " + strings.TrimPrefix(e.Err.Error(), "results directory: ")
+}
 func (e *OutDirError) Unwrap() error { return e.Err }
 
 // alertGrace is how long an interrupted run may take to deliver the hits
