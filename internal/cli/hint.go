@@ -62,6 +62,7 @@ func explain(err error) (msg, hint string) {
 		re *hunting.ReachError
 		st *store.Error
 		le *store.LockedError
+		ae *hunting.AccessError
 		oe *pipeline.OutDirError
 		ce *pipeline.CreditsError
 	)
@@ -76,6 +77,10 @@ func explain(err error) (msg, hint string) {
 		hint = st.Hint
 	case errors.As(err, &le):
 		hint = "wait for it to finish, or use --wait, or give this run its own --state FILE"
+	case errors.As(err, &ae) && ae.Status == 403:
+		hint = "grant the app registration the application permission " + ae.Permission + ", with admin consent"
+	case errors.As(err, &ae):
+		hint = "the API refused a fresh token: check that --api and --api-url name the service the token is for, and the tenant"
 	case errors.As(err, &oe):
 		hint = "give --out a directory this user can create and write (its parents must be directories); nothing was spent"
 	case errors.As(err, &ce):

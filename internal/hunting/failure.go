@@ -209,3 +209,17 @@ type Prober interface {
 func (c *client) Probe(ctx context.Context) error {
 	return Probe(ctx, c.opts.HTTPClient, "the hunting API ("+c.api+")", c.opts.BaseURL)
 }
+
+// AccessError is the hunting API refusing a valid token: 403, the app
+// lacks Permission; 401 after a renewal, the token is for another service
+// or tenant. It matches ErrAuth.
+type AccessError struct {
+	API        string
+	Permission string
+	Status     int
+	Err        error
+}
+
+func (e *AccessError) Error() string        { return ErrAuth.Error() + ": " + e.Err.Error() }
+func (e *AccessError) Unwrap() error        { return e.Err }
+func (e *AccessError) Is(target error) bool { return target == ErrAuth }
