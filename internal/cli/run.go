@@ -113,6 +113,9 @@ func printHints(g *Globals, s *pipeline.Summary) {
 	for _, h := range s.Hunts {
 		huntFailed = huntFailed || h.Error != ""
 	}
+	if s.Totals.QueriesAtRowCap > 0 {
+		printHint(g.stderr, "a busy address (CDN, cloud front) fills the row cap: suppress it or use a shorter --lookback")
+	}
 	if s.Totals.QueriesFailed > 0 || huntFailed {
 		printHint(g.stderr, "the failed parts are retried by the next run: their windows did not move")
 	}

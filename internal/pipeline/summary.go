@@ -82,6 +82,7 @@ type Totals struct {
 	Carried         int  `json:"carried_indicators"` // of Indicators, from earlier runs
 	Queries         int  `json:"queries"`
 	QueriesFailed   int  `json:"queries_failed"`
+	QueriesAtRowCap int  `json:"queries_at_row_cap,omitempty"` // failed: a single indicator filled the row cap
 	Rows            int  `json:"rows"`
 	Hits            int  `json:"hits"`
 	NewHits         int  `json:"new_hits"`
