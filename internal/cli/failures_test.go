@@ -152,3 +152,20 @@ func TestPreflightSpendsNoShodanCredit(t *testing.T) {
 		})
 	}
 }
+
+// A run that cannot even be set up (no Shodan key) is recorded with why.
+func TestRefusedRunIsRecorded(t *testing.T) {
+	state, out := runEnv(t)
+	t.Setenv("SHODAN_API_KEY", "")
+	os.Unsetenv("SHODAN_API_KEY")
+	r := mustCode(t, cli.ExitCannotRun, "--state", state, "run", "--hunt", "DeimosC2", "--out", out)
+	if strings.TrimSpace(r.stdout) != "" || strings.Count(r.stderr, "hint: ") != 1 {
+		t.Errorf("want the error and one hint only:\n%s", r)
+	}
+	var runs []store.Run
+	r = mustCode(t, 0, "--state", state, "runs", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &runs); err != nil || len(runs) != 1 || runs[0].Outcome != "failed" ||
+		!regexp.MustCompile(`(?i)shodan api key`).MatchString(runs[0].Error) {
+		t.Errorf("runs --json: %+v (%v)", runs, err)
+	}
+}

@@ -127,13 +127,39 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		}
 	}()
 
-	key, err := shodanKey(ctx, cfg)
+	// The state first: a run that cannot be set up (no Shodan key, a
+	// secret that cannot be read) is recorded with its reason too.
+	path, err := g.statePath(cfg)
 	if err != nil {
 		return nil, err
 	}
+	st, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	sw.store = st
+	if !dryRun {
+		// A dry run only reads the state; a real one owns it until done.
+		if err := st.Lock(ctx, f.Wait); err != nil {
+			return nil, err
+		}
+	}
+	recorded := func(err error) error {
+		if !dryRun {
+			if rerr := pipeline.RecordRefused(ctx, st, command, cfg.Fingerprint(), err); rerr != nil {
+				g.log.Warn("could not record the run", "error", rerr)
+			}
+		}
+		return err
+	}
+
+	key, err := shodanKey(ctx, cfg)
+	if err != nil {
+		return nil, recorded(err)
+	}
 	sc, err := shodan.New(shodan.Options{BaseURL: cfg.Shodan.APIURL, Key: key, HTTPClient: httpClient, Logger: g.log})
 	if err != nil {
-		return nil, fmt.Errorf("shodan: %w", err)
+		return nil, recorded(fmt.Errorf("shodan: %w", err))
 	}
 	p := &pipeline.Pipeline{Shodan: sc, Log: g.log}
 	if !g.Quiet && isTerminal(g.stderr) {
@@ -143,7 +169,7 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 	if !dryRun {
 		cred, err := credential(ctx, cfg, httpClient)
 		if err != nil {
-			return nil, err
+			return nil, recorded(err)
 		}
 		ho := hunting.Options{BaseURL: cfg.Sweep.APIURL, Credential: cred, HTTPClient: httpClient, Logger: g.log}
 		if cfg.Sweep.API == "mde" {
@@ -159,31 +185,17 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 	for _, n := range cfg.Notify {
 		url, err := n.URL.Reveal(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("notify %s: url: %w", n.Name, err)
+			return nil, recorded(fmt.Errorf("notify %s: url: %w", n.Name, err))
 		}
 		t, err := notify.New(n.Name, n.Type, url, httpClient, notify.WithLogger(g.log), notify.WithHeartbeat(n.Heartbeat))
 		if err != nil {
-			return nil, fmt.Errorf("notify %s: %w", n.Name, err)
+			return nil, recorded(fmt.Errorf("notify %s: %w", n.Name, err))
 		}
 		p.Notify = append(p.Notify, t)
 		targets = append(targets, n.Name)
 	}
 
-	path, err := g.statePath(cfg)
-	if err != nil {
-		return nil, err
-	}
-	st, err := store.Open(ctx, path, store.Options{AlertTargets: targets})
-	if err != nil {
-		return nil, err
-	}
-	sw.store = st
-	if !dryRun {
-		// A dry run only reads the state; a real one owns it until done.
-		if err := st.Lock(ctx, f.Wait); err != nil {
-			return nil, withHint(err, "wait for it with --wait, or give this run its own --state FILE")
-		}
-	}
+	st.SetAlertTargets(targets)
 	p.Store = st
 	sw.pipe = p
 	sw.opts = pipeline.Options{

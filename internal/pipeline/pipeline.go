@@ -333,3 +333,15 @@ func (r *run) result() store.RunResult {
 		Error:       r.s.Error,
 	}
 }
+
+// RecordRefused records a run that could not even be set up (no Shodan
+// key, a secret that cannot be read) as failed, with the reason, so that
+// `runs` shows why a scheduled run did nothing. It needs the run lock.
+func RecordRefused(ctx context.Context, st *store.Store, command, fingerprint string, cause error) error {
+	now := time.Now().UTC()
+	id, err := st.BeginRun(ctx, store.RunInfo{Started: now, Command: command, ConfigFingerprint: fingerprint})
+	if err != nil {
+		return err
+	}
+	return st.FinishRun(ctx, id, store.RunResult{Outcome: store.OutcomeFailed, Finished: now, Error: cause.Error()})
+}
