@@ -87,7 +87,12 @@ func NewCredential(o AuthOptions) (azcore.TokenCredential, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	rec := &recordingTransport{next: hc}
+	host := "login.microsoftonline.com"
+	if o.AuthorityHost != "" {
+		u, _ := url.Parse(o.AuthorityHost)
+		host = u.Host
+	}
+	rec := &recordingTransport{next: hc, host: host}
 	copts.Transport = rec
 	// A certificate that failed to verify fails the same way again.
 	copts.Retry.ShouldRetry = func(resp *http.Response, err error) bool {
@@ -101,11 +106,6 @@ func NewCredential(o AuthOptions) (azcore.TokenCredential, error) {
 			return true
 		}
 		return false
-	}
-	host := "login.microsoftonline.com"
-	if o.AuthorityHost != "" {
-		u, _ := url.Parse(o.AuthorityHost)
-		host = u.Host
 	}
 	need := func(what ...string) error {
 		var missing []string
@@ -170,7 +170,10 @@ func NewCredential(o AuthOptions) (azcore.TokenCredential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrAuth, redact(err.Error(), o))
 	}
-	return &redactingCredential{cred: cred, o: o, rec: rec, host: host}, nil
+	// Only these talk to Entra ID alone: a failure of the default chain
+	// or of managed identity may be another endpoint's (IMDS, the CLI).
+	entra := method == "secret" || method == "certificate" || method == "workload-identity"
+	return &redactingCredential{cred: cred, o: o, rec: rec, host: host, entra: entra}, nil
 }
 
 // redactingCredential turns sign-in errors into *SignInError: classified
@@ -179,8 +182,9 @@ func NewCredential(o AuthOptions) (azcore.TokenCredential, error) {
 type redactingCredential struct {
 	cred azcore.TokenCredential
 	o    AuthOptions
-	rec  *recordingTransport
-	host string
+	rec   *recordingTransport
+	host  string
+	entra bool // the credential talks to Entra ID only
 }
 
 func (c *redactingCredential) GetToken(ctx context.Context, tro policy.TokenRequestOptions) (azcore.AccessToken, error) {
@@ -207,13 +211,15 @@ func (c *redactingCredential) classify(err, transport error) *SignInError {
 			return e
 		}
 	}
+	// The default chain's and managed identity's reports are kept whole:
+	// they say what each credential tried, at which endpoint.
 	var afe *azidentity.AuthenticationFailedError
-	if errors.As(err, &afe) && afe.RawResponse != nil && afe.RawResponse.StatusCode >= 500 {
+	if c.entra && errors.As(err, &afe) && afe.RawResponse != nil && afe.RawResponse.StatusCode >= 500 {
 		e.Kind, e.Msg = KindService, "answered "+afe.RawResponse.Status
 		return e
 	}
 	msg := redact(err.Error(), c.o)
-	if k, ok := transportKind(err); ok && !strings.Contains(msg, "AADSTS") {
+	if k, ok := transportKind(err); ok && c.entra && !strings.Contains(msg, "AADSTS") {
 		e.Kind, e.Msg = k, msg
 		return e
 	}

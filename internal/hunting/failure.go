@@ -131,13 +131,14 @@ func transportKind(err error) (Kind, bool) {
 // says whether TLS or the network failed.
 type recordingTransport struct {
 	next *http.Client
+	host string // only errors of requests to Entra ID count
 	mu   sync.Mutex
 	err  error
 }
 
 func (t *recordingTransport) Do(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.Do(req)
-	if err != nil && req.Context().Err() == nil {
+	if err != nil && req.Context().Err() == nil && strings.EqualFold(req.URL.Host, t.host) {
 		t.mu.Lock()
 		t.err = err
 		t.mu.Unlock()
