@@ -180,8 +180,8 @@ func NewCredential(o AuthOptions) (azcore.TokenCredential, error) {
 // (network, TLS, service, credentials) and unable to show a secret,
 // whatever the SDK put in them.
 type redactingCredential struct {
-	cred azcore.TokenCredential
-	o    AuthOptions
+	cred  azcore.TokenCredential
+	o     AuthOptions
 	rec   *recordingTransport
 	host  string
 	entra bool // the credential talks to Entra ID only
