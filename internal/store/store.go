@@ -483,8 +483,9 @@ func corruptHint(path string) string {
 
 // quickCheck refuses a damaged database before anything reads it:
 // PRAGMA quick_check reads every page once (O(size), no index
-// cross-checks), a few milliseconds per megabyte, so a corrupt file is
-// found on open instead of as wrong answers or the same failure daily.
+// cross-checks), so a corrupt file is found on open instead of as wrong
+// answers or the same failure daily. BenchmarkOpenCheck: no measurable
+// cost at 22 MB (20,000 indicators and hits), +0.5 s at 217 MB (200,000).
 func (s *Store) quickCheck(ctx context.Context) error {
 	rows, err := s.db.QueryContext(ctx, "PRAGMA quick_check(5)")
 	if err != nil {
