@@ -169,3 +169,96 @@ func TestRefusedRunIsRecorded(t *testing.T) {
 		t.Errorf("runs --json: %+v (%v)", runs, err)
 	}
 }
+
+// The cron recipe never loses a hit: a run killed after it stored hits,
+// then a run that fails its sign-in, then a clean run; every stored hit
+// reaches the webhook exactly once, the killed run's already with the
+// failed one.
+func TestKilledRunsHitsAreDeliveredOnce(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, lab.Options{World: lab.WorldConfig{Seed: 1}, Faults: lab.Faults{Latency: 300 * time.Millisecond, Only: "graph"}})
+	sink, err := lab.StartWebhookSink(lab.WebhookSinkOptions{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sink.Close() })
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c2sweep.yaml")
+	if err := os.WriteFile(cfg, []byte("notify:\n  - name: soc\n    type: webhook\n    url: {env: SOC_WEBHOOK_URL}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars := l.Env()
+	vars["SOC_WEBHOOK_URL"] = sink.URL
+	env := childEnv(t, vars)
+	state := filepath.Join(dir, "state.db")
+	args := []string{"--config", cfg, "--state", state, "run", "--hunt", "CobaltStrikeJARM", "--hunt", "CobaltStrikeProductName", "--max-ips-per-query", "2"}
+
+	delivered := func() map[string]int {
+		got := map[string]int{}
+		for _, r := range sink.Accepted() {
+			var b struct {
+				Hits []struct{ IP, Device, Time string }
+			}
+			if err := json.Unmarshal(r.Body, &b); err != nil {
+				t.Fatalf("webhook body: %v", err)
+			}
+			for _, h := range b.Hits {
+				got[h.IP+"|"+h.Device+"|"+h.Time]++
+			}
+		}
+		return got
+	}
+	stored := func() []storedHit {
+		return decodeHits(t, runBin(t, env, 10*time.Second, "--state", state, "hits", "--since", "30d", "--format", "json").stdout)
+	}
+
+	// Killed once some hits are stored (each query takes 300 ms).
+	p := start(t, env, append(args, "--out", filepath.Join(dir, "out1"))...)
+	eventually(t, 30*time.Second, "hits stored by the first run", func() bool {
+		if l.Calls()["graph"] < 3 {
+			return false
+		}
+		st, err := store.Open(t.Context(), state, store.Options{MustExist: true})
+		if err != nil {
+			return false
+		}
+		defer st.Close()
+		c, err := st.Counts(t.Context())
+		return err == nil && c.Hits > 0
+	})
+	p.cmd.Process.Kill()
+	p.wait(t, 5*time.Second)
+	killed := len(stored())
+	if killed == 0 {
+		t.Fatal("the killed run stored no hit")
+	}
+
+	// A run that cannot sign in still delivers them.
+	bad := childEnv(t, func() map[string]string {
+		v := map[string]string{}
+		for k, x := range vars {
+			v[k] = x
+		}
+		v["AZURE_CLIENT_SECRET"] = "Wr0ng8Q~" + strings.Repeat("y", 32)
+		return v
+	}())
+	if r := runBin(t, bad, 60*time.Second, append(args, "--out", filepath.Join(dir, "out2"))...); r.code != cli.ExitCannotRun {
+		t.Fatalf("run with a wrong secret: %s", r)
+	}
+	if got := delivered(); len(got) != killed {
+		t.Errorf("after the failed run %d distinct hits were delivered, want the killed run's %d", len(got), killed)
+	}
+
+	// A clean run delivers its own, and nothing twice.
+	runBin(t, env, 60*time.Second, append(args, "--out", filepath.Join(dir, "out3"))...)
+	all := stored()
+	got := delivered()
+	if len(got) != len(all) {
+		t.Errorf("%d distinct hits delivered, %d stored (%d by the killed run)", len(got), len(all), killed)
+	}
+	for k, n := range got {
+		if n != 1 {
+			t.Errorf("hit %s delivered %d times", k, n)
+		}
+	}
+}
