@@ -3,7 +3,9 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,7 +119,7 @@ func TestInterruptedRunStillAlertsStoredHits(t *testing.T) {
 	if s1.Totals.NewHits == 0 {
 		t.Fatal("the interrupted run stored no hit: nothing to check")
 	}
-	if s1.Totals.Alerted != s1.Totals.NewHits {
+	if s1.Totals.Alerted != s1.Totals.NewHits || s1.Totals.AlertedEarlier != 0 {
 		t.Errorf("the interrupted run alerted %d of its %d stored hits", s1.Totals.Alerted, s1.Totals.NewHits)
 	}
 	g.checkAllOnce(t, "after the interrupted run")
@@ -160,8 +162,13 @@ func TestFailedRunDeliversEarlierRunsHits(t *testing.T) {
 	if n := g.lab.Calls()["shodan"] - before; n != 0 {
 		t.Errorf("the failed run called Shodan %d times", n)
 	}
-	if s2.Totals.Alerted != s1.Totals.NewHits {
-		t.Errorf("the failed run delivered %d of the %d queued hits", s2.Totals.Alerted, s1.Totals.NewHits)
+	if s2.Totals.Alerted != s1.Totals.NewHits || s2.Totals.AlertedEarlier != s1.Totals.NewHits {
+		t.Errorf("the failed run delivered %d (%d of earlier runs) of the %d queued hits", s2.Totals.Alerted, s2.Totals.AlertedEarlier, s1.Totals.NewHits)
+	}
+	var text strings.Builder
+	s2.WriteText(&text, true)
+	if want := fmt.Sprintf("%d of them stored by earlier runs", s1.Totals.NewHits); !strings.Contains(text.String(), want) {
+		t.Errorf("the summary does not say %q:\n%s", want, text.String())
 	}
 	g.checkAllOnce(t, "after the failed run")
 	r, err := g.st.Run(context.Background(), s2.RunID)

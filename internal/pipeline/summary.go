@@ -97,6 +97,7 @@ type Totals struct {
 	Throttled       int  `json:"throttled"`
 	Expired         int  `json:"indicators_expired,omitempty"`
 	Alerted         int  `json:"alerts_delivered,omitempty"`
+	AlertedEarlier  int  `json:"alerts_delivered_from_earlier_runs,omitempty"` // of Alerted: hits earlier runs stored but could not deliver
 }
 
 // Timing splits the wall time by stage.
