@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"c2sweep/internal/config"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/store"
@@ -123,8 +124,23 @@ func reachHint(k hunting.Kind, host, setting string) string {
 	return "check the network, DNS and proxy (HTTPS_PROXY, NO_PROXY) from this host to " + host + ", and " + setting
 }
 
-// printError prints err and its hint.
+// printError prints err and its hint; every problem of a config file
+// with its own.
 func printError(w io.Writer, err error) {
+	var ces config.Errors
+	if errors.As(err, &ces) && len(ces) > 0 {
+		for _, e := range ces {
+			fmt.Fprintf(w, "c2sweep: %s\n", e)
+			printHint(w, e.Hint)
+		}
+		return
+	}
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		fmt.Fprintf(w, "c2sweep: %s\n", strings.TrimSpace(err.Error()))
+		printHint(w, ce.Hint)
+		return
+	}
 	msg, hint := explain(err)
 	fmt.Fprintf(w, "c2sweep: %s\n", msg)
 	printHint(w, hint)

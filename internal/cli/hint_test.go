@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"c2sweep/internal/config"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/store"
@@ -58,5 +59,20 @@ func TestPrintErrorOneFormat(t *testing.T) {
 			(tc.notInHints != "" && strings.Contains(rest, tc.notInHints)) {
 			t.Errorf("%v: hint line %q, want one containing %q", tc.err, rest, tc.hint)
 		}
+	}
+}
+
+// Each problem of a config file gets its own hint line.
+func TestPrintErrorConfigProblems(t *testing.T) {
+	err := config.Errors{
+		{File: "c.yaml", Line: 3, Key: "sweep.lookbak", Msg: "unknown key", Hint: "did you mean lookback?"},
+		{File: "c.yaml", Line: 7, Key: "sweep.api", Msg: `"gaph" is not one of graph, mde`},
+	}
+	var b bytes.Buffer
+	printError(&b, err)
+	want := "c2sweep: c.yaml:3: sweep.lookbak: unknown key\nhint: did you mean lookback?\n" +
+		"c2sweep: c.yaml:7: sweep.api: \"gaph\" is not one of graph, mde\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
