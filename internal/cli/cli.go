@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/alecthomas/kong"
 
@@ -108,7 +107,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exited // --help, --version
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "c2sweep: %v\nhint: c2sweep --help shows commands, flags and examples\n", err)
+		printError(stderr, withHint(err, "c2sweep --help shows commands, flags and examples"))
 		return ExitCannotRun
 	}
 	g := &c.Globals
@@ -144,7 +143,7 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "c2sweep: interrupted")
 		return ExitInterrupted
 	}
-	fmt.Fprintf(stderr, "c2sweep: %s\n", strings.TrimSpace(err.Error()))
+	printError(stderr, err)
 	return ExitCannotRun
 }
 

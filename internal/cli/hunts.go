@@ -83,6 +83,7 @@ func (c *InitCmd) Run(g *Globals) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stderr, "wrote %s\nhint: c2sweep --config %s hunts  shows the hunts it gives\n", c.Output, c.Output)
+	fmt.Fprintf(g.stderr, "wrote %s\n", c.Output)
+	printHint(g.stderr, "c2sweep --config "+c.Output+" hunts  shows the hunts it gives")
 	return nil
 }

@@ -2,14 +2,12 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"time"
 
 	"c2sweep/internal/config"
-	"c2sweep/internal/hunting"
 	"c2sweep/internal/pipeline"
 )
 
@@ -73,25 +71,22 @@ func (g *Globals) sweep(cfg *config.Config, f *SweepFlags, httpClient *http.Clie
 		sw.opts.OutDir = filepath.Join("c2sweep-results", now.Format("20060102T150405Z"))
 	}
 	sum, err := sw.pipe.Run(g.ctx, sw.opts)
-	if sum != nil && (err == nil || sum.RunID != 0) {
-		if o.json {
-			enc := json.NewEncoder(g.stdout)
-			enc.SetIndent("", "  ")
-			enc.Encode(sum)
-		} else {
-			text := *sum
-			if err != nil {
-				text.Errors = nil // the fatal error is printed once, below
-			}
-			text.WriteText(g.stdout, !f.All)
+	// A run that failed before it swept anything has no results to show:
+	// the error and its hint say it all.
+	swept := sum != nil && (err == nil || sum.Totals.HuntingCalls > 0 || sum.Totals.NewHits > 0 || sum.DryRun)
+	if o.json && sum != nil && (err == nil || sum.RunID != 0) {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(sum)
+	} else if swept {
+		text := *sum
+		if err != nil {
+			text.Errors = nil // the fatal error is printed once, below
 		}
-		if command != "demo" { // the demo prints its own next steps
-			printHints(g, sum)
-		}
+		text.WriteText(g.stdout, !f.All)
 	}
-	if errors.Is(err, hunting.ErrAuth) {
-		return withHint(err, "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret or certificate; the app needs "+
-			"ThreatHunting.Read.All (--api graph) or AdvancedQuery.Read.All (--api mde), with admin consent")
+	if swept && command != "demo" { // the demo prints its own next steps
+		printHints(g, sum)
 	}
 	if err != nil {
 		return err
@@ -102,17 +97,26 @@ func (g *Globals) sweep(cfg *config.Config, f *SweepFlags, httpClient *http.Clie
 // printHints says what to do next, on stderr so stdout stays parseable.
 func printHints(g *Globals, s *pipeline.Summary) {
 	if s.DryRun {
-		fmt.Fprintln(g.stderr, "hint: nothing was sent to Defender (Shodan credits were spent); run without --dry-run to sweep")
+		printHint(g.stderr, "nothing was sent to Defender (Shodan credits were spent); run without --dry-run to sweep")
 		return
 	}
 	if s.Totals.NewHits > 0 {
 		if s.Outcome != pipeline.OutcomeHits {
-			fmt.Fprintf(g.stderr, "hint: %d new hits were recorded despite the failure: c2sweep hits --run %d\n", s.Totals.NewHits, s.RunID)
+			printHint(g.stderr, fmt.Sprintf("%d new hits were recorded despite the failure: c2sweep hits --run %d", s.Totals.NewHits, s.RunID))
 		} else {
-			fmt.Fprintln(g.stderr, "hint: 'c2sweep hits --new' lists them again; 'c2sweep suppress' marks a benign one")
+			printHint(g.stderr, "'c2sweep hits --new' lists them again; 'c2sweep suppress' marks a benign one")
 		}
 	}
-	if s.Outcome == pipeline.OutcomePartial || s.Outcome == pipeline.OutcomeFailed {
-		fmt.Fprintln(g.stderr, "hint: the failed parts are retried by the next run: their windows did not move")
+	// True only of what failed after the sweep began: a failed query's
+	// window did not move, a failed hunt names its servers again.
+	huntFailed := false
+	for _, h := range s.Hunts {
+		huntFailed = huntFailed || h.Error != ""
+	}
+	if s.Totals.QueriesAtRowCap > 0 {
+		printHint(g.stderr, "a busy address (CDN, cloud front) fills the row cap: suppress it or use a shorter --lookback")
+	}
+	if s.Totals.QueriesFailed > 0 || huntFailed {
+		printHint(g.stderr, "the failed parts are retried by the next run: their windows did not move")
 	}
 }

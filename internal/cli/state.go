@@ -220,6 +220,21 @@ var runColumns = []column[store.Run]{
 	{head: "CREDITS", csv: "credits_used", cell: func(r store.Run) any { return r.CreditsUsed }},
 	{head: "CALLS", csv: "calls", cell: func(r store.Run) any { return r.Calls }},
 	{head: "ERRORS", csv: "errors", cell: func(r store.Run) any { return len(r.Errors) }},
+	{head: "ERROR", only: "table", cell: func(r store.Run) any { return runError(r.Error) }},
+	{csv: "error", only: "csv", cell: func(r store.Run) any { return r.Error }},
+}
+
+// runError is a run's failure reason in one table cell: its first line,
+// cut at 100 characters.
+func runError(e string) string {
+	e, _, _ = strings.Cut(e, "\n")
+	if r := []rune(e); len(r) > 100 {
+		e = string(r[:99]) + "…"
+	}
+	if e == "" {
+		return "-"
+	}
+	return e
 }
 
 // IndicatorsCmd lists what is being swept and why.

@@ -127,13 +127,39 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		}
 	}()
 
-	key, err := shodanKey(ctx, cfg)
+	// The state first: a run that cannot be set up (no Shodan key, a
+	// secret that cannot be read) is recorded with its reason too.
+	path, err := g.statePath(cfg)
 	if err != nil {
 		return nil, err
 	}
+	st, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	sw.store = st
+	if !dryRun {
+		// A dry run only reads the state; a real one owns it until done.
+		if err := st.Lock(ctx, f.Wait); err != nil {
+			return nil, err
+		}
+	}
+	recorded := func(err error) error {
+		if !dryRun {
+			if rerr := pipeline.RecordRefused(ctx, st, command, cfg.Fingerprint(), err); rerr != nil {
+				g.log.Warn("could not record the run", "error", rerr)
+			}
+		}
+		return err
+	}
+
+	key, err := shodanKey(ctx, cfg)
+	if err != nil {
+		return nil, recorded(err)
+	}
 	sc, err := shodan.New(shodan.Options{BaseURL: cfg.Shodan.APIURL, Key: key, HTTPClient: httpClient, Logger: g.log})
 	if err != nil {
-		return nil, fmt.Errorf("shodan: %w", err)
+		return nil, recorded(fmt.Errorf("shodan: %w", err))
 	}
 	p := &pipeline.Pipeline{Shodan: sc, Log: g.log}
 	if !g.Quiet && isTerminal(g.stderr) {
@@ -143,7 +169,7 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 	if !dryRun {
 		cred, err := credential(ctx, cfg, httpClient)
 		if err != nil {
-			return nil, err
+			return nil, recorded(err)
 		}
 		ho := hunting.Options{BaseURL: cfg.Sweep.APIURL, Credential: cred, HTTPClient: httpClient, Logger: g.log}
 		if cfg.Sweep.API == "mde" {
@@ -151,45 +177,25 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		} else {
 			p.Hunter = hunting.NewGraph(ho)
 		}
-		// Sign in before any Shodan credit is spent: a wrong secret must
-		// not cost a day's budget to discover.
-		if c, ok := p.Hunter.(hunting.SignInChecker); ok {
-			if err := c.SignIn(ctx); err != nil {
-				return nil, withHint(err, "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret or certificate; the app needs "+
-					"ThreatHunting.Read.All (--api graph) or AdvancedQuery.Read.All (--api mde), with admin consent")
-			}
-		}
+		// The pipeline signs in (and checks the API root) before any
+		// Shodan credit is spent, with the run recorded.
 	}
 
 	var targets []string
 	for _, n := range cfg.Notify {
 		url, err := n.URL.Reveal(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("notify %s: url: %w", n.Name, err)
+			return nil, recorded(fmt.Errorf("notify %s: url: %w", n.Name, err))
 		}
 		t, err := notify.New(n.Name, n.Type, url, httpClient, notify.WithLogger(g.log), notify.WithHeartbeat(n.Heartbeat))
 		if err != nil {
-			return nil, fmt.Errorf("notify %s: %w", n.Name, err)
+			return nil, recorded(fmt.Errorf("notify %s: %w", n.Name, err))
 		}
 		p.Notify = append(p.Notify, t)
 		targets = append(targets, n.Name)
 	}
 
-	path, err := g.statePath(cfg)
-	if err != nil {
-		return nil, err
-	}
-	st, err := store.Open(ctx, path, store.Options{AlertTargets: targets})
-	if err != nil {
-		return nil, err
-	}
-	sw.store = st
-	if !dryRun {
-		// A dry run only reads the state; a real one owns it until done.
-		if err := st.Lock(ctx, f.Wait); err != nil {
-			return nil, withHint(err, "wait for it with --wait, or give this run its own --state FILE")
-		}
-	}
+	st.SetAlertTargets(targets)
 	p.Store = st
 	sw.pipe = p
 	sw.opts = pipeline.Options{
@@ -282,14 +288,6 @@ func (g *Globals) statePath(cfg *config.Config) (string, error) {
 		return cfg.State.Path, nil
 	}
 	return store.DefaultPath()
-}
-
-// withHint appends a hint line unless the error already has one.
-func withHint(err error, hint string) error {
-	if strings.Contains(err.Error(), "hint:") {
-		return err
-	}
-	return fmt.Errorf("%w\nhint: %s", err, hint)
 }
 
 func contains(list []string, s string) bool {

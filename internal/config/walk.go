@@ -16,7 +16,8 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 )
 
-// Error is one problem in a config file, located by line and key.
+// Error is one problem in a config file, located by line and key, with a
+// hint for the command line to print.
 type Error struct {
 	File string
 	Line int
@@ -36,10 +37,7 @@ func (e *Error) Error() string {
 		b.WriteString(e.Key + ": ")
 	}
 	b.WriteString(e.Msg)
-	if e.Hint != "" {
-		b.WriteString("; hint: " + e.Hint)
-	}
-	return b.String()
+	return b.String() // the command line prints Hint on its own line
 }
 
 // Errors is every problem found in one file, in line order, so that a

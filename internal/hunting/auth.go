@@ -83,8 +83,29 @@ func NewCredential(o AuthOptions) (azcore.TokenCredential, error) {
 			}
 		}
 	}
-	if o.HTTPClient != nil {
-		copts.Transport = o.HTTPClient
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	host := "login.microsoftonline.com"
+	if o.AuthorityHost != "" {
+		u, _ := url.Parse(o.AuthorityHost)
+		host = u.Host
+	}
+	rec := &recordingTransport{next: hc, host: host}
+	copts.Transport = rec
+	// A certificate that failed to verify fails the same way again.
+	copts.Retry.ShouldRetry = func(resp *http.Response, err error) bool {
+		if err != nil {
+			k, ok := transportKind(err)
+			return !ok || k != KindTLS
+		}
+		switch resp.StatusCode {
+		case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
 	}
 	need := func(what ...string) error {
 		var missing []string
@@ -149,51 +170,72 @@ func NewCredential(o AuthOptions) (azcore.TokenCredential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrAuth, redact(err.Error(), o))
 	}
-	return &redactingCredential{cred: cred, o: o}, nil
+	// Only these talk to Entra ID alone: a failure of the default chain
+	// or of managed identity may be another endpoint's (IMDS, the CLI).
+	entra := method == "secret" || method == "certificate" || method == "workload-identity"
+	return &redactingCredential{cred: cred, o: o, rec: rec, host: host, entra: entra}, nil
 }
 
-// redactingCredential wraps sign-in errors so that they match ErrAuth and
-// cannot show a secret, whatever the SDK put in them.
+// redactingCredential turns sign-in errors into *SignInError: classified
+// (network, TLS, service, credentials) and unable to show a secret,
+// whatever the SDK put in them.
 type redactingCredential struct {
-	cred azcore.TokenCredential
-	o    AuthOptions
+	cred  azcore.TokenCredential
+	o     AuthOptions
+	rec   *recordingTransport
+	host  string
+	entra bool // the credential talks to Entra ID only
 }
 
 func (c *redactingCredential) GetToken(ctx context.Context, tro policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	c.rec.take()
 	tok, err := c.cred.GetToken(ctx, tro)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return tok, err
 		}
-		return tok, &signInError{msg: summariseSignIn(redact(err.Error(), c.o))}
+		return tok, c.classify(err, c.rec.take())
 	}
 	return tok, nil
 }
 
-// signInError is a failed sign-in, text already redacted.
-type signInError struct{ msg string }
-
-func (e *signInError) Error() string        { return "sign-in: " + e.msg }
-func (e *signInError) Is(target error) bool { return target == ErrAuth }
-
-// signInHints say what to check for the Entra errors a user meets first.
-var signInHints = map[int]string{
-	7000215: "check AZURE_CLIENT_SECRET: it must be the secret's value, not its ID, and not expired",
-	7000222: "the client secret has expired: create a new one for the app registration",
-	700016:  "check AZURE_CLIENT_ID and AZURE_TENANT_ID: the app is not registered in that tenant",
-	90002:   "check AZURE_TENANT_ID (and AZURE_AUTHORITY_HOST for a sovereign cloud)",
-	700027:  "the certificate is not the one registered for the app, or its key does not match",
+// classify says what a failed sign-in was. A transport error (seen by
+// the recording transport, or only in azidentity's text) is the network
+// or TLS; a server error status is the service; an Entra error body is
+// the credentials.
+func (c *redactingCredential) classify(err, transport error) *SignInError {
+	e := &SignInError{Host: c.host}
+	if transport != nil {
+		if k, ok := transportKind(transport); ok {
+			e.Kind, e.Msg = k, redact(innermost(transport), c.o)
+			return e
+		}
+	}
+	// The default chain's and managed identity's reports are kept whole:
+	// they say what each credential tried, at which endpoint.
+	var afe *azidentity.AuthenticationFailedError
+	if c.entra && errors.As(err, &afe) && afe.RawResponse != nil && afe.RawResponse.StatusCode >= 500 {
+		e.Kind, e.Msg = KindService, "answered "+afe.RawResponse.Status
+		return e
+	}
+	msg := redact(err.Error(), c.o)
+	if k, ok := transportKind(err); ok && c.entra && !strings.Contains(msg, "AADSTS") {
+		e.Kind, e.Msg = k, msg
+		return e
+	}
+	e.Msg, e.Codes = summariseSignIn(msg)
+	return e
 }
 
 // summariseSignIn cuts azidentity's multi-line failure report (request
 // line, separators, the whole JSON body, a troubleshooting link) down to
-// one line with Entra's own description, plus a hint for common errors.
+// one line with Entra's own description, and returns Entra's error codes.
 // A report without an Entra error body (the default chain's list of
-// credentials tried, a network error) is kept whole.
-func summariseSignIn(msg string) string {
+// credentials tried) is kept whole.
+func summariseSignIn(msg string) (string, []int) {
 	i, j := strings.Index(msg, "\n{"), strings.LastIndex(msg, "\n}")
 	if i < 0 || j < i {
-		return msg
+		return msg, nil
 	}
 	var body struct {
 		Error       string `json:"error"`
@@ -201,7 +243,7 @@ func summariseSignIn(msg string) string {
 		Codes       []int  `json:"error_codes"`
 	}
 	if json.Unmarshal([]byte(msg[i+1:j+2]), &body) != nil || body.Description == "" {
-		return msg
+		return msg, nil
 	}
 	desc := body.Description
 	if k := strings.Index(desc, " Trace ID:"); k > 0 {
@@ -212,12 +254,7 @@ func summariseSignIn(msg string) string {
 	if body.Error != "" {
 		out += " (" + body.Error + ")"
 	}
-	for _, c := range body.Codes {
-		if h, ok := signInHints[c]; ok {
-			return out + "\nhint: " + h
-		}
-	}
-	return out
+	return out, body.Codes
 }
 
 func redact(s string, o AuthOptions) string {

@@ -196,9 +196,9 @@ func (c *client) Hunt(ctx context.Context, req Request, schema func([]Column) er
 				return st, fmt.Errorf("%s: %w", c.api, err)
 			}
 		case resp.StatusCode == http.StatusForbidden:
-			return st, fmt.Errorf("%w: %w\nhint: grant the app registration the application permission %s, with admin consent", ErrAuth, apiErr, c.permission())
+			return st, &AccessError{API: c.api, Permission: c.permission(), Status: resp.StatusCode, Err: apiErr}
 		case resp.StatusCode == http.StatusUnauthorized:
-			return st, fmt.Errorf("%w: %w\nhint: the API refused a fresh token: check that --api and --api-url name the service the token is for, and the tenant", ErrAuth, apiErr)
+			return st, &AccessError{API: c.api, Permission: c.permission(), Status: resp.StatusCode, Err: apiErr}
 		case resp.StatusCode >= 500:
 			if failures >= c.opts.MaxRetries {
 				return st, fmt.Errorf("%s: giving up after %d attempts: %w", c.api, st.Attempts, apiErr)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -161,10 +162,15 @@ func TestSignIn(t *testing.T) {
 	if strings.Contains(err.Error(), a.ClientSecret) || strings.Contains(err.Error(), f.lab.Creds.ClientSecret) {
 		t.Errorf("the error shows the secret: %v", err)
 	}
-	// One line from Entra and a hint, not azidentity's 20-line report.
-	if msg := err.Error(); strings.Count(msg, "\n") != 1 || strings.Contains(msg, "RESPONSE 401") || strings.Contains(msg, "----") ||
-		!strings.Contains(msg, "Invalid client secret provided") || !strings.Contains(msg, "\nhint: check AZURE_CLIENT_SECRET") {
+	// One line from Entra, not azidentity's 20-line report; the code
+	// for the command line's hint.
+	if msg := err.Error(); strings.Count(msg, "\n") != 0 || strings.Contains(msg, "RESPONSE 401") || strings.Contains(msg, "----") ||
+		!strings.Contains(msg, "Invalid client secret provided") || strings.Contains(msg, "hint:") {
 		t.Errorf("wrong secret, message not summarised:\n%s", msg)
+	}
+	var se *hunting.SignInError
+	if !errors.As(err, &se) || se.Kind != hunting.KindCredentials || !slices.Contains(se.Codes, 7000215) {
+		t.Errorf("wrong secret: %#v", err)
 	}
 	// Through a hunter too.
 	o := f.options(t)

@@ -2,6 +2,7 @@ package hunting
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -35,7 +36,7 @@ func (s *tokenSource) token(ctx context.Context) (string, error) {
 	}
 	tok, err := s.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{s.scope}})
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrAuth, err)
+		return "", authError(err)
 	}
 	s.tok = tok
 	return tok.Token, nil
@@ -57,11 +58,22 @@ func (s *tokenSource) renew(ctx context.Context, refused string) (string, error)
 		tok, err = s.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{s.scope}})
 	}
 	if err != nil {
-		return "", fmt.Errorf("%w: renewing the token: %w", ErrAuth, err)
+		return "", authError(err)
 	}
 	if tok.Token == refused {
 		return "", fmt.Errorf("%w: the service refused the token and the credential gave no other", ErrAuth)
 	}
 	s.tok = tok
 	return tok.Token, nil
+}
+
+// authError makes a credential's failure match ErrAuth. A *SignInError
+// says what failed itself; "not authorised" would mislabel a network or
+// TLS failure.
+func authError(err error) error {
+	var se *SignInError
+	if errors.As(err, &se) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrAuth, err)
 }

@@ -194,9 +194,10 @@ func TestErrorAnswers(t *testing.T) {
 			srv, got := wireServer(t, answer(403, graphErr("Forbidden", "Missing role permissions on the request.")))
 			_, _, _, err := collect(t, mk(hunting.Options{BaseURL: srv.URL, Credential: &staticCredential{}, HTTPClient: srv.Client(), Now: (&clock{}).Now, Sleep: (&clock{}).Sleep}), req)
 			var apiErr *hunting.APIError
+			var access *hunting.AccessError
 			perm := map[string]string{"graph": "ThreatHunting.Read.All", "mde": "AdvancedQuery.Read.All"}[name]
 			if !errors.Is(err, hunting.ErrAuth) || !errors.As(err, &apiErr) || apiErr.RequestID != "rid-1" || len(*got) != 1 ||
-				!strings.Contains(err.Error(), "Missing role permissions") || !strings.Contains(err.Error(), "\nhint: grant the app registration the application permission "+perm) {
+				!strings.Contains(err.Error(), "Missing role permissions") || !errors.As(err, &access) || !strings.HasPrefix(access.Permission, perm) || access.Status != 403 {
 				t.Errorf("%s: %v after %d calls", name, err, len(*got))
 			}
 		}

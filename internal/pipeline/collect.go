@@ -30,7 +30,7 @@ func (r *run) collect(ctx context.Context) error {
 	}()
 	info, err := r.p.Shodan.APIInfo(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCannotRun, err)
+		return cannotRun(err)
 	}
 	r.s.Totals.CreditsLeft, r.s.Totals.CreditsKnown = info.QueryCredits, true
 	budget := info.QueryCredits
@@ -46,8 +46,7 @@ func (r *run) collect(ctx context.Context) error {
 		}
 	}
 	if need > budget {
-		return fmt.Errorf("%w: shodan: the %d hunts need at least %d query credits, the run may spend %d (account has %d)\nhint: raise --credit-budget, disable hunts, or wait for the monthly reset",
-			ErrCannotRun, len(r.o.Hunts), need, budget, info.QueryCredits)
+		return cannotRun(&CreditsError{Hunts: len(r.o.Hunts), Need: need, Budget: budget, Account: info.QueryCredits})
 	}
 	spent := 0
 	for i, h := range r.o.Hunts {
@@ -66,7 +65,7 @@ func (r *run) collect(ctx context.Context) error {
 			r.fail("hunt %s: %v", h.Name, err)
 			if errors.Is(err, shodan.ErrUnauthorized) {
 				// The key is refused: the other hunts would fail the same way.
-				return fmt.Errorf("%w: %w", ErrCannotRun, err)
+				return cannotRun(err)
 			}
 		}
 	}
@@ -135,4 +134,13 @@ func (r *run) hunt(ctx context.Context, h config.Hunt, hs *HuntSummary, credits,
 	r.p.Log.Info("hunt done", "hunt", h.Name, "pages", hs.Pages, "banners", hs.Banners,
 		"fresh", hs.Fresh, "new_ips", r.set.Len()-before, "skipped", hs.Skipped.Total(), "stale", hs.Stale)
 	return err
+}
+
+// CreditsError is a run whose hunts need more Shodan query credits than it
+// may spend.
+type CreditsError struct{ Hunts, Need, Budget, Account int }
+
+func (e *CreditsError) Error() string {
+	return fmt.Sprintf("shodan: the %d hunts need at least %d query credits, the run may spend %d (account has %d)",
+		e.Hunts, e.Need, e.Budget, e.Account)
 }

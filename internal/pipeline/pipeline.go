@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"c2sweep/internal/config"
@@ -54,8 +55,61 @@ type Options struct {
 	Fingerprint  string
 }
 
-// ErrCannotRun wraps failures that stop a run before it sweeps anything.
+// ErrCannotRun is matched by failures that stop a run before it sweeps
+// anything (or stop every query of it).
 var ErrCannotRun = errors.New("cannot run")
+
+// cannotRunError matches ErrCannotRun and reads as its cause.
+type cannotRunError struct{ err error }
+
+func (e *cannotRunError) Error() string        { return e.err.Error() }
+func (e *cannotRunError) Unwrap() error        { return e.err }
+func (e *cannotRunError) Is(target error) bool { return target == ErrCannotRun }
+
+func cannotRun(err error) error { return &cannotRunError{err} }
+
+// OutDirError is a results directory that cannot be created or written.
+type OutDirError struct {
+	Dir string
+	Err error
+}
+
+func (e *OutDirError) Error() string {
+	return "results directory " + e.Dir + ": " + strings.TrimPrefix(e.Err.Error(), "results directory: ")
+}
+func (e *OutDirError) Unwrap() error { return e.Err }
+
+// alertGrace is how long an interrupted run may take to deliver the hits
+// it stored.
+const alertGrace = 20 * time.Second
+
+// preflight checks, before any Shodan credit is spent, what the sweep
+// will need: the sign-in, the hunting API's TLS, and the results
+// directory (created, with a file for each hunt). The state was checked
+// by BeginRun.
+func (r *run) preflight(ctx context.Context) error {
+	if h := r.p.Hunter; h != nil && !r.o.DryRun {
+		if c, ok := h.(hunting.SignInChecker); ok {
+			if err := c.SignIn(ctx); err != nil {
+				return cannotRun(err)
+			}
+		}
+		if c, ok := h.(hunting.Prober); ok {
+			if err := c.Probe(ctx); err != nil {
+				return cannotRun(err)
+			}
+		}
+	}
+	if r.o.OutDir != "" {
+		out, err := newOutputs(r.o.OutDir, r.s, &r.set)
+		if err != nil {
+			return cannotRun(&OutDirError{Dir: r.o.OutDir, Err: err})
+		}
+		r.out = out
+		r.s.OutDir = r.o.OutDir
+	}
+	return nil
+}
 
 // Run performs one sweep. The error is non-nil only when the run could not
 // start or was cancelled; partial failures are in the Summary.
@@ -87,17 +141,41 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 		s.Hunts = append(s.Hunts, hs)
 		r.hunts[h.Name] = hs
 	}
+	// Recording the run first is the check that the state is writable,
+	// and it records a run that fails its pre-flight too.
 	if p.Store != nil && !o.DryRun {
 		id, err := p.Store.BeginRun(ctx, store.RunInfo{Started: now, Command: o.Command, ConfigFingerprint: o.Fingerprint})
 		if err != nil {
-			return s, fmt.Errorf("%w: state: %w", ErrCannotRun, err)
+			return s, cannotRun(fmt.Errorf("state: %w", err))
 		}
 		s.RunID = id
 	}
-	err := r.do(ctx)
+	err := r.preflight(ctx)
+	if err == nil {
+		err = r.do(ctx)
+	}
+	if p.Store != nil && !o.DryRun && s.RunID != 0 && len(p.Notify) > 0 {
+		// Hits stored by this run or an earlier one go out even when this
+		// run failed or was interrupted: the outbox has them.
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if ctx.Err() != nil {
+			actx, cancel = context.WithTimeout(context.WithoutCancel(ctx), alertGrace)
+		}
+		t2 := time.Now()
+		r.alert(actx)
+		cancel()
+		s.Timing.OutputSec = time.Since(t2).Seconds()
+	}
 	s.Finished = p.Now().UTC()
 	s.DurationSec = s.Finished.Sub(s.Started).Seconds()
 	s.Outcome = r.outcome(ctx, err)
+	switch {
+	case s.Outcome == OutcomeAborted:
+		s.Error = "interrupted"
+	case err != nil:
+		s.Error = err.Error()
+		p.Log.Info("run failed", "error", s.Error)
+	}
 	if r.out != nil {
 		// Results of a failed or interrupted run are written too: the
 		// summary says what happened.
@@ -158,24 +236,11 @@ func (r *run) do(ctx context.Context) error {
 		}
 	}
 	r.s.Totals.Indicators = r.set.Len()
-	if r.o.OutDir != "" {
-		out, err := newOutputs(r.o.OutDir, r.s, &r.set)
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrCannotRun, err)
-		}
-		r.out = out
-		r.s.OutDir = r.o.OutDir
-	}
 	t1 := time.Now()
 	if err := r.sweep(ctx); err != nil {
 		return err
 	}
 	r.s.Timing.HuntingSec = time.Since(t1).Seconds()
-	t2 := time.Now()
-	if r.p.Store != nil && !r.o.DryRun && len(r.p.Notify) > 0 {
-		r.alert(ctx)
-	}
-	r.s.Timing.OutputSec = time.Since(t2).Seconds()
 	return ctx.Err()
 }
 
@@ -265,5 +330,18 @@ func (r *run) result() store.RunResult {
 		Indicators:  r.s.Totals.Indicators,
 		Hits:        r.s.Totals.Hits,
 		Errors:      slices.Clone(r.s.Errors),
+		Error:       r.s.Error,
 	}
+}
+
+// RecordRefused records a run that could not even be set up (no Shodan
+// key, a secret that cannot be read) as failed, with the reason, so that
+// `runs` shows why a scheduled run did nothing. It needs the run lock.
+func RecordRefused(ctx context.Context, st *store.Store, command, fingerprint string, cause error) error {
+	now := time.Now().UTC()
+	id, err := st.BeginRun(ctx, store.RunInfo{Started: now, Command: command, ConfigFingerprint: fingerprint})
+	if err != nil {
+		return err
+	}
+	return st.FinishRun(ctx, id, store.RunResult{Outcome: store.OutcomeFailed, Finished: now, Error: cause.Error()})
 }

@@ -53,6 +53,13 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 				textsafe.Terminal(h.Name), h.Pages, (h.Total+99)/100)
 		}
 	}
+	if t.Alerted > 0 {
+		fmt.Fprintf(w, "Alerts: %s delivered", plural(t.Alerted, "hit", "hits"))
+		if t.AlertedEarlier > 0 {
+			fmt.Fprintf(w, ", %d of them stored by earlier runs that could not deliver them", t.AlertedEarlier)
+		}
+		fmt.Fprintln(w, ".")
+	}
 	if t.Carried > 0 {
 		fmt.Fprintf(w, "%s carried over: named by earlier runs, absent from Shodan today, swept until they expire.\n",
 			plural(t.Carried, "indicator", "indicators"))

@@ -49,7 +49,7 @@ func TestRunNeverCommitsAnAnswerAtTheRowCap(t *testing.T) {
 	p2 := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: capAt{Hunter: l.hunter(t, "graph", nil), maxIPs: 1 << 30, ip: ip.String()},
 		Store: ptTempStore(t)}
 	s2 := ptRun(t, p2, pipeline.Options{Hunts: hunts, API: "graph"})
-	if s2.Outcome != pipeline.OutcomePartial || s2.Totals.QueriesFailed != 1 || !strings.Contains(strings.Join(s2.Errors, "\n"), "row cap") {
+	if s2.Outcome != pipeline.OutcomePartial || s2.Totals.QueriesFailed != 1 || !strings.Contains(strings.Join(s2.Errors, "\n"), "row cap") || s2.Totals.QueriesAtRowCap != 1 {
 		t.Fatalf("single indicator at the cap: %s", ptDescribe(s2))
 	}
 	last, err := p2.Store.LastSwept(context.Background(), kql.DefaultTarget.String(), []netip.Addr{ip})

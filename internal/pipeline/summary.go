@@ -32,6 +32,7 @@ type Summary struct {
 	Totals      Totals          `json:"totals"`
 	Timing      Timing          `json:"timing"`
 	Errors      []string        `json:"errors,omitempty"`
+	Error       string          `json:"error,omitempty"` // why the run failed or was interrupted
 	// NewHits are the hits first seen by this run (all hits with --all),
 	// suppressed ones excluded.
 	NewHits []indicator.Hit `json:"-"`
@@ -81,6 +82,7 @@ type Totals struct {
 	Carried         int  `json:"carried_indicators"` // of Indicators, from earlier runs
 	Queries         int  `json:"queries"`
 	QueriesFailed   int  `json:"queries_failed"`
+	QueriesAtRowCap int  `json:"queries_at_row_cap,omitempty"` // failed: a single indicator filled the row cap
 	Rows            int  `json:"rows"`
 	Hits            int  `json:"hits"`
 	NewHits         int  `json:"new_hits"`
@@ -95,6 +97,7 @@ type Totals struct {
 	Throttled       int  `json:"throttled"`
 	Expired         int  `json:"indicators_expired,omitempty"`
 	Alerted         int  `json:"alerts_delivered,omitempty"`
+	AlertedEarlier  int  `json:"alerts_delivered_from_earlier_runs,omitempty"` // of Alerted: hits earlier runs stored but could not deliver
 }
 
 // Timing splits the wall time by stage.

@@ -147,10 +147,13 @@ func (r *run) sweepTarget(ctx context.Context, t kql.Target) error {
 			r.s.Totals.QueriesFailed++
 			r.fail("sweep %s: %v", t, err)
 			// Sign-in or permission failure: every other query fails the same way.
-			return fmt.Errorf("%w: %w", ErrCannotRun, err)
+			return cannotRun(err)
 		default:
 			qs.Error = err.Error()
 			r.s.Totals.QueriesFailed++
+			if errors.Is(err, errRowCap) {
+				r.s.Totals.QueriesAtRowCap++
+			}
 			r.fail("sweep %s (%d indicators): %v", t, len(q.IPs), err)
 			for _, h := range hunts {
 				if hs := r.hunts[h]; hs.Error == "" {
@@ -220,8 +223,7 @@ func (r *run) query(ctx context.Context, q kql.Query, hunts []string, qs *QueryS
 }
 
 // errRowCap marks an answer that reached the service's row cap.
-var errRowCap = fmt.Errorf("the answer reached the %d-row cap and may be cut; nothing of it was kept\n"+
-	"hint: a busy address (CDN, cloud front) fills the cap: suppress it or use a shorter --lookback", hunting.MaxRows)
+var errRowCap = fmt.Errorf("the answer reached the %d-row cap and may be cut; nothing of it was kept", hunting.MaxRows)
 
 const (
 	commitBatch    = 5000

@@ -33,7 +33,7 @@ func (e *LockedError) Error() string {
 	if len(who) > 0 {
 		s += " (" + strings.Join(who, ", ") + ")"
 	}
-	return s + " holds " + e.File + "\nhint: wait for it to finish, or use --wait"
+	return s + " holds " + e.File
 }
 
 // Is makes errors.Is(err, ErrLocked) true.
@@ -176,7 +176,8 @@ func (s *Store) recoverInterrupted(ctx context.Context) error {
 }
 
 func (s *Store) markInterrupted(ctx context.Context) error {
-	res, err := s.db.ExecContext(ctx, "UPDATE runs SET outcome = 'interrupted' WHERE outcome = 'running'")
+	res, err := s.db.ExecContext(ctx, `UPDATE runs SET outcome = 'interrupted', error = coalesce(error, 'the process ended before the run finished (killed or crashed)')
+		WHERE outcome = 'running'`)
 	if err != nil {
 		return s.classify("mark interrupted runs", err)
 	}

@@ -36,6 +36,7 @@ type RunResult struct {
 	Indicators  int // indicators swept
 	Hits        int // hits seen in the windows, new or not
 	Errors      []string
+	Error       string // why the run failed or was interrupted, "" when it did not
 }
 
 // Run is one recorded run.
@@ -54,6 +55,7 @@ type Run struct {
 	Hits              int             `json:"hits"`
 	NewHits           int             `json:"new_hits"` // hits first reported by this run
 	Errors            []string        `json:"errors,omitempty"`
+	Error             string          `json:"error,omitempty"` // why it failed or was interrupted
 }
 
 // BeginRun records a new run as "running". It needs the run lock.
@@ -102,8 +104,9 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, r RunResult) error {
 	}
 	return s.tx(ctx, "finish run", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE runs SET finished = ?, outcome = ?, hunts = ?, credits_used = ?,
-			calls = ?, indicators = ?, hits = ?, errors = ? WHERE id = ? AND outcome = 'running'`,
-			ns(finished), r.Outcome, nullBytes(hunts), r.CreditsUsed, r.Calls, r.Indicators, r.Hits, nullBytes(errs), runID)
+			calls = ?, indicators = ?, hits = ?, errors = ?, error = ? WHERE id = ? AND outcome = 'running'`,
+			ns(finished), r.Outcome, nullBytes(hunts), r.CreditsUsed, r.Calls, r.Indicators, r.Hits, nullBytes(errs),
+			nullString(redact(r.Error)), runID)
 		if err != nil {
 			return err
 		}
@@ -114,6 +117,13 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, r RunResult) error {
 	})
 }
 
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 func nullBytes(b []byte) any {
 	if b == nil {
 		return nil
@@ -121,7 +131,7 @@ func nullBytes(b []byte) any {
 	return string(b)
 }
 
-const runCols = `id, started, finished, command, config_fp, pid, outcome, hunts, credits_used, calls, indicators, hits, errors,
+const runCols = `id, started, finished, command, config_fp, pid, outcome, hunts, credits_used, calls, indicators, hits, errors, error,
 	(SELECT count(*) FROM hits WHERE hits.run_id = runs.id)`
 
 // Runs returns the newest runs first; limit <= 0 means all.
@@ -167,11 +177,12 @@ func scanRun(sc scanner) (Run, error) {
 	var r Run
 	var started int64
 	var finished sql.NullInt64
-	var hunts, errs sql.NullString
+	var hunts, errs, reason sql.NullString
 	if err := sc.Scan(&r.ID, &started, &finished, &r.Command, &r.ConfigFingerprint, &r.PID, &r.Outcome, &hunts,
-		&r.CreditsUsed, &r.Calls, &r.Indicators, &r.Hits, &errs, &r.NewHits); err != nil {
+		&r.CreditsUsed, &r.Calls, &r.Indicators, &r.Hits, &errs, &reason, &r.NewHits); err != nil {
 		return r, err
 	}
+	r.Error = reason.String
 	r.Started, r.Finished = fromNS(started), fromNullNS(finished)
 	if hunts.Valid {
 		r.Hunts = json.RawMessage(hunts.String)

@@ -251,7 +251,7 @@ func TestSuppressor(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := s.Unsuppress(ctx, SuppressIP, "198.51.100.7"); !errors.Is(err, ErrNotFound) ||
-		!strings.Contains(err.Error(), "no suppression of ip 198.51.100.7") || !strings.Contains(err.Error(), "hint: `c2sweep unsuppress --list`") {
+		!strings.Contains(err.Error(), "no suppression of ip 198.51.100.7") || !strings.Contains(hintOf(err), "`c2sweep unsuppress --list`") {
 		t.Errorf("second unsuppress: %v", err)
 	}
 	if _, err := s.Unsuppress(ctx, SuppressCIDR, "203.0.113.9/24"); err != nil {

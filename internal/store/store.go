@@ -47,6 +47,9 @@ var (
 	// ErrNotStateDB: the file is not SQLite, is corrupt, or belongs to
 	// another application.
 	ErrNotStateDB = errors.New("not a c2sweep state database")
+	// ErrCorrupt: the file is a c2sweep state database that SQLite found
+	// damaged. It matches ErrNotStateDB too.
+	ErrCorrupt = fmt.Errorf("%w: corrupt", ErrNotStateDB)
 	// ErrNewerSchema: the database was written by a newer c2sweep.
 	ErrNewerSchema = errors.New("state database is from a newer c2sweep")
 	// ErrWrite: the database could not be written (read-only, disk full,
@@ -64,7 +67,8 @@ var (
 )
 
 // Error is a failure of the state database with the file it concerns and
-// an optional hint for the user. It matches its Kind with errors.Is.
+// an optional hint for the user, which the command line prints (Error()
+// leaves it out). It matches its Kind with errors.Is.
 type Error struct {
 	Path string
 	Kind error // one of the Err* values, or nil
@@ -75,11 +79,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	s := "state " + e.Path + ": " + e.Msg
+	if e.Path == "" {
+		s = "state: " + e.Msg
+	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
-	}
-	if e.Hint != "" {
-		s += "\nhint: " + e.Hint
 	}
 	return s
 }
@@ -140,7 +144,7 @@ func DefaultPath() (string, error) {
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("state directory: %w (hint: set --state or C2SWEEP_STATE)", err)
+		return "", &Error{Msg: "no home directory for the default state file", Err: err, Hint: "set --state or C2SWEEP_STATE"}
 	}
 	return filepath.Join(home, ".local", "state", "c2sweep", "state.db"), nil
 }
@@ -190,7 +194,7 @@ var sqliteMagic = []byte("SQLite format 3\x00")
 // by a crashed process is marked "interrupted" when no run holds the lock.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
-		return nil, errors.New("state: no database path (hint: set --state or C2SWEEP_STATE)")
+		return nil, &Error{Msg: "no database path", Hint: "set --state or C2SWEEP_STATE"}
 	}
 	if strings.ContainsAny(path, "?#") {
 		return nil, &Error{Path: path, Msg: "'?' and '#' are not supported in the file name"}
@@ -276,7 +280,7 @@ func checkHeader(path string, size int64) error {
 	head := make([]byte, len(sqliteMagic))
 	if _, err := io.ReadFull(f, head); err != nil || string(head) != string(sqliteMagic) {
 		return &Error{Path: path, Kind: ErrNotStateDB, Msg: "not a c2sweep state database (not an SQLite file)",
-			Hint: "point --state at another file, or move this one away; c2sweep will not overwrite it"}
+			Hint: "point --state at another file, or move " + path + " aside; c2sweep will not overwrite it"}
 	}
 	return nil
 }
@@ -309,6 +313,9 @@ func (s *Store) init(ctx context.Context) error {
 			}
 			return foreign("SQLite database of another application, with tables " + strings.Join(names, ", "))
 		}
+	}
+	if err := s.quickCheck(ctx); err != nil {
+		return err
 	}
 	known := int64(SchemaVersion())
 	if ver > known {
@@ -418,9 +425,12 @@ func (s *Store) classify(op string, err error) error {
 				Hint: "check the permissions of the file and its directory (the -wal and -shm files too), or set --state"}
 		case sqlite3.SQLITE_IOERR:
 			return &Error{Path: s.path, Kind: ErrWrite, Msg: op + ": I/O error, nothing was changed", Err: err}
-		case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
-			return &Error{Path: s.path, Kind: ErrNotStateDB, Msg: op + ": not a c2sweep state database (corrupt)", Err: err,
-				Hint: "move the file away and run again to start fresh; `sqlite3 FILE .recover` may save its history"}
+		case sqlite3.SQLITE_NOTADB:
+			return &Error{Path: s.path, Kind: ErrNotStateDB, Msg: op + ": not a c2sweep state database (not SQLite, or corrupt)", Err: err,
+				Hint: corruptHint(s.path)}
+		case sqlite3.SQLITE_CORRUPT:
+			return &Error{Path: s.path, Kind: ErrCorrupt, Msg: op + ": not a c2sweep state database (corrupt)", Err: err,
+				Hint: corruptHint(s.path)}
 		case sqlite3.SQLITE_BUSY:
 			return &Error{Path: s.path, Msg: op + ": busy: another process kept the database locked", Err: err}
 		}
@@ -463,6 +473,42 @@ func compactStrings(ss []string) []string {
 		}
 	}
 	return out
+}
+
+// corruptHint says how to get going again with a damaged state file.
+func corruptHint(path string) string {
+	return "restore " + path + " from a backup, or move it aside (mv " + path + " " + path + ".corrupt) " +
+		"and run again to start fresh; `sqlite3 " + path + ".corrupt .recover` may save its history"
+}
+
+// quickCheck refuses a damaged database before anything reads it:
+// PRAGMA quick_check reads every page once (O(size), no index
+// cross-checks), so a corrupt file is found on open instead of as wrong
+// answers or the same failure daily. BenchmarkOpenCheck: no measurable
+// cost at 22 MB (20,000 indicators and hits), +0.5 s at 217 MB (200,000).
+func (s *Store) quickCheck(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, "PRAGMA quick_check(5)")
+	if err != nil {
+		return s.classify("check", err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var msg string
+		if err := rows.Scan(&msg); err != nil {
+			return s.classify("check", err)
+		}
+		if msg != "ok" {
+			problems = append(problems, msg)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.classify("check", err)
+	}
+	if len(problems) > 0 {
+		return &Error{Path: s.path, Kind: ErrCorrupt, Msg: "corrupt: " + strings.Join(problems, "; "), Hint: corruptHint(s.path)}
+	}
+	return nil
 }
 
 // Check runs SQLite's integrity check.

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"c2sweep/internal/config"
+	"c2sweep/internal/hunting"
+	"c2sweep/internal/pipeline"
+	"c2sweep/internal/store"
+)
+
+// Every error is printed in one format, its hint chosen here from its type.
+func TestPrintErrorOneFormat(t *testing.T) {
+	t.Setenv("SSL_CERT_FILE", "")
+	for _, tc := range []struct {
+		err        error
+		msg, hint  string
+		notInHints string
+	}{
+		{&hunting.SignInError{Kind: hunting.KindNetwork, Host: "login.example", Msg: "dial tcp: connection refused"},
+			"sign-in: cannot reach Entra ID at login.example: dial tcp: connection refused", "proxy (HTTPS_PROXY, NO_PROXY) from this host to login.example", "AZURE_CLIENT_SECRET"},
+		{fmt.Errorf("graph: %w", &hunting.SignInError{Kind: hunting.KindTLS, Host: "login.example", Msg: "x509: certificate signed by unknown authority"}),
+			"graph: sign-in: TLS: Entra ID at login.example: x509: certificate signed by unknown authority", "the system's CAs do not trust login.example", "AZURE_CLIENT_SECRET"},
+		{&hunting.SignInError{Kind: hunting.KindService, Host: "login.example", Msg: "answered 503 Service Unavailable"},
+			"sign-in: Entra ID at login.example failed: answered 503 Service Unavailable", "try again later", "AZURE_CLIENT_SECRET"},
+		{&hunting.SignInError{Kind: hunting.KindCredentials, Codes: []int{90002}, Msg: "AADSTS90002: Tenant 't' not found."},
+			"sign-in: AADSTS90002: Tenant 't' not found.", "check AZURE_TENANT_ID", "proxy"},
+		{&hunting.SignInError{Kind: hunting.KindCredentials, Msg: "DefaultAzureCredential: failed to acquire a token."},
+			"sign-in: DefaultAzureCredential: failed to acquire a token.", credentialsHint, "proxy"},
+		{&store.Error{Path: "/s.db", Kind: store.ErrCorrupt, Msg: "corrupt: page 3", Hint: "move /s.db aside"},
+			"state /s.db: corrupt: page 3", "move /s.db aside", ""},
+		{&pipeline.OutDirError{Dir: "/f/r", Err: errors.New("mkdir /f: not a directory")},
+			"results directory /f/r: mkdir /f: not a directory", "--out", ""},
+		// Text of a package that still writes its hint: the same format.
+		{errors.New("shodan: no API key\nhint: set SHODAN_API_KEY"), "shodan: no API key", "set SHODAN_API_KEY", ""},
+		{withHint(errors.New("no hunt is enabled"), "enable one"), "no hunt is enabled", "enable one", ""},
+		{errors.New("plain"), "plain", "", ""},
+	} {
+		var b bytes.Buffer
+		printError(&b, tc.err)
+		want := "c2sweep: " + tc.msg + "\n"
+		got := b.String()
+		if !strings.HasPrefix(got, want) {
+			t.Errorf("%v: got %q, want it to start %q", tc.err, got, want)
+			continue
+		}
+		rest := strings.TrimPrefix(got, want)
+		if tc.hint == "" {
+			if rest != "" {
+				t.Errorf("%v: unexpected %q", tc.err, rest)
+			}
+			continue
+		}
+		if !strings.HasPrefix(rest, "hint: ") || !strings.Contains(rest, tc.hint) || strings.Count(rest, "\n") != 1 ||
+			(tc.notInHints != "" && strings.Contains(rest, tc.notInHints)) {
+			t.Errorf("%v: hint line %q, want one containing %q", tc.err, rest, tc.hint)
+		}
+	}
+}
+
+// Each problem of a config file gets its own hint line.
+func TestPrintErrorConfigProblems(t *testing.T) {
+	err := config.Errors{
+		{File: "c.yaml", Line: 3, Key: "sweep.lookbak", Msg: "unknown key", Hint: "did you mean lookback?"},
+		{File: "c.yaml", Line: 7, Key: "sweep.api", Msg: `"gaph" is not one of graph, mde`},
+	}
+	var b bytes.Buffer
+	printError(&b, err)
+	want := "c2sweep: c.yaml:3: sweep.lookbak: unknown key\nhint: did you mean lookback?\n" +
+		"c2sweep: c.yaml:7: sweep.api: \"gaph\" is not one of graph, mde\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
