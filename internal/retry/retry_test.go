@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -104,7 +105,7 @@ func TestDoCancelled(t *testing.T) {
 func TestParseRetryAfter(t *testing.T) {
 	for v, want := range map[string]time.Duration{
 		"": 0, "7": 7 * time.Second, "-1": 0, "x": 0,
-		start.Add(90 * time.Second).Format(time.RFC1123): 90 * time.Second,
+		start.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
 	} {
 		if got := ParseRetryAfter(v, start); got != want {
 			t.Errorf("%q: %v, want %v", v, got, want)
