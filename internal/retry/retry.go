@@ -115,6 +115,12 @@ func Do(ctx context.Context, p Policy, fn func(ctx context.Context, attempt int)
 		if ctx.Err() != nil {
 			return abandoned(ctx.Err(), err)
 		}
+		var ag *again
+		if errors.As(err, &ag) {
+			last = ag.err
+			n--
+			continue
+		}
 		last = err
 		if n >= p.Attempts {
 			return err
@@ -146,6 +152,10 @@ func attempt(ctx context.Context, d time.Duration, n int, fn func(context.Contex
 		var perm *permanent
 		if errors.As(err, &perm) {
 			return &permanent{&TimeoutError{After: d, Err: perm.err}}
+		}
+		var ag *again
+		if errors.As(err, &ag) {
+			return err
 		}
 		return &TimeoutError{After: d, Err: err}
 	}
@@ -290,3 +300,13 @@ func (c *capped) Read(p []byte) (int, error) {
 
 // ReadAll reads r whole up to limit bytes.
 func ReadAll(r io.Reader, limit int64) ([]byte, error) { return io.ReadAll(LimitBody(r, limit)) }
+
+type again struct{ err error }
+
+func (a *again) Error() string { return a.err.Error() }
+func (a *again) Unwrap() error { return a.err }
+
+// Again marks err as fixed by the caller already (a renewed token): Do
+// tries again at once, and the attempt does not count against
+// Policy.Attempts. The caller must make sure it cannot recur forever.
+func Again(err error) error { return &again{err} }
