@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,31 +19,20 @@ import (
 	"testing"
 	"time"
 
+	"c2sweep/internal/clock"
 	"c2sweep/internal/indicator"
 	"c2sweep/internal/lab"
 )
 
 var worldNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-// fakeClock is shared by the lab and the client: the client's Sleep moves it,
-// so pacing and the lab's rate limit are tested exactly and instantly.
-type fakeClock struct {
-	mu     sync.Mutex
-	t      time.Time
-	sleeps []time.Duration
+// sleepClock is a clock whose Sleep a test replaces.
+type sleepClock struct {
+	clock.Clock
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.sleeps = append(c.sleeps, d)
-	c.mu.Unlock()
-	return nil
-}
+func (c sleepClock) Sleep(ctx context.Context, d time.Duration) error { return c.sleep(ctx, d) }
 
 // recorder notes when (on the clock) each request left the client.
 type recorder struct {
@@ -61,7 +51,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 
 type env struct {
 	lab *lab.Lab
-	clk *fakeClock
+	clk *clock.Fake
 	rec *recorder
 	c   *Client
 	log *bytes.Buffer
@@ -71,7 +61,7 @@ type env struct {
 // change the client's options.
 func newEnv(t *testing.T, lo lab.Options, mutate func(*Options)) *env {
 	t.Helper()
-	clk := &fakeClock{t: worldNow}
+	clk := clock.NewFake(worldNow)
 	if lo.Now == nil {
 		lo.Now = clk.Now
 	}
@@ -86,7 +76,7 @@ func newEnv(t *testing.T, lo lab.Options, mutate func(*Options)) *env {
 	rec := &recorder{next: hc.Transport, now: clk.Now}
 	hc.Transport = rec
 	var buf bytes.Buffer
-	o := Options{BaseURL: l.URL, Key: l.Creds.ShodanKey, HTTPClient: hc, Now: clk.Now, Sleep: clk.Sleep,
+	o := Options{BaseURL: l.URL, Key: l.Creds.ShodanKey, HTTPClient: hc, Clock: clk,
 		Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if mutate != nil {
 		mutate(&o)
@@ -309,7 +299,7 @@ func TestRetries(t *testing.T) {
 			t.Errorf("stats %+v", s)
 		}
 		var longest time.Duration
-		for _, d := range e.clk.sleeps {
+		for _, d := range e.clk.Slept() {
 			longest = max(longest, d)
 		}
 		if longest < time.Second {
@@ -366,7 +356,7 @@ func TestAPIErrors(t *testing.T) {
 	if e.c.Stats().Requests != 1 {
 		t.Error("a 401 was retried")
 	}
-	good, _ := New(Options{BaseURL: e.lab.URL, Key: e.lab.Creds.ShodanKey, HTTPClient: e.lab.HTTPClient(), Now: e.clk.Now, Sleep: e.clk.Sleep})
+	good, _ := New(Options{BaseURL: e.lab.URL, Key: e.lab.Creds.ShodanKey, HTTPClient: e.lab.HTTPClient(), Clock: e.clk})
 	if _, err := good.Search(ctx, "port:443", 1); err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +446,7 @@ func TestKeyNeverLeaks(t *testing.T) {
 	t.Run("ctx cancel", func(t *testing.T) {
 		e := newEnv(t, lab.Options{Faults: lab.Faults{Rate5xx: 1}}, nil)
 		cctx, cancel := context.WithCancel(ctx)
-		e.c.o.Sleep = func(ctx context.Context, d time.Duration) error { cancel(); return e.clk.Sleep(ctx, d) }
+		e.c.clock = sleepClock{e.clk, func(ctx context.Context, d time.Duration) error { cancel(); return e.clk.Sleep(ctx, d) }}
 		_, err := e.c.Search(cctx, csQuery, 1)
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%v", err)
@@ -481,12 +471,12 @@ func TestConcurrentPace(t *testing.T) {
 	e := newEnv(t, lab.Options{ShodanRate: time.Nanosecond, Now: time.Now}, nil)
 	var mu sync.Mutex
 	var waits []time.Duration
-	e.c.o.Sleep = func(ctx context.Context, d time.Duration) error {
+	e.c.clock = sleepClock{e.clk, func(ctx context.Context, d time.Duration) error {
 		mu.Lock()
 		waits = append(waits, d)
 		mu.Unlock()
 		return nil
-	}
+	}}
 	const goroutines, each = 4, 3
 	var wg sync.WaitGroup
 	for range goroutines {
@@ -642,7 +632,7 @@ func BenchmarkDecodePage(b *testing.B) {
 // the same fake clock must still see every gap at least Interval, with no
 // request squeezed in after the late one.
 func TestPaceFromWrite(t *testing.T) {
-	clk := &fakeClock{t: worldNow}
+	clk := clock.NewFake(worldNow)
 	var mu sync.Mutex
 	var seen []time.Time
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -662,7 +652,7 @@ func TestPaceFromWrite(t *testing.T) {
 		}
 		return clk.Sleep(ctx, d)
 	}
-	c, err := New(Options{BaseURL: srv.URL, Key: "k", HTTPClient: srv.Client(), Interval: interval, Now: clk.Now, Sleep: sleep})
+	c, err := New(Options{BaseURL: srv.URL, Key: "k", HTTPClient: srv.Client(), Interval: interval, Clock: sleepClock{clk, sleep}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -682,4 +672,46 @@ func TestPaceFromWrite(t *testing.T) {
 			t.Errorf("request %d came %v after the previous one, want >= %v (times %v)", i, gap, interval, seen)
 		}
 	}
+}
+
+// TestLyingTotal: Shodan's total never makes SearchAll page without end,
+// even with no page budget; the pages actually returned decide.
+func TestLyingTotal(t *testing.T) {
+	ctx := context.Background()
+	world := lab.WorldConfig{Seed: 4, Servers: 900, Banners: 300}
+	walk := func(e *env) (pages, banners int, err error) {
+		err = e.c.SearchAll(ctx, csQuery, 0, func(n int, p *Page) error {
+			pages++
+			banners += len(p.Matches)
+			if pages > 50 {
+				return errors.New("pages without end")
+			}
+			return nil
+		})
+		return
+	}
+	for _, total := range []int{-1, 0, 1_000_000_000} {
+		t.Run(fmt.Sprint("total=", total), func(t *testing.T) {
+			e := newEnv(t, lab.Options{World: world, Faults: lab.Faults{ShodanTotal: &total}}, nil)
+			want, err := e.lab.World.Search(csQuery)
+			if err != nil || len(want)%PageSize == 0 || len(want) < 2*PageSize {
+				t.Fatalf("world: %d matches, %v", len(want), err)
+			}
+			pages, banners, err := walk(e)
+			// Every page is read (a negative or zero total does not stop at
+			// page 1) and the short last page ends the walk (a huge total
+			// does not ask for the empty page after it).
+			if wantPages := len(want)/PageSize + 1; err != nil || pages != wantPages || banners != len(want) || e.c.Stats().Requests != wantPages {
+				t.Errorf("%d pages (want %d), %d banners (want %d), %d requests: %v", pages, wantPages, banners, len(want), e.c.Stats().Requests, err)
+			}
+		})
+	}
+	t.Run("loop", func(t *testing.T) {
+		// A server whose pages never run out: every page is page 1.
+		e := newEnv(t, lab.Options{World: world, Faults: lab.Faults{ShodanLoop: true}}, nil)
+		pages, _, err := walk(e)
+		if err != nil || pages != 1 || e.c.Stats().Requests != 2 {
+			t.Errorf("%d pages, %d requests: %v", pages, e.c.Stats().Requests, err)
+		}
+	})
 }
