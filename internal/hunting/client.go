@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-		"net/http"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
