@@ -177,16 +177,19 @@ func (c *client) Hunt(ctx context.Context, req Request, schema func([]Column) er
 	err = retry.Do(ctx, policy, func(actx context.Context, _ int) error {
 		defer done()
 		st.Attempts++
-		resp, err := c.send(actx, tok, payload)
-		if err != nil {
+		// No complete answer in time: once may be bad luck, twice is a
+		// server that does not answer this query.
+		retryTimeout := func(err error) error {
 			if actx.Err() != nil && ctx.Err() == nil {
-				// No answer in time: once may be bad luck, twice is a
-				// server that does not answer this query.
 				if timeouts++; timeouts > 1 {
 					return retry.Permanent(err)
 				}
 			}
 			return err
+		}
+		resp, err := c.send(actx, tok, payload)
+		if err != nil {
+			return retryTimeout(err)
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {
@@ -201,7 +204,7 @@ func (c *client) Hunt(ctx context.Context, req Request, schema func([]Column) er
 				// will be too large again.
 				return retry.Permanent(err)
 			}
-			return err
+			return retryTimeout(err)
 		}
 		apiErr := c.apiError(resp)
 		switch {

@@ -62,6 +62,13 @@ type noWait struct{ clock.Clock }
 
 func (noWait) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
+// shortSleep is the real clock with every wait cut to 60 ms at most.
+type shortSleep struct{ clock.Clock }
+
+func (c shortSleep) Sleep(ctx context.Context, d time.Duration) error {
+	return c.Clock.Sleep(ctx, min(d, 60*time.Millisecond))
+}
+
 // ptLab is a running lab with a client that trusts it.
 type ptLab struct {
 	*lab.Lab

@@ -1,0 +1,83 @@
+package hunting_test
+
+import (
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+
+	"c2sweep/internal/hunting"
+	"c2sweep/internal/lab"
+	"c2sweep/internal/retry"
+)
+
+// A server that never answers, or answers a byte at a time, costs one
+// retry and then fails the query with a timeout: no hang.
+func TestCallsHaveADeadline(t *testing.T) {
+	for name, faults := range map[string]lab.Faults{
+		"hang":    {HangRate: 1, Only: "graph"},
+		"trickle": {Trickle: 20 * time.Millisecond, Only: "graph"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, lab.Options{Faults: faults})
+			o := f.options(t)
+			o.AttemptTimeout = 150 * time.Millisecond
+			_, rows, st, err := collect(t, hunting.NewGraph(o), hunting.Request{Query: "DeviceNetworkEvents | take 3"})
+			var te *retry.TimeoutError
+			if !errors.Is(err, retry.ErrTimeout) || !errors.As(err, &te) || te.After != o.AttemptTimeout || len(rows) != 0 {
+				t.Fatalf("err %v, %d rows", err, len(rows))
+			}
+			if st.Attempts != 2 || f.lab.Calls()["graph"] != 2 {
+				t.Errorf("%d attempts, %d calls: want one retry", st.Attempts, f.lab.Calls()["graph"])
+			}
+		})
+	}
+}
+
+// A 1 GiB answer stops at the cap with a typed error, reading no more
+// than the cap and never holding the answer.
+func TestAnswerSizeIsCapped(t *testing.T) {
+	f := newFixture(t, lab.Options{Faults: lab.Faults{Huge: 1 << 30, Only: "graph"}})
+	o := f.options(t)
+	o.MaxBody = 1 << 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, rows, st, err := collect(t, hunting.NewGraph(o), hunting.Request{Query: "DeviceNetworkEvents"})
+	runtime.ReadMemStats(&after)
+	var tooLarge *retry.BodyTooLargeError
+	if !errors.Is(err, retry.ErrBodyTooLarge) || !errors.As(err, &tooLarge) || tooLarge.Limit != o.MaxBody {
+		t.Fatalf("err %v", err)
+	}
+	if st.Attempts != 1 || len(rows) > 1100 {
+		t.Errorf("%d attempts, %d rows: want one attempt and at most the cap's rows", st.Attempts, len(rows))
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 128<<20 {
+		t.Errorf("allocated %d MiB for a 1 MiB cap", alloc>>20)
+	}
+	if hunting.DefaultGraphMaxBody != 256<<20 || hunting.DefaultMDEMaxBody != 128<<20 || hunting.DefaultAttemptTimeout < 200*time.Second {
+		t.Errorf("defaults changed: update README (How a run works)")
+	}
+}
+
+// A refusal saying the tenant's CPU quota is spent is one call and
+// ErrOverQuota, not ErrTooLarge: halves would be refused the same way.
+func TestOverQuotaIsNotSplit(t *testing.T) {
+	for _, api := range []string{"graph", "mde"} {
+		t.Run(api, func(t *testing.T) {
+			f := newFixture(t, lab.Options{Faults: lab.Faults{CPUQuotaRate: 1}})
+			o := f.options(t)
+			h := hunting.NewGraph(o)
+			if api == "mde" {
+				h = hunting.NewMDE(o)
+			}
+			_, _, st, err := collect(t, h, hunting.Request{Query: "DeviceNetworkEvents | take 1"})
+			var apiErr *hunting.APIError
+			if !errors.Is(err, hunting.ErrOverQuota) || errors.Is(err, hunting.ErrTooLarge) || !errors.As(err, &apiErr) || apiErr.Message != lab.CPUQuotaMessage {
+				t.Errorf("%v", err)
+			}
+			if st.Attempts != 1 || f.lab.Calls()[api] != 1 {
+				t.Errorf("%d attempts, %d calls", st.Attempts, f.lab.Calls()[api])
+			}
+		})
+	}
+}
