@@ -3,6 +3,7 @@ package lab
 import (
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"regexp"
@@ -208,6 +209,9 @@ func (f *faulter) apply(w http.ResponseWriter, r *http.Request, svc string) bool
 		panic(http.ErrAbortHandler)
 	}
 	if f.chance(f.HangRate) {
+		// Read the request first: an HTTP/1.1 server notices a client
+		// that gave up only once the body is read.
+		io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
 		<-r.Context().Done() // the client gave up, or the lab stopped
 		return true
 	}
