@@ -37,8 +37,8 @@ import (
 	"time"
 
 	"c2sweep/internal/clock"
-	"c2sweep/internal/retry"
 	"c2sweep/internal/indicator"
+	"c2sweep/internal/retry"
 )
 
 // Alert is one message to a target: new hits of a run, or a heartbeat on a
