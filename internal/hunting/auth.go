@@ -14,6 +14,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"c2sweep/internal/redact"
 )
 
 // AuthOptions says how to sign in to Entra ID.
@@ -123,7 +125,7 @@ func NewCredential(o AuthOptions) (azcore.TokenCredential, error) {
 		}
 		certs, key, perr := azidentity.ParseCertificates(data, pw)
 		if perr != nil {
-			return nil, fmt.Errorf("%w: client certificate %s: %s", ErrAuth, o.CertificatePath, redact(perr.Error(), o))
+			return nil, fmt.Errorf("%w: client certificate %s: %s", ErrAuth, o.CertificatePath, redact.Text(perr.Error(), o.ClientSecret, o.CertificatePassword))
 		}
 		cred, err = azidentity.NewClientCertificateCredential(o.TenantID, o.ClientID, certs, key,
 			&azidentity.ClientCertificateCredentialOptions{ClientOptions: copts, DisableInstanceDiscovery: disableDiscovery})
@@ -147,7 +149,7 @@ func NewCredential(o AuthOptions) (azcore.TokenCredential, error) {
 		return nil, fmt.Errorf("unknown sign-in method %q (auto, secret, certificate, managed-identity, workload-identity, azure-cli, default)", o.Method)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrAuth, redact(err.Error(), o))
+		return nil, fmt.Errorf("%w: %s", ErrAuth, redact.Text(err.Error(), o.ClientSecret, o.CertificatePassword))
 	}
 	return &redactingCredential{cred: cred, o: o}, nil
 }
@@ -165,7 +167,7 @@ func (c *redactingCredential) GetToken(ctx context.Context, tro policy.TokenRequ
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return tok, err
 		}
-		return tok, &signInError{msg: summariseSignIn(redact(err.Error(), c.o))}
+		return tok, &signInError{msg: summariseSignIn(redact.Text(err.Error(), c.o.ClientSecret, c.o.CertificatePassword))}
 	}
 	return tok, nil
 }
@@ -218,14 +220,4 @@ func summariseSignIn(msg string) string {
 		}
 	}
 	return out
-}
-
-func redact(s string, o AuthOptions) string {
-	for _, secret := range []string{o.ClientSecret, o.CertificatePassword} {
-		if len(secret) >= 4 {
-			s = strings.ReplaceAll(s, secret, "REDACTED")
-			s = strings.ReplaceAll(s, url.QueryEscape(secret), "REDACTED")
-		}
-	}
-	return s
 }

@@ -3,8 +3,11 @@ package hunting_test
 import (
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/lab"
@@ -79,5 +82,24 @@ func TestOverQuotaIsNotSplit(t *testing.T) {
 				t.Errorf("%d attempts, %d calls", st.Attempts, f.lab.Calls()[api])
 			}
 		})
+	}
+}
+
+// An error answer that echoes the request's Authorization header never
+// shows the token.
+func TestEchoedTokenIsRedacted(t *testing.T) {
+	f := newFixture(t, lab.Options{Faults: lab.Faults{EchoRate: 1, Only: "graph"}})
+	o := f.options(t)
+	tok, err := o.Credential.GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{hunting.GraphScope}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err = collect(t, hunting.NewGraph(o), hunting.Request{Query: "DeviceNetworkEvents | take 1"})
+	var apiErr *hunting.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 400 || !strings.Contains(err.Error(), "Bearer REDACTED") {
+		t.Fatalf("err %v", err)
+	}
+	if strings.Contains(err.Error(), tok.Token) || strings.Contains(err.Error(), tok.Token[:20]) {
+		t.Errorf("the token is in the error: %v", err)
 	}
 }

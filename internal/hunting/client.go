@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"c2sweep/internal/clock"
+	"c2sweep/internal/redact"
 	"c2sweep/internal/retry"
 )
 
@@ -206,7 +207,7 @@ func (c *client) Hunt(ctx context.Context, req Request, schema func([]Column) er
 			}
 			return retryTimeout(err)
 		}
-		apiErr := c.apiError(resp)
+		apiErr := c.apiError(resp, tok)
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
 			st.Throttled++
@@ -303,7 +304,10 @@ func (c *client) send(ctx context.Context, tok string, payload []byte) (*http.Re
 // apiError reads an error answer: Graph's error{code, message,
 // innerError{request-id}} or MDE's error{code, message, target}; anything
 // else (an HTML 502 from a proxy) keeps its status and a short excerpt.
-func (c *client) apiError(resp *http.Response) *APIError {
+//
+// Every text taken from the answer is redacted: a proxy or a broken
+// service may echo the request's Authorization header.
+func (c *client) apiError(resp *http.Response, tok string) *APIError {
 	defer resp.Body.Close()
 	body, _ := retry.ReadAll(resp.Body, 64<<10)
 	e := &APIError{API: c.api, Status: resp.StatusCode}
@@ -318,27 +322,19 @@ func (c *client) apiError(resp *http.Response) *APIError {
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &env) == nil && (env.Error.Code != "" || env.Error.Message != "") {
-		e.Code, e.Message = env.Error.Code, env.Error.Message
+		e.Code, e.Message = redact.Text(env.Error.Code, tok), redact.Text(env.Error.Message, tok)
 		e.RequestID = env.Error.InnerError.RequestID
 		if e.RequestID == "" {
 			e.RequestID = env.Error.Target
 		}
 	} else {
-		e.Message = excerpt(body)
+		e.Message = redact.Excerpt(body, 200, tok)
 	}
 	if e.RequestID == "" {
 		e.RequestID = resp.Header.Get("request-id")
 	}
 	e.RetryAfter = retry.ParseRetryAfter(resp.Header.Get("Retry-After"), c.clock.Now())
 	return e
-}
-
-func excerpt(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return s
 }
 
 // errCallback marks an error returned by the caller's schema or row func,

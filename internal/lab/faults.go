@@ -35,12 +35,16 @@ import (
 //	cpuquota=P   hunting: refuse a fraction P of queries with the
 //	             services' 400 "exceeded the allowed limits" envelope
 //	             saying the tenant is over its CPU quota
+//	echo=P       answer a fraction P of requests with 400 and a plain-text
+//	             body that echoes the request line and headers, the
+//	             Authorization header included, as a broken proxy might
 //	total=N      Shodan: searches report N as their total (a lie: N may
 //	             be negative or far more than there is)
 //	loop=1       Shodan: every search page is answered as page 1, so
 //	             pages never run out
-//	only=S       restrict 5xx, drop, latency, hang, trickle, huge and
-//	             cpuquota to one service (shodan, entra, graph, mde)
+//	only=S       restrict 5xx, drop, latency, hang, trickle, huge,
+//	             cpuquota and echo to one service (shodan, entra, graph,
+//	             mde)
 type Faults struct {
 	Rate5xx      float64
 	Latency      time.Duration
@@ -52,6 +56,7 @@ type Faults struct {
 	Trickle      time.Duration
 	Huge         int64
 	CPUQuotaRate float64
+	EchoRate     float64
 	// ShodanTotal, when set, replaces the total of every search answer.
 	ShodanTotal *int
 	ShodanLoop  bool
@@ -106,6 +111,8 @@ func ParseFaults(spec string) (Faults, error) {
 			f.Huge, err = parseSize(v)
 		case "cpuquota":
 			f.CPUQuotaRate, err = parseRate(v)
+		case "echo":
+			f.EchoRate, err = parseRate(v)
 		case "total":
 			var n int
 			if n, err = strconv.Atoi(v); err == nil {
@@ -126,7 +133,7 @@ func ParseFaults(spec string) (Faults, error) {
 				err = fmt.Errorf("unknown service %q (shodan, entra, graph, mde)", v)
 			}
 		default:
-			return f, fmt.Errorf("unknown fault %q (5xx, latency, drop, expire, error200, toolarge, hang, trickle, huge, cpuquota, total, loop, only)", k)
+			return f, fmt.Errorf("unknown fault %q (5xx, latency, drop, expire, error200, toolarge, hang, trickle, huge, cpuquota, echo, total, loop, only)", k)
 		}
 		if err != nil {
 			return f, fmt.Errorf("fault %s: %w", k, err)
@@ -225,6 +232,13 @@ func (f *faulter) apply(w http.ResponseWriter, r *http.Request, svc string) bool
 	}
 	if f.Huge > 0 {
 		writeHuge(w, r, f.Huge)
+		return true
+	}
+	if f.chance(f.EchoRate) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, "400 bad request\n%s %s %s\n", r.Method, r.URL.RequestURI(), r.Proto)
+		r.Header.Write(w)
 		return true
 	}
 	if (svc == "graph" || svc == "mde") && r.Method == http.MethodPost && f.chance(f.CPUQuotaRate) {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"c2sweep/internal/redact"
 	"c2sweep/internal/retry"
 )
 
@@ -155,7 +156,8 @@ func (t *target) transportError(err error) string {
 	return t.redact(err.Error())
 }
 
-// redact removes the URL, and its path and query on their own, from s.
+// redact removes the URL, and its path and query on their own, from s,
+// and whatever else looks like a secret (a receiver may echo a token).
 func (t *target) redact(s string) string {
 	secrets := []string{t.url.String(), t.url.Redacted()}
 	if p := t.url.EscapedPath(); len(p) > 1 {
@@ -169,7 +171,7 @@ func (t *target) redact(s string) string {
 			s = strings.ReplaceAll(s, sec, t.label)
 		}
 	}
-	return s
+	return redact.Text(s)
 }
 
 var teamsBuried = regexp.MustCompile(`(?i)returned HTTP error (\d{3})`)

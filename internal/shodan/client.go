@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"c2sweep/internal/clock"
+	"c2sweep/internal/redact"
 	"c2sweep/internal/retry"
 )
 
@@ -130,10 +131,10 @@ func New(opts Options) (*Client, error) {
 	}
 	base, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
 	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
-		return nil, fmt.Errorf("shodan: base URL %q is not an http(s) URL", Redact(opts.BaseURL))
+		return nil, fmt.Errorf("shodan: base URL %q is not an http(s) URL", redact.Text(opts.BaseURL))
 	}
 	if base.RawQuery != "" {
-		return nil, fmt.Errorf("shodan: base URL %q must not carry a query", Redact(opts.BaseURL))
+		return nil, fmt.Errorf("shodan: base URL %q must not carry a query", redact.Text(opts.BaseURL))
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{}
@@ -346,16 +347,7 @@ func (r redactedErr) Timeout() bool {
 	return errors.As(r.err, &ne) && ne.Timeout()
 }
 
-func (c *Client) redact(s string) string {
-	s = Redact(s)
-	if c.o.Key != "" {
-		s = strings.ReplaceAll(s, c.o.Key, "REDACTED")
-		if esc := url.QueryEscape(c.o.Key); esc != c.o.Key {
-			s = strings.ReplaceAll(s, esc, "REDACTED")
-		}
-	}
-	return s
-}
+func (c *Client) redact(s string) string { return redact.Text(s, c.o.Key) }
 
 // jsonError finds Shodan's {"error": "..."} envelope. Success bodies of
 // any size are not searched: error envelopes are small.
