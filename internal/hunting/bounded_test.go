@@ -103,3 +103,14 @@ func TestEchoedTokenIsRedacted(t *testing.T) {
 		t.Errorf("the token is in the error: %v", err)
 	}
 }
+
+// A plain-http API root never gets the token, whoever set it.
+func TestPlainHTTPRootRefused(t *testing.T) {
+	f := newFixture(t, lab.Options{})
+	o := f.options(t)
+	o.BaseURL = strings.Replace(f.lab.URL, "https://", "http://", 1)
+	_, _, st, err := collect(t, hunting.NewGraph(o), hunting.Request{Query: "DeviceNetworkEvents | take 1"})
+	if err == nil || !strings.Contains(err.Error(), "is not https") || st.Attempts != 1 || f.lab.Calls()["graph"] != 0 {
+		t.Errorf("err %v, %d attempts, %d calls", err, st.Attempts, f.lab.Calls()["graph"])
+	}
+}

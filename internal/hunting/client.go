@@ -283,7 +283,11 @@ func isOverLimits(msg string) bool {
 func (c *client) send(ctx context.Context, tok string, payload []byte) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(payload))
 	if err != nil {
-		return nil, err
+		return nil, retry.Permanent(err)
+	}
+	if req.URL.Scheme != "https" {
+		// The token travels in a header: never over plain http.
+		return nil, retry.Permanent(fmt.Errorf("%s: the API root %q is not https", c.api, c.opts.BaseURL))
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	req.Header.Set("Accept", "application/json")

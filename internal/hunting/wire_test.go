@@ -45,7 +45,7 @@ func wireServer(t *testing.T, answers ...func(w http.ResponseWriter)) (*httptest
 	t.Helper()
 	var mu sync.Mutex
 	var got []seen
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		var body map[string]any
 		if err := json.Unmarshal(b, &body); err != nil {

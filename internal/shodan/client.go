@@ -130,8 +130,9 @@ func New(opts Options) (*Client, error) {
 		opts.BaseURL = DefaultBaseURL
 	}
 	base, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
-	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
-		return nil, fmt.Errorf("shodan: base URL %q is not an http(s) URL", redact.Text(opts.BaseURL))
+	if err != nil || base.Scheme != "https" || base.Host == "" {
+		// The key travels in the URL: never over plain http.
+		return nil, fmt.Errorf("shodan: base URL %q is not an https URL", redact.Text(opts.BaseURL))
 	}
 	if base.RawQuery != "" {
 		return nil, fmt.Errorf("shodan: base URL %q must not carry a query", redact.Text(opts.BaseURL))

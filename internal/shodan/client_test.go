@@ -616,7 +616,7 @@ func TestPaceFromWrite(t *testing.T) {
 	clk := clock.NewFake(worldNow)
 	var mu sync.Mutex
 	var seen []time.Time
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		seen = append(seen, clk.Now())
 		mu.Unlock()
@@ -695,4 +695,12 @@ func TestLyingTotal(t *testing.T) {
 			t.Errorf("%d pages, %d requests: %v", pages, e.c.Stats().Requests, err)
 		}
 	})
+}
+
+func TestPlainHTTPRefused(t *testing.T) {
+	for _, u := range []string{"http://api.shodan.io", "http://127.0.0.1:8080", "ftp://x"} {
+		if _, err := New(Options{BaseURL: u, Key: "k"}); err == nil || !strings.Contains(err.Error(), "not an https URL") {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
 }
