@@ -24,14 +24,16 @@ func TestCallsHaveADeadline(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, lab.Options{Faults: faults})
 			o := f.options(t)
-			o.AttemptTimeout = 150 * time.Millisecond
+			o.AttemptTimeout = 300 * time.Millisecond
 			_, rows, st, err := collect(t, hunting.NewGraph(o), hunting.Request{Query: "DeviceNetworkEvents | take 3"})
 			var te *retry.TimeoutError
 			if !errors.Is(err, retry.ErrTimeout) || !errors.As(err, &te) || te.After != o.AttemptTimeout || len(rows) != 0 {
 				t.Fatalf("err %v, %d rows", err, len(rows))
 			}
-			if st.Attempts != 2 || f.lab.Calls()["graph"] != 2 {
-				t.Errorf("%d attempts, %d calls: want one retry", st.Attempts, f.lab.Calls()["graph"])
+			// The lab may not see the second attempt at all when the
+			// machine is slow: its deadline covers the connection too.
+			if calls := f.lab.Calls()["graph"]; st.Attempts != 2 || calls < 1 || calls > 2 {
+				t.Errorf("%d attempts, %d calls: want one retry", st.Attempts, calls)
 			}
 		})
 	}
