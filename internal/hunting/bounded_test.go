@@ -2,6 +2,8 @@ package hunting_test
 
 import (
 	"errors"
+	"io"
+	"net/http"
 	"runtime"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"c2sweep/internal/clock"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/lab"
 	"c2sweep/internal/retry"
@@ -114,5 +117,21 @@ func TestPlainHTTPRootRefused(t *testing.T) {
 	_, _, st, err := collect(t, hunting.NewGraph(o), hunting.Request{Query: "DeviceNetworkEvents | take 1"})
 	if err == nil || !strings.Contains(err.Error(), "is not https") || st.Attempts != 1 || f.lab.Calls()["graph"] != 0 {
 		t.Errorf("err %v, %d attempts, %d calls", err, st.Attempts, f.lab.Calls()["graph"])
+	}
+}
+
+// A 429 for the tenant's CPU that asks for a longer wait than is worth
+// it fails at once as ErrOverQuota, without waiting.
+func TestThrottledForCPUQuotaFailsAtOnce(t *testing.T) {
+	srv, _ := wireServer(t, func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", "900")
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, `{"error":{"code":"TooManyRequests","message":"Tenant exceeded the allowed CPU quota for this 15-minute cycle."}}`)
+	})
+	clk := clock.NewFake(time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC))
+	h := hunting.NewGraph(hunting.Options{BaseURL: srv.URL, Credential: &staticCredential{}, HTTPClient: srv.Client(), Clock: clk})
+	_, _, st, err := collect(t, h, hunting.Request{Query: "DeviceNetworkEvents"})
+	if !errors.Is(err, hunting.ErrOverQuota) || errors.Is(err, hunting.ErrTooLarge) || st.Attempts != 1 || len(clk.Slept()) != 0 {
+		t.Errorf("err %v, %d attempts, slept %v", err, st.Attempts, clk.Slept())
 	}
 }

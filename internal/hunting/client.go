@@ -246,6 +246,10 @@ func (c *client) Hunt(ctx context.Context, req Request, schema func([]Column) er
 	case errors.Is(err, ErrAuth), errors.Is(err, ErrTooLarge), errors.Is(err, ErrOverQuota):
 		return st, err
 	case st.Throttled > 0 && errors.As(err, &apiErr) && apiErr.Status == http.StatusTooManyRequests:
+		if isOverQuota(apiErr.Message) {
+			// Throttled for the tenant's CPU, and for longer than is worth waiting.
+			return st, fmt.Errorf("%s: %w after %d attempts: %w", c.api, ErrOverQuota, st.Attempts, err)
+		}
 		return st, fmt.Errorf("%s: still throttled after %d attempts: %w", c.api, st.Attempts, err)
 	case errors.As(err, &apiErr) && apiErr.Status < 500:
 		return st, err
