@@ -39,7 +39,8 @@ type Policy struct {
 	// Clock sleeps between attempts (default clock.Real).
 	Clock clock.Clock
 	// Before runs before every attempt with the caller's ctx: pacing and
-	// rate limits go here, outside the attempt's deadline.
+	// rate limits go here, outside the attempt's deadline. Its error ends
+	// Do (unwrapped if Permanent).
 	Before func(ctx context.Context) error
 	// OnRetry is told of each retry before its wait (logs, counters).
 	OnRetry func(attempt int, wait time.Duration, err error)
@@ -101,6 +102,10 @@ func Do(ctx context.Context, p Policy, fn func(ctx context.Context, attempt int)
 	for n := 1; ; n++ {
 		if p.Before != nil {
 			if err := p.Before(ctx); err != nil {
+				var perm *permanent
+				if errors.As(err, &perm) {
+					return perm.err
+				}
 				return abandoned(err, last)
 			}
 		}

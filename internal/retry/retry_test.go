@@ -132,3 +132,34 @@ func TestLimitBody(t *testing.T) {
 type endless struct{}
 
 func (endless) Read(p []byte) (int, error) { return len(p), nil }
+
+// Before paces every attempt with the caller's ctx; its error ends Do.
+func TestDoBefore(t *testing.T) {
+	clk := clock.NewFake(start)
+	befores, calls := 0, 0
+	refused := errors.New("no token")
+	p := Policy{Attempts: 3, Clock: clk, Before: func(ctx context.Context) error {
+		if _, ok := ctx.Deadline(); ok {
+			t.Error("Before runs under the attempt's deadline")
+		}
+		if befores++; befores == 3 {
+			return Permanent(refused)
+		}
+		return nil
+	}, PerAttempt: time.Minute}
+	err := Do(context.Background(), p, func(context.Context, int) error { calls++; return errors.New("boom") })
+	if err != refused || befores != 3 || calls != 2 {
+		t.Errorf("err %v, %d befores, %d calls", err, befores, calls)
+	}
+	// Again retries at once without using up an attempt.
+	calls = 0
+	err = Do(context.Background(), Policy{Attempts: 1, Clock: clk}, func(context.Context, int) error {
+		if calls++; calls == 1 {
+			return Again(errors.New("token renewed"))
+		}
+		return nil
+	})
+	if err != nil || calls != 2 {
+		t.Errorf("again: %v after %d calls", err, calls)
+	}
+}
