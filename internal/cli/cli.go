@@ -33,6 +33,8 @@ type Globals struct {
 	LogFormat string `help:"Log format: text or json." default:"text" enum:"text,json"`
 	Quiet     bool   `short:"q" help:"No progress display, even on a terminal."`
 
+	ShowVersion versionFlag `name:"version" env:"-" help:"Print the version, commit and Go version, and exit."`
+
 	ctx    context.Context
 	stdout io.Writer
 	stderr io.Writer
@@ -69,7 +71,8 @@ Examples:
   c2sweep init > c2sweep.yaml           # a commented starter config
   c2sweep run                           # sweep with the built-in hunts
   c2sweep run --dry-run                 # print the KQL, query nothing in Defender
-  c2sweep hits --since 7d               # what was found this week
+  c2sweep hits                          # the new hits of the latest run
+  c2sweep hits --since 7d --json        # every hit with an event this week
   c2sweep serve --schedule "0 6 * * *"  # daily, as a service
 
 Exit codes: 0 no new hits, 1 new hits found, 2 partial failure,
@@ -94,9 +97,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "c2sweep: %v\n", err)
 		return ExitCannotRun
 	}
+	if len(args) == 0 {
+		// Bare c2sweep asks what it can do: the usage, exit 0 as --help.
+		// Not 2 or 3: those say "partial failure" and "could not run" to
+		// the scripts and monitors that read c2sweep's exit codes.
+		args = []string{"--help"}
+	}
 	kctx, err := parser.Parse(args)
 	if exited >= 0 {
-		return exited // --help
+		return exited // --help, --version
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "c2sweep: %v\nhint: c2sweep --help shows commands, flags and examples\n", err)

@@ -7,6 +7,7 @@ import (
 
 	"c2sweep/internal/config"
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/emulator"
 	"c2sweep/internal/pipeline"
 )
 
@@ -31,7 +32,7 @@ func (c *DemoCmd) Run(g *Globals) error {
 	if err != nil {
 		return fmt.Errorf("--faults: %w", err)
 	}
-	l, err := lab.Start(g.ctx, lab.Options{World: lab.WorldConfig{Seed: c.Seed}, Faults: faults})
+	l, err := emulator.Start(g.ctx, lab.Options{World: lab.WorldConfig{Seed: c.Seed}, Faults: faults})
 	if err != nil {
 		return err
 	}

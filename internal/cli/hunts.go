@@ -1,18 +1,16 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"c2sweep/internal/config"
 )
 
 // HuntsCmd lists the effective hunts.
 type HuntsCmd struct {
-	JSON bool `help:"Print as JSON."`
+	OutputFlags `embed:""`
 }
 
 func (c *HuntsCmd) Help() string {
@@ -26,25 +24,28 @@ func (c *HuntsCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	if c.JSON {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(cfg.Hunts)
-	}
-	tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tENABLED\tMAX AGE\tPAGES\tSWEEP\tQUERY\tFROM")
-	for _, h := range cfg.Hunts {
-		pages := "all"
+	return writeList(g, c.OutputFlags, ZoneFlag{}, list[config.Hunt]{cols: huntColumns, items: cfg.Hunts, empty: "no hunts"})
+}
+
+var huntColumns = []column[config.Hunt]{
+	{head: "NAME", csv: "name", cell: func(h config.Hunt) any { return h.Name }},
+	{head: "ENABLED", csv: "enabled", cell: func(h config.Hunt) any { return h.Enabled }},
+	{head: "MAX AGE", csv: "max_age", cell: func(h config.Hunt) any { return h.MaxAge.String() }},
+	{head: "PAGES", csv: "pages", cell: func(h config.Hunt) any {
 		if h.Pages > 0 {
-			pages = fmt.Sprint(h.Pages)
+			return h.Pages
 		}
-		var ts []string
-		for _, t := range h.Sweep {
-			ts = append(ts, t.String())
+		return "all"
+	}},
+	{head: "SWEEP", csv: "sweep", cell: func(h config.Hunt) any {
+		ts := make([]string, len(h.Sweep))
+		for i, t := range h.Sweep {
+			ts[i] = t.String()
 		}
-		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%s\t%s\t%s\n", h.Name, yesNo(h.Enabled), h.MaxAge, pages, strings.Join(ts, ","), h.Query, h.Origin)
-	}
-	return tw.Flush()
+		return strings.Join(ts, ",")
+	}},
+	{head: "QUERY", csv: "query", cell: func(h config.Hunt) any { return h.Query }},
+	{head: "FROM", csv: "origin", cell: func(h config.Hunt) any { return h.Origin }},
 }
 
 func yesNo(b bool) string {

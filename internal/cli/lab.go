@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/emulator"
 )
 
 // LabCmd serves the emulators until interrupted.
@@ -40,7 +41,7 @@ func (c *LabCmd) Run(g *Globals) error {
 		return fmt.Errorf("--faults: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(g.stderr, nil))
-	l, err := lab.Start(g.ctx, lab.Options{
+	l, err := emulator.Start(g.ctx, lab.Options{
 		Listen: c.Listen,
 		World: lab.WorldConfig{Seed: c.Seed, Servers: c.Servers, Banners: c.Banners, Devices: c.Devices,
 			Events: c.Events, Contacts: c.Contacts},

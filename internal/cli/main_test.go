@@ -26,6 +26,8 @@ import (
 	"c2sweep/internal/cli"
 	"c2sweep/internal/config"
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/emulator"
+	"c2sweep/internal/lab/labtest"
 )
 
 // envPrefixes are variables of the developer's shell that would change
@@ -132,13 +134,7 @@ func binary(t *testing.T) string {
 // startLab starts a lab for one test and remembers its secrets.
 func startLab(t *testing.T, o lab.Options) *lab.Lab {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := lab.Start(ctx, o)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); l.Close() })
+	l := labtest.Start(t, o)
 	addSecrets(l)
 	return l
 }
@@ -155,7 +151,8 @@ func addSecrets(l *lab.Lab) {
 func shared(t *testing.T) *lab.Lab {
 	t.Helper()
 	labOnce.Do(func() {
-		sharedLab, sharedErr = lab.Start(context.Background(), lab.Options{World: lab.WorldConfig{Seed: 1}})
+		// It outlives every test, so not labtest.Start: the process's end stops it.
+		sharedLab, sharedErr = emulator.Start(context.Background(), lab.Options{World: lab.WorldConfig{Seed: 1}})
 		if sharedErr == nil {
 			addSecrets(sharedLab)
 		}

@@ -5,10 +5,15 @@ import (
 	"io"
 	"sync"
 	"time"
+	"unicode/utf8"
+
+	"c2sweep/internal/textsafe"
 )
 
 // termProgress redraws one status line on a terminal, at most ten times a
-// second, and clears it when done so the summary prints clean.
+// second, and clears it when done so the summary prints clean. Lines quote
+// hunt names and targets, so they are made terminal-safe here: a newline or
+// escape sequence would break the redraw or the screen.
 type termProgress struct {
 	mu    sync.Mutex
 	w     io.Writer
@@ -23,11 +28,13 @@ func (p *termProgress) Update(line string) {
 		return
 	}
 	p.last = time.Now()
-	if len(line) > 100 {
-		line = line[:97] + "..."
+	line = textsafe.Terminal(line)
+	if utf8.RuneCountInString(line) > 100 {
+		line = string([]rune(line)[:97]) + "..."
 	}
-	pad := p.width - len(line)
-	p.width = len(line)
+	n := utf8.RuneCountInString(line)
+	pad := p.width - n
+	p.width = n
 	fmt.Fprintf(p.w, "\r%s%*s", line, max(pad, 0), "")
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"c2sweep/internal/cli"
 	"c2sweep/internal/store"
+	"c2sweep/internal/textsafe"
 )
 
 // runEnv prepares an isolated in-process environment pointed at the shared
@@ -56,7 +57,7 @@ func TestRunLifecycle(t *testing.T) {
 		t.Errorf("run 1 output:\n%s", r)
 	}
 	for k := range jarm {
-		if !strings.Contains(r.stdout, k.Device) || !strings.Contains(r.stdout, k.IP) {
+		if !strings.Contains(r.stdout, textsafe.Terminal(k.Device)) || !strings.Contains(r.stdout, k.IP) {
 			t.Errorf("run 1 does not show hit %v:\n%s", k, r.stdout)
 		}
 	}
@@ -84,7 +85,7 @@ func TestRunLifecycle(t *testing.T) {
 		t.Errorf("hits table: want a header and %d rows:\n%s", len(jarm), r.stdout)
 	}
 	for k := range jarm {
-		if !regexp.MustCompile(regexp.QuoteMeta(k.Device) + `\s+` + regexp.QuoteMeta(k.IP) + `\s`).MatchString(r.stdout) {
+		if !regexp.MustCompile(regexp.QuoteMeta(textsafe.Terminal(k.Device)) + `\s+` + regexp.QuoteMeta(k.IP) + `\s`).MatchString(r.stdout) {
 			t.Errorf("hits table lacks %v:\n%s", k, r.stdout)
 		}
 	}
@@ -94,8 +95,12 @@ func TestRunLifecycle(t *testing.T) {
 		t.Fatalf("hits csv: %v\n%s", err, r.stdout)
 	}
 	col := slices.Index(recs[0], "report_id")
+	csvJarm := map[hitKey]bool{}
+	for k := range jarm {
+		csvJarm[hitKey{textsafe.CSV(k.Device), k.ReportID, k.IP}] = true
+	}
 	for _, rec := range recs[1:] {
-		if _, ok := jarm[hitKey{rec[1], rec[col], rec[3]}]; !ok {
+		if !csvJarm[hitKey{rec[1], rec[col], rec[3]}] {
 			t.Errorf("csv row %q is not an expected hit", rec)
 		}
 	}

@@ -1,18 +1,15 @@
 package cli
 
 import (
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os/user"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"c2sweep/internal/config"
 	"c2sweep/internal/store"
+	"c2sweep/internal/textsafe"
 )
 
 // openState opens the state database for a command other than a sweep.
@@ -52,29 +49,36 @@ func whenFlag(s string, dir time.Duration) (time.Time, error) {
 
 // HitsCmd lists remembered hits.
 type HitsCmd struct {
-	Since  string `env:"-" help:"Only events within this age or since this date (default 7d; none with --new or --run)." placeholder:"AGE|DATE"`
-	Hunt   string `env:"-" help:"Only hits attributed to this hunt." placeholder:"NAME"`
-	Device string `env:"-" help:"Only this device." placeholder:"NAME"`
-	New    bool   `env:"-" help:"Only hits first reported by the latest run."`
+	Since  string `env:"-" help:"Hits of every run whose events are at or after this age or date (e.g. 7d, 2026-11-01)." placeholder:"AGE|DATE"`
+	All    bool   `env:"-" help:"Every hit remembered, of every run (the whole lookback)."`
+	New    bool   `env:"-" help:"Only hits first reported by the latest run (the default without --since, --all or --run)."`
 	RunID  int64  `env:"-" name:"run" help:"Only hits first reported by this run (see 'c2sweep runs'), e.g. one that was interrupted." placeholder:"ID"`
-	Format string `env:"-" help:"table, json or csv." default:"table" enum:"table,json,csv"`
+	Hunt   string `env:"-" help:"Only hits attributed to this hunt." placeholder:"NAME"`
+	Device string `env:"-" help:"Only this device: its full or short name (ws01 for ws01.contoso.local)." placeholder:"NAME"`
 	Limit  int    `env:"-" help:"At most this many (0: all)." default:"0"`
+
+	OutputFlags `embed:""`
+	ZoneFlag    `embed:""`
 }
 
 func (c *HitsCmd) Help() string {
-	return `Examples:
+	return `Without --since, --all or --run, hits lists the new hits of the latest run,
+however old their events: right after 'c2sweep run', these are what it found.
+
+Examples:
   c2sweep hits
+  c2sweep hits --all --device ws01
   c2sweep hits --since 30d --hunt CobaltStrikeJARM
   c2sweep hits --new --format csv > new-hits.csv
-  c2sweep hits --run 12`
+  c2sweep hits --run 12 --json`
 }
 
 func (c *HitsCmd) Run(g *Globals) error {
-	if c.New && c.RunID != 0 {
+	switch {
+	case c.New && c.RunID != 0:
 		return fmt.Errorf("--new and --run: choose one")
-	}
-	if c.Since == "" && !c.New && c.RunID == 0 {
-		c.Since = "7d"
+	case c.All && (c.New || c.RunID != 0 || c.Since != ""):
+		return fmt.Errorf("--all lists every hit: leave out --new, --run and --since")
 	}
 	since, err := whenFlag(c.Since, -1)
 	if err != nil {
@@ -85,71 +89,105 @@ func (c *HitsCmd) Run(g *Globals) error {
 		return err
 	}
 	defer st.Close()
-	f := store.HitFilter{Since: since, Hunt: c.Hunt, Device: c.Device, Limit: c.Limit}
-	if c.New {
+	n := &names{st: st, g: g}
+	f := store.HitFilter{Since: since, Device: c.Device, Limit: c.Limit}
+	if c.Hunt != "" {
+		if f.Hunt, err = n.hunt("--hunt", c.Hunt); err != nil {
+			return err
+		}
+	}
+	if c.Device != "" {
+		if err := n.device("--device", c.Device); err != nil {
+			return err
+		}
+	}
+	var note string
+	latest := c.New || (c.RunID == 0 && c.Since == "" && !c.All)
+	if latest {
 		runs, err := st.Runs(g.ctx, 1)
 		if err != nil {
 			return err
 		}
 		if len(runs) == 0 {
-			return withHint(fmt.Errorf("no run recorded yet"), "c2sweep run")
+			// An empty list, not an error: a script reads [] as "none yet".
+			fmt.Fprintln(g.stderr, "no run recorded yet\nhint: c2sweep run")
+			return writeList(g, c.OutputFlags, c.ZoneFlag, list[store.StoredHit]{cols: hitColumns})
 		}
 		c.RunID = runs[0].ID
+		note = fmt.Sprintf("new hits of run %d, the latest (started %s); --all for every hit, --since 7d for a week of events",
+			c.RunID, runs[0].Started.In(c.location()).Format(toMinute+" MST"))
+	} else if c.RunID != 0 {
+		if err := n.run("--run", c.RunID); err != nil {
+			return err
+		}
 	}
 	f.NewInRun = c.RunID
 	hits, err := st.Hits(g.ctx, f)
 	if err != nil {
 		return err
 	}
-	switch c.Format {
-	case "json":
-		return writeJSON(g.stdout, hits)
-	case "csv":
-		w := csv.NewWriter(g.stdout)
-		w.Write([]string{"timestamp", "device", "account", "ip", "port", "table", "action", "process", "command_line", "hunts", "report_id", "run", "first_reported", "suppressed"})
-		for _, h := range hits {
-			w.Write([]string{h.Timestamp.Format(time.RFC3339Nano), h.Device, h.Account, h.IP.String(), strconv.Itoa(h.Port),
-				h.Table, h.Action, h.Process, h.Command, strings.Join(h.Hunts, ";"), h.ReportID, strconv.FormatInt(h.RunID, 10),
-				h.FirstReported.Format(time.RFC3339), h.Suppressed})
-		}
-		w.Flush()
-		return w.Error()
+	var what []string
+	if f.Hunt != "" {
+		what = append(what, "of hunt "+f.Hunt)
 	}
-	tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tDEVICE\tIP\tPORT\tPROCESS\tHUNTS\tRUN\tNOTE")
-	for _, h := range hits {
-		who := h.Device
-		if who == "" {
-			who = h.Account
-		}
-		note := ""
-		if h.Suppressed != "" {
-			note = "suppressed: " + h.Suppressed
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\n", h.Timestamp.Format("2006-01-02 15:04:05"), who, h.IP, h.Port,
-			h.Process, strings.Join(h.Hunts, ","), h.RunID, note)
+	if c.Device != "" {
+		what = append(what, "on device "+c.Device)
 	}
-	tw.Flush()
-	switch {
-	case len(hits) > 0:
-	case c.RunID != 0:
-		fmt.Fprintf(g.stderr, "no new hits in run %d\n", c.RunID)
-	default:
-		fmt.Fprintf(g.stderr, "no hits since %s\n", since.Format("2006-01-02 15:04"))
+	if !since.IsZero() {
+		what = append(what, "with events since "+since.In(c.location()).Format(toMinute+" MST"))
 	}
-	return nil
+	empty := strings.Join(append([]string{"no hits"}, what...), " ")
+	if c.RunID != 0 {
+		empty = strings.Join(append([]string{"no new hits in run " + strconv.FormatInt(c.RunID, 10)}, what...), " ")
+	}
+	return writeList(g, c.OutputFlags, c.ZoneFlag, list[store.StoredHit]{cols: hitColumns, items: hits, empty: textsafe.Terminal(empty), note: note})
+}
+
+// hitColumns are the columns of a hit in tables and CSV; JSON has all its
+// fields. A table keeps to what fits a terminal.
+var hitColumns = []column[store.StoredHit]{
+	{head: "TIME", csv: "timestamp", layout: toSecond, cell: func(h store.StoredHit) any { return h.Timestamp }},
+	{head: "DEVICE", only: "table", cell: func(h store.StoredHit) any {
+		if h.Device == "" {
+			return h.Account // a sign-in without a device name
+		}
+		return h.Device
+	}},
+	{csv: "device", only: "csv", cell: func(h store.StoredHit) any { return h.Device }},
+	{csv: "account", only: "csv", cell: func(h store.StoredHit) any { return h.Account }},
+	{head: "IP", csv: "ip", cell: func(h store.StoredHit) any { return h.IP }},
+	{head: "PORT", csv: "port", cell: func(h store.StoredHit) any { return h.Port }},
+	{csv: "table", only: "csv", cell: func(h store.StoredHit) any { return h.Table }},
+	{csv: "action", only: "csv", cell: func(h store.StoredHit) any { return h.Action }},
+	{head: "PROCESS", csv: "process", cell: func(h store.StoredHit) any { return h.Process }},
+	{csv: "command_line", only: "csv", cell: func(h store.StoredHit) any { return h.Command }},
+	{head: "HUNTS", only: "table", cell: func(h store.StoredHit) any { return strings.Join(h.Hunts, ",") }},
+	{csv: "hunts", only: "csv", cell: func(h store.StoredHit) any { return strings.Join(h.Hunts, ";") }},
+	{csv: "report_id", only: "csv", cell: func(h store.StoredHit) any { return h.ReportID }},
+	{head: "RUN", csv: "run", cell: func(h store.StoredHit) any { return h.RunID }},
+	{csv: "first_reported", only: "csv", cell: func(h store.StoredHit) any { return h.FirstReported }},
+	{head: "NOTE", only: "table", cell: func(h store.StoredHit) any {
+		if h.Suppressed == "" {
+			return ""
+		}
+		return "suppressed: " + h.Suppressed
+	}},
+	{csv: "suppressed", only: "csv", cell: func(h store.StoredHit) any { return h.Suppressed }},
 }
 
 // RunsCmd lists recent runs.
 type RunsCmd struct {
-	Limit int  `help:"How many." default:"20"`
-	JSON  bool `help:"Print as JSON."`
+	Limit int `env:"-" help:"How many (0: all)." default:"20"`
+
+	OutputFlags `embed:""`
+	ZoneFlag    `embed:""`
 }
 
 func (c *RunsCmd) Help() string {
 	return `Examples:
   c2sweep runs
-  c2sweep runs --limit 5 --json`
+  c2sweep runs --limit 5 --json
+  c2sweep runs --local`
 }
 
 func (c *RunsCmd) Run(g *Globals) error {
@@ -162,31 +200,41 @@ func (c *RunsCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	if c.JSON {
-		return writeJSON(g.stdout, runs)
-	}
-	tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tSTARTED\tTOOK\tCOMMAND\tOUTCOME\tINDICATORS\tHITS\tNEW\tCREDITS\tCALLS\tERRORS")
-	for _, r := range runs {
-		took := "-"
-		if !r.Finished.IsZero() {
-			took = r.Finished.Sub(r.Started).Round(100 * time.Millisecond).String()
+	return writeList(g, c.OutputFlags, c.ZoneFlag, list[store.Run]{cols: runColumns, items: runs, empty: "no runs yet\nhint: c2sweep run"})
+}
+
+var runColumns = []column[store.Run]{
+	{head: "RUN", csv: "id", cell: func(r store.Run) any { return r.ID }},
+	{head: "STARTED", csv: "started", layout: toMinute, cell: func(r store.Run) any { return r.Started }},
+	{head: "TOOK", csv: "took", cell: func(r store.Run) any {
+		if r.Finished.IsZero() {
+			return "-"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", r.ID, r.Started.Local().Format("2006-01-02 15:04"), took,
-			r.Command, r.Outcome, r.Indicators, r.Hits, r.NewHits, r.CreditsUsed, r.Calls, len(r.Errors))
-	}
-	return tw.Flush()
+		return r.Finished.Sub(r.Started).Round(100 * time.Millisecond).String()
+	}},
+	{head: "COMMAND", csv: "command", cell: func(r store.Run) any { return r.Command }},
+	{head: "OUTCOME", csv: "outcome", cell: func(r store.Run) any { return r.Outcome }},
+	{head: "INDICATORS", csv: "indicators", cell: func(r store.Run) any { return r.Indicators }},
+	{head: "HITS", csv: "hits", cell: func(r store.Run) any { return r.Hits }},
+	{head: "NEW", csv: "new_hits", cell: func(r store.Run) any { return r.NewHits }},
+	{head: "CREDITS", csv: "credits_used", cell: func(r store.Run) any { return r.CreditsUsed }},
+	{head: "CALLS", csv: "calls", cell: func(r store.Run) any { return r.Calls }},
+	{head: "ERRORS", csv: "errors", cell: func(r store.Run) any { return len(r.Errors) }},
 }
 
 // IndicatorsCmd lists what is being swept and why.
 type IndicatorsCmd struct {
 	Hunt   string `env:"-" help:"Only indicators named by this hunt." placeholder:"NAME"`
 	Active bool   `env:"-" help:"Only indicators not expired."`
-	JSON   bool   `env:"-" help:"Print as JSON (with the Shodan context)."`
+
+	OutputFlags `embed:""`
+	ZoneFlag    `embed:""`
 }
 
 func (c *IndicatorsCmd) Help() string {
-	return `Examples:
+	return `JSON carries the Shodan context of each indicator.
+
+Examples:
   c2sweep indicators --active
   c2sweep indicators --hunt CobaltStrikeJARM --json`
 }
@@ -197,51 +245,59 @@ func (c *IndicatorsCmd) Run(g *Globals) error {
 		return err
 	}
 	defer st.Close()
-	inds, err := st.Indicators(g.ctx, store.IndicatorFilter{Hunt: c.Hunt, Active: c.Active})
+	hunt := c.Hunt
+	if hunt != "" {
+		if hunt, err = (&names{st: st, g: g}).hunt("--hunt", hunt); err != nil {
+			return err
+		}
+	}
+	inds, err := st.Indicators(g.ctx, store.IndicatorFilter{Hunt: hunt, Active: c.Active})
 	if err != nil {
 		return err
 	}
-	if c.JSON {
-		return writeJSON(g.stdout, inds)
-	}
-	tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "IP\tPORTS\tHUNTS\tLAST SEEN (SHODAN)\tLAST SWEPT\tSTATUS")
-	for _, in := range inds {
-		status := "active"
-		if !in.Active() {
-			status = "expired " + in.Expired.Format("2006-01-02")
+	return writeList(g, c.OutputFlags, c.ZoneFlag, list[store.IndicatorRecord]{cols: indicatorColumns, items: inds, empty: "no indicators"})
+}
+
+var indicatorColumns = []column[store.IndicatorRecord]{
+	{head: "IP", csv: "ip", cell: func(in store.IndicatorRecord) any { return in.IP }},
+	{head: "PORTS", csv: "ports", cell: func(in store.IndicatorRecord) any {
+		ports := make([]string, len(in.Ports))
+		for i, p := range in.Ports {
+			ports[i] = strconv.Itoa(p)
 		}
-		swept := "never"
-		if !in.LastSwept.IsZero() {
-			swept = in.LastSwept.Format("2006-01-02 15:04")
+		return strings.Join(ports, ",")
+	}},
+	{head: "HUNTS", csv: "hunts", cell: func(in store.IndicatorRecord) any { return strings.Join(in.Hunts, ",") }},
+	{head: "LAST SEEN BY SHODAN", csv: "last_seen", layout: toMinute, cell: func(in store.IndicatorRecord) any { return in.LastSeen }},
+	{head: "LAST SWEPT", csv: "last_swept", layout: toMinute, cell: func(in store.IndicatorRecord) any { return in.LastSwept }},
+	{head: "STATUS", csv: "status", cell: func(in store.IndicatorRecord) any {
+		if in.Active() {
+			return "active"
 		}
-		var ports []string
-		for _, p := range in.Ports {
-			ports = append(ports, strconv.Itoa(p))
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.IP, strings.Join(ports, ","), strings.Join(in.Hunts, ","),
-			in.LastSeen.Format("2006-01-02 15:04"), swept, status)
-	}
-	return tw.Flush()
+		return "expired"
+	}},
+	{head: "EXPIRED", csv: "expired", layout: toMinute, cell: func(in store.IndicatorRecord) any { return in.Expired }},
 }
 
 // SuppressCmd marks something benign.
 type SuppressCmd struct {
 	Target string `env:"-" arg:"" optional:"" help:"IP address or CIDR." placeholder:"IP|CIDR"`
-	Device string `env:"-" help:"Suppress a device by name." placeholder:"NAME"`
+	Device string `env:"-" help:"Suppress a device by its full or short name (ws01 matches ws01.contoso.local)." placeholder:"NAME"`
 	Hunt   string `env:"-" help:"Suppress a whole hunt." placeholder:"NAME"`
 	Reason string `env:"-" help:"Why it is benign (required)." required:""`
 	Until  string `env:"-" help:"Expire the suppression at this date or after this long (e.g. 2026-12-31, 30d)." placeholder:"DATE|AGE"`
 	By     string `env:"-" help:"Who decided (default: the current user)."`
+	Unseen bool   `env:"-" help:"Accept a device or hunt name the state has not seen yet (no typo check)."`
 }
 
 func (c *SuppressCmd) Help() string {
 	return `Suppressed hits are still stored and listed (marked), but not alerted.
+The hits already recorded that it matches are marked too.
 
 Examples:
   c2sweep suppress 203.0.113.7 --reason "our red team" --until 2026-12-31
   c2sweep suppress 198.51.100.0/24 --reason "sinkhole"
-  c2sweep suppress --device LAB-SANDBOX-01 --reason "detonation box"`
+  c2sweep suppress --device LAB-SANDBOX-01 --reason "detonation box" --unseen`
 }
 
 func kindValue(target, device, hunt string) (string, string, error) {
@@ -291,10 +347,24 @@ func (c *SuppressCmd) Run(g *Globals) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.Suppress(g.ctx, sp); err != nil {
+	if !c.Unseen {
+		n := &names{st: st, g: g, more: "; --unseen suppresses a name not seen yet"}
+		switch kind {
+		case store.SuppressDevice:
+			err = n.device("--device", value)
+		case store.SuppressHunt:
+			sp.Value, err = n.hunt("--hunt", value)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	marked, err := st.Suppress(g.ctx, sp)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stdout, "suppressed %s %s: %s\n", kind, value, c.Reason)
+	fmt.Fprintf(g.stdout, "suppressed %s %s: %s\n", kind, textsafe.Terminal(sp.Value), textsafe.Terminal(c.Reason))
+	fmt.Fprintf(g.stdout, "hits already recorded, now marked: %d\n", marked)
 	return nil
 }
 
@@ -303,11 +373,17 @@ type UnsuppressCmd struct {
 	Target string `env:"-" arg:"" optional:"" help:"IP address or CIDR." placeholder:"IP|CIDR"`
 	Device string `env:"-" help:"A suppressed device." placeholder:"NAME"`
 	Hunt   string `env:"-" help:"A suppressed hunt." placeholder:"NAME"`
-	List   bool   `env:"-" help:"List the suppressions instead."`
+	List   bool   `env:"-" help:"List the suppressions instead (with --format, --json, --local)."`
+
+	OutputFlags `embed:""`
+	ZoneFlag    `embed:""`
 }
 
 func (c *UnsuppressCmd) Help() string {
-	return `Examples:
+	return `The hits it marked that no other suppression matches are unmarked;
+they are not alerted again (they are not new).
+
+Examples:
   c2sweep unsuppress --list
   c2sweep unsuppress 203.0.113.7
   c2sweep unsuppress --device LAB-SANDBOX-01`
@@ -324,30 +400,31 @@ func (c *UnsuppressCmd) Run(g *Globals) error {
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KIND\tVALUE\tREASON\tBY\tUNTIL")
-		for _, sp := range sps {
-			until := "-"
-			if sp.Until != nil {
-				until = sp.Until.Format("2006-01-02 15:04")
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", sp.Kind, sp.Value, sp.Reason, sp.By, until)
-		}
-		return tw.Flush()
+		return writeList(g, c.OutputFlags, c.ZoneFlag, list[store.Suppression]{cols: suppressionColumns, items: sps, empty: "no suppressions"})
 	}
 	kind, value, err := kindValue(c.Target, c.Device, c.Hunt)
 	if err != nil {
 		return err
 	}
-	if err := st.Unsuppress(g.ctx, kind, value); err != nil {
+	unmarked, err := st.Unsuppress(g.ctx, kind, value)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stdout, "unsuppressed %s %s\n", kind, value)
+	fmt.Fprintf(g.stdout, "unsuppressed %s %s\n", kind, textsafe.Terminal(value))
+	fmt.Fprintf(g.stdout, "hits unmarked (not alerted again: they are not new): %d\n", unmarked)
 	return nil
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+var suppressionColumns = []column[store.Suppression]{
+	{head: "KIND", csv: "kind", cell: func(sp store.Suppression) any { return sp.Kind }},
+	{head: "VALUE", csv: "value", cell: func(sp store.Suppression) any { return sp.Value }},
+	{head: "REASON", csv: "reason", cell: func(sp store.Suppression) any { return sp.Reason }},
+	{head: "BY", csv: "by", cell: func(sp store.Suppression) any { return sp.By }},
+	{head: "CREATED", csv: "created", layout: toMinute, cell: func(sp store.Suppression) any { return sp.Created }},
+	{head: "UNTIL", csv: "until", layout: toMinute, cell: func(sp store.Suppression) any {
+		if sp.Until == nil {
+			return time.Time{}
+		}
+		return *sp.Until
+	}},
 }

@@ -362,6 +362,10 @@ func targetHint(t kql.Target) string {
 	return ""
 }
 
+// Nearest is the option closest to s, ignoring case, or "" when none is
+// close enough to suggest: every "did you mean" of c2sweep comes from it.
+func Nearest(s string, options []string) string { return nearest(s, options) }
+
 func nearest(s string, options []string) string {
 	best, bestD := "", 1<<30
 	for _, o := range options {

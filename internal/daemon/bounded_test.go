@@ -9,19 +9,14 @@ import (
 	"c2sweep/internal/clock"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/labtest"
 )
 
 // A hunting API that never answers does not leave serve "running"
 // forever: the call's deadline ends the sweep, which is recorded failed.
 func TestServeSweepAgainstAHangingServiceEnds(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := lab.Start(ctx, lab.Options{Faults: lab.Faults{HangRate: 1, Only: "graph"}})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	hc := l.HTTPClient()
-	t.Cleanup(func() { hc.CloseIdleConnections(); cancel(); l.Close() })
+	l := labtest.Start(t, lab.Options{Faults: lab.Faults{HangRate: 1, Only: "graph"}})
+	hc := labtest.Client(l)
 	cred, err := hunting.NewCredential(hunting.AuthOptions{TenantID: l.Creds.TenantID, ClientID: l.Creds.ClientID,
 		ClientSecret: l.Creds.ClientSecret, AuthorityHost: l.URL + "/", HTTPClient: hc})
 	if err != nil {

@@ -17,6 +17,8 @@ import (
 	"c2sweep/internal/clock"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/huntinglab"
+	"c2sweep/internal/lab/labtest"
 )
 
 type fixture struct {
@@ -30,15 +32,8 @@ func newFixture(t testing.TB, o lab.Options) *fixture {
 	// Start at the real time: MSAL stamps client assertions with it.
 	clk := clock.NewFake(time.Now().UTC().Truncate(time.Second))
 	o.Now = clk.Now
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := lab.Start(ctx, o)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	c := l.HTTPClient()
-	t.Cleanup(func() { c.CloseIdleConnections(); cancel(); l.Close() })
-	return &fixture{lab: l, clock: clk, client: c}
+	l := labtest.Start(t, o)
+	return &fixture{lab: l, clock: clk, client: labtest.Client(l)}
 }
 
 func (f *fixture) auth() hunting.AuthOptions {
@@ -82,7 +77,7 @@ func (f *fixture) sweepQuery(t *testing.T) (hunting.Request, []lab.Event) {
 		t.Fatal("the lab world has no DeviceNetworkEvents contact")
 	}
 	q := fmt.Sprintf("DeviceNetworkEvents\n| where Timestamp between (datetime(%s) .. datetime(%s))\n| where RemoteIP in (%s)\n| project Timestamp, DeviceId, DeviceName, RemoteIP, RemotePort, InitiatingProcessCommandLine, ReportId",
-		lab.DefenderTime(start), lab.DefenderTime(end), strings.Join(lits, ", "))
+		huntinglab.DefenderTime(start), huntinglab.DefenderTime(end), strings.Join(lits, ", "))
 	return hunting.Request{Query: q, Start: start, End: end}, w.Hits("DeviceNetworkEvents", "RemoteIP", ips, start, end.Add(time.Nanosecond))
 }
 
@@ -200,7 +195,7 @@ func TestHuntGraphAndMDE(t *testing.T) {
 		}
 		mapped := 0
 		for i, r := range rows {
-			if r["RemoteIP"] != want[i].Logged() || r["ReportId"] != json.Number(fmt.Sprint(want[i].ReportID)) || r["Timestamp"] != lab.DefenderTime(want[i].Time) {
+			if r["RemoteIP"] != want[i].Logged() || r["ReportId"] != json.Number(fmt.Sprint(want[i].ReportID)) || r["Timestamp"] != huntinglab.DefenderTime(want[i].Time) {
 				t.Errorf("%s row %d: %v, want %+v", name, i, r, want[i])
 			}
 			if strings.HasPrefix(r["RemoteIP"].(string), "::ffff:") {

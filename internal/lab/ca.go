@@ -28,7 +28,7 @@ func newAuthority() (*authority, error) {
 		return nil, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          randSerial(),
+		SerialNumber:          RandSerial(),
 		Subject:               pkix.Name{CommonName: "c2sweep lab CA", Organization: []string{"c2sweep lab"}},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(7 * 24 * time.Hour),
@@ -56,7 +56,7 @@ func (a *authority) serverCert() (tls.Certificate, error) {
 		return tls.Certificate{}, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: randSerial(),
+		SerialNumber: RandSerial(),
 		Subject:      pkix.Name{CommonName: "localhost"},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(7 * 24 * time.Hour),
@@ -78,7 +78,24 @@ func (a *authority) writeCA(dir string) (string, error) {
 	return path, os.WriteFile(path, data, 0o644)
 }
 
-func randSerial() *big.Int {
+func RandSerial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	return n
+}
+
+// ServerTLS makes a throwaway CA and a certificate it issues for loopback:
+// what a fake service off the lab's listener (the webhook sink) serves,
+// with the pool that trusts it.
+func ServerTLS() (tls.Certificate, *x509.CertPool, error) {
+	ca, err := newAuthority()
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	cert, err := ca.serverCert()
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	return cert, pool, nil
 }

@@ -299,7 +299,7 @@ func writeHuge(w http.ResponseWriter, r *http.Request, size int64) {
 func overQuota(w http.ResponseWriter, svc string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusBadRequest)
-	id := randomGUID()
+	id := RandomGUID()
 	if svc == "graph" {
 		fmt.Fprintf(w, `{"error":{"code":"BadRequest","message":%q,"innerError":{"date":%q,"request-id":%q,"client-request-id":%q}}}`,
 			CPUQuotaMessage, time.Now().UTC().Format("2006-01-02T15:04:05"), id, id)

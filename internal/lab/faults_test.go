@@ -1,4 +1,4 @@
-package lab
+package lab_test
 
 import (
 	"bytes"
@@ -13,6 +13,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/emulator"
+	"c2sweep/internal/lab/entralab"
+	"c2sweep/internal/lab/labtest"
 )
 
 // Faults covered elsewhere: expire (TestTokenEarlyExpiry), error200
@@ -20,13 +25,13 @@ import (
 // the SPEC and the transport faults: 5xx, drop, latency, only.
 
 func TestParseFaults(t *testing.T) {
-	f, err := ParseFaults(" 5xx=0.1, latency=200ms,drop=0.05,expire=30s,error200=0.25,toolarge=5000,only=graph ")
-	want := Faults{Rate5xx: 0.1, Latency: 200 * time.Millisecond, DropRate: 0.05, TokenExpiry: 30 * time.Second,
+	f, err := lab.ParseFaults(" 5xx=0.1, latency=200ms,drop=0.05,expire=30s,error200=0.25,toolarge=5000,only=graph ")
+	want := lab.Faults{Rate5xx: 0.1, Latency: 200 * time.Millisecond, DropRate: 0.05, TokenExpiry: 30 * time.Second,
 		Error200Rate: 0.25, TooLarge: 5000, Only: "graph"}
 	if err != nil || f != want {
 		t.Errorf("ParseFaults: %+v, %v; want %+v", f, err, want)
 	}
-	if f, err := ParseFaults(""); err != nil || f != (Faults{}) {
+	if f, err := lab.ParseFaults(""); err != nil || f != (lab.Faults{}) {
 		t.Errorf("empty SPEC: %+v, %v", f, err)
 	}
 	for spec, msg := range map[string]string{
@@ -43,7 +48,7 @@ func TestParseFaults(t *testing.T) {
 		"jitter=1s":       "unknown fault \"jitter\" (5xx, latency",
 		"5xx=0.1,drop=2x": "fault drop",
 	} {
-		if _, err := ParseFaults(spec); err == nil || !strings.Contains(err.Error(), msg) {
+		if _, err := lab.ParseFaults(spec); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%q: %v, want an error with %q", spec, err, msg)
 		}
 	}
@@ -63,10 +68,10 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestFault5xxOnlyOneService(t *testing.T) {
-	l := startLab(t, Options{Faults: Faults{Rate5xx: 1, Only: "graph"}, ShodanRate: time.Nanosecond})
+	l := labtest.Start(t, lab.Options{Faults: lab.Faults{Rate5xx: 1, Only: "graph"}, ShodanRate: time.Nanosecond})
 	seen := map[int]bool{}
 	for range 12 {
-		resp, err := client(l).Post(l.URL+"/v1.0/security/runHuntingQuery", "application/json", strings.NewReader(`{"Query":"DeviceNetworkEvents"}`))
+		resp, err := labtest.Client(l).Post(l.URL+"/v1.0/security/runHuntingQuery", "application/json", strings.NewReader(`{"Query":"DeviceNetworkEvents"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,10 +90,10 @@ func TestFault5xxOnlyOneService(t *testing.T) {
 		t.Errorf("5xx should answer both 502 and 503, saw %v", seen)
 	}
 	// only=graph: the other services answer normally.
-	if a := shodanGet(t, l, nil, "/api-info", nil); a.status != 200 {
+	if a := shodanGet(t, l, "/api-info"); a.status != 200 {
 		t.Errorf("shodan under only=graph: %d %s", a.status, a.body)
 	}
-	resp, err := client(l).Get(l.URL + "/" + l.Creds.TenantID + "/v2.0/.well-known/openid-configuration")
+	resp, err := labtest.Client(l).Get(l.URL + "/" + l.Creds.TenantID + "/v2.0/.well-known/openid-configuration")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +108,7 @@ func TestFault5xxOnlyOneService(t *testing.T) {
 
 func TestFaultDropClosesWithoutAnswer(t *testing.T) {
 	var logs syncBuffer
-	l := startLab(t, Options{Faults: Faults{DropRate: 1, Only: "shodan"}, ShodanRate: time.Nanosecond,
+	l := labtest.Start(t, lab.Options{Faults: lab.Faults{DropRate: 1, Only: "shodan"}, ShodanRate: time.Nanosecond,
 		Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	// HTTP/2 (Go's clients) and HTTP/1.1 (Python requests, curl --http1.1).
 	h1 := &http.Client{Transport: &http.Transport{
@@ -111,7 +116,7 @@ func TestFaultDropClosesWithoutAnswer(t *testing.T) {
 		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}}
 	t.Cleanup(h1.CloseIdleConnections)
-	for name, c := range map[string]*http.Client{"h2": client(l), "h1": h1} {
+	for name, c := range map[string]*http.Client{"h2": labtest.Client(l), "h1": h1} {
 		resp, err := c.Get(l.URL + "/api-info?key=" + url.QueryEscape(l.Creds.ShodanKey))
 		if err == nil {
 			resp.Body.Close()
@@ -139,9 +144,9 @@ func TestFaultDropClosesWithoutAnswer(t *testing.T) {
 
 func TestFaultLatency(t *testing.T) {
 	const d = 150 * time.Millisecond
-	l := startLab(t, Options{Faults: Faults{Latency: d, Only: "entra"}})
+	l := labtest.Start(t, lab.Options{Faults: lab.Faults{Latency: d, Only: "entra"}})
 	start := time.Now()
-	resp, err := client(l).Get(l.URL + "/" + l.Creds.TenantID + "/v2.0/.well-known/openid-configuration")
+	resp, err := labtest.Client(l).Get(l.URL + "/" + l.Creds.TenantID + "/v2.0/.well-known/openid-configuration")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +157,8 @@ func TestFaultLatency(t *testing.T) {
 }
 
 func TestStartHintsWhenThePortIsTaken(t *testing.T) {
-	a := startLab(t, Options{})
-	_, err := Start(t.Context(), Options{Listen: strings.TrimPrefix(a.URL, "https://")})
+	a := labtest.Start(t, lab.Options{})
+	_, err := emulator.Start(t.Context(), lab.Options{Listen: strings.TrimPrefix(a.URL, "https://")})
 	if err == nil || !strings.Contains(err.Error(), "address already in use") || !strings.Contains(err.Error(), "\nhint: ") {
 		t.Errorf("second lab on the same port: %v", err)
 	}
@@ -184,10 +189,10 @@ func jsonKeys(t *testing.T, raw []byte) []string {
 // TestWireFieldOrder checks that bodies carry their fields in the
 // services' order (api-contracts.md), not Go's alphabetical map order.
 func TestWireFieldOrder(t *testing.T) {
-	l := startLab(t, Options{})
+	l := labtest.Start(t, lab.Options{})
 	post := func(path string, form url.Values) []byte {
 		t.Helper()
-		resp, err := client(l).PostForm(l.URL+path, form)
+		resp, err := labtest.Client(l).PostForm(l.URL+path, form)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +202,7 @@ func TestWireFieldOrder(t *testing.T) {
 	}
 	tenant := "/" + l.Creds.TenantID
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {l.Creds.ClientID}, "client_secret": {l.Creds.ClientSecret},
-		"scope": {ResourceGraph + "/.default"}}
+		"scope": {entralab.ResourceGraph + "/.default"}}
 	v2 := post(tenant+"/oauth2/v2.0/token", form)
 	if k := jsonKeys(t, v2); !slices.Equal(k, []string{"token_type", "expires_in", "ext_expires_in", "access_token"}) {
 		t.Errorf("v2 token keys %v", k)
@@ -206,7 +211,7 @@ func TestWireFieldOrder(t *testing.T) {
 		t.Errorf("v2 token body %.120s", v2)
 	}
 	form.Del("scope")
-	form.Set("resource", ResourceSecurityCtr)
+	form.Set("resource", entralab.ResourceSecurityCtr)
 	v1 := post(tenant+"/oauth2/token", form)
 	if k := jsonKeys(t, v1); !slices.Equal(k, []string{"token_type", "expires_in", "ext_expires_in", "expires_on", "not_before", "resource", "access_token"}) {
 		t.Errorf("v1 token keys %v", k)
@@ -228,7 +233,7 @@ func TestWireFieldOrder(t *testing.T) {
 		{"/v1.0/security/runHuntingQuery", []string{"code", "message", "innerError"}, []string{"date", "request-id", "client-request-id"}},
 		{"/api/advancedqueries/run", []string{"code", "message", "target"}, nil},
 	} {
-		a := hunt(t, l, tc.path, "", map[string]string{"Query": "DeviceNetworkEvents"})
+		a := hunt(t, l, tc.path, `{"Query":"DeviceNetworkEvents"}`)
 		var env struct {
 			Error json.RawMessage `json:"error"`
 		}
@@ -258,10 +263,14 @@ func TestWireFieldOrder(t *testing.T) {
 // 5xx=0.2` (about ten requests) sees some.
 func TestFaultDraws(t *testing.T) {
 	draws := func(seed int64, n int) string {
-		f := &faulter{Faults: Faults{Rate5xx: 0.2}, seed: seed}
+		l, err := lab.Start(t.Context(), lab.Options{World: lab.WorldConfig{Seed: seed}, Faults: lab.Faults{Rate5xx: 0.2}}, func(*lab.Lab) ([]lab.Service, error) { return nil, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
 		var b strings.Builder
 		for range n {
-			if f.chance(0.2) {
+			if l.FaultChance(0.2) {
 				b.WriteByte('X')
 			} else {
 				b.WriteByte('.')
@@ -282,14 +291,47 @@ func TestFaultDraws(t *testing.T) {
 	}
 }
 
+type answer struct {
+	status int
+	body   []byte
+	raw    []byte // the same as body
+}
+
+// shodanGet GETs a Shodan path with the lab's key.
+func shodanGet(t *testing.T, l *lab.Lab, path string) answer {
+	t.Helper()
+	resp, err := labtest.Client(l).Get(l.URL + path + "?key=" + url.QueryEscape(l.Creds.ShodanKey))
+	return read(t, resp, err)
+}
+
+// hunt POSTs a JSON body to a hunting API without a token.
+func hunt(t *testing.T, l *lab.Lab, path, body string) answer {
+	t.Helper()
+	resp, err := labtest.Client(l).Post(l.URL+path, "application/json; charset=utf-8", strings.NewReader(body))
+	return read(t, resp, err)
+}
+
+func read(t *testing.T, resp *http.Response, err error) answer {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return answer{resp.StatusCode, b, b}
+}
+
 func TestParseBoundFaults(t *testing.T) {
-	f, err := ParseFaults("hang=0.5,trickle=10ms,huge=1g,cpuquota=1,echo=0.2,total=-1,loop=true,only=graph")
+	f, err := lab.ParseFaults("hang=0.5,trickle=10ms,huge=1g,cpuquota=1,echo=0.2,total=-1,loop=true,only=graph")
 	if err != nil || f.HangRate != 0.5 || f.Trickle != 10*time.Millisecond || f.Huge != 1<<30 || f.CPUQuotaRate != 1 ||
 		f.EchoRate != 0.2 || f.ShodanTotal == nil || *f.ShodanTotal != -1 || !f.ShodanLoop || f.Only != "graph" {
 		t.Errorf("ParseFaults: %+v, %v", f, err)
 	}
 	for spec, want := range map[string]int64{"huge=512k": 512 << 10, "huge=64M": 64 << 20, "huge=1000": 1000} {
-		if f, err := ParseFaults(spec); err != nil || f.Huge != want {
+		if f, err := lab.ParseFaults(spec); err != nil || f.Huge != want {
 			t.Errorf("%s: %d, %v", spec, f.Huge, err)
 		}
 	}
@@ -303,7 +345,7 @@ func TestParseBoundFaults(t *testing.T) {
 		"loop=maybe":  "not true or false",
 		"cpuquota=-1": "fraction between 0 and 1",
 	} {
-		if _, err := ParseFaults(spec); err == nil || !strings.Contains(err.Error(), msg) {
+		if _, err := lab.ParseFaults(spec); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%q: %v, want an error with %q", spec, err, msg)
 		}
 	}

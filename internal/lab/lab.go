@@ -1,22 +1,29 @@
-// Package lab emulates, on loopback, the services a sweep talks to: the
-// Shodan REST API, Microsoft Entra ID's token endpoints, and the two
-// advanced hunting APIs (Microsoft Graph runHuntingQuery and Defender for
-// Endpoint advancedqueries). It follows ../../shared/docs/api-contracts.md,
-// quirks included. Every test in the project that needs a service uses it;
-// so do the `lab` and `demo` commands.
+// Package lab is the shared core of the lab, which emulates on loopback the
+// services a sweep talks to. It follows ../../shared/docs/api-contracts.md,
+// quirks included. Every test in the project that needs a service uses the
+// lab (through labtest.Start); so do the `lab` and `demo` commands (through
+// emulator.Start).
 //
-// All services share one HTTPS listener; their paths do not collide:
+// This package holds what the services share: Options, the Lab (one HTTPS
+// listener on loopback, its throwaway CA, credentials, call counts), the
+// deterministic World (Shodan's banners and the organisation's telemetry)
+// and the Faults, applied to every service as middleware. Each emulated
+// service is one package under internal/lab that imports this one:
 //
-//	/api-info, /shodan/...            Shodan
-//	/v1.0/security/runHuntingQuery    Microsoft Graph
-//	/api/advancedqueries/run,
-//	/api/advancedhunting/run          Defender for Endpoint / Microsoft 365 Defender
-//	/{tenant}/...                     Entra ID (everything else)
+//	shodanlab   /api-info, /account/..., /shodan/...      Shodan
+//	entralab    /{tenant}/... (everything else)          Entra ID
+//	huntinglab  /v1.0/security/runHuntingQuery            Microsoft Graph
+//	            /api/advancedqueries/run,
+//	            /api/advancedhunting/run                  Defender for Endpoint / Microsoft 365 Defender
 //
-// The hunting APIs answer from the world's telemetry through a documented
-// matcher, not a KQL engine: the table, the time window, the quoted IP
-// literals and a few operators (see hunting_query.go); anything else is a
-// 400 that says so.
+// Adding a service (ThreatFox, Feodo, a feed, Log Analytics, Defender
+// indicators, ...) is one new package: a New(*lab.Lab) that returns a
+// Service listing its Routes (paths that collide with no other service's),
+// reading the World and Options it needs, plus one line in
+// emulator.Services. The service's data, when it is part of the world,
+// goes into World here so that every service serves the same world.
+// Test-only code (the fake webhook receivers, the test helper) lives in
+// labtest, which the shipped binary never imports.
 package lab
 
 import (
@@ -81,22 +88,44 @@ type Lab struct {
 	CAFile string
 	CAPool *x509.CertPool
 
-	dir    string
-	ca     *authority
-	srv    *http.Server
-	ln     net.Listener
-	shodan *shodanService
-	entra  *entraService
-	hunt   *huntingService
-	faults *faulter
+	dir      string
+	ca       *authority
+	srv      *http.Server
+	ln       net.Listener
+	services []Service
+	routes   []Route
+	faults   *faulter
 
 	closeOnce sync.Once
 	mu        sync.Mutex
 	calls     map[string]int // per service, for tests and benchmarks
 }
 
-// Start builds the world and serves it until ctx ends or Close is called.
-func Start(ctx context.Context, opts Options) (*Lab, error) {
+// Service is one emulated API on the lab's listener.
+type Service interface {
+	// Routes are the paths the service answers.
+	Routes() []Route
+}
+
+// Route sends the requests for a path to a service.
+type Route struct {
+	// Path is an exact path, or a prefix when it ends in "/"; the exact
+	// match, then the longest prefix wins, so "/" is the fallback.
+	Path string
+	// Name names the API in Calls and in the faults' only= key (shodan,
+	// entra, graph, mde).
+	Name    string
+	Handler http.Handler
+}
+
+// Services builds the services over a lab that is starting: its Options
+// (with defaults), World, Creds and Dir are ready; its URL is not yet.
+type Services func(l *Lab) ([]Service, error)
+
+// Start builds the world and the services and serves them until ctx ends
+// or Close is called. Callers outside tests use emulator.Start, tests
+// labtest.Start; both give every service.
+func Start(ctx context.Context, opts Options, services Services) (*Lab, error) {
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:0"
 	}
@@ -149,7 +178,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		opts.World.Now = opts.Now()
 	}
 	l.World = NewWorld(opts.World)
-	if err := l.setup(); err != nil {
+	if err := l.setup(services); err != nil {
 		return nil, err
 	}
 	cert, err := l.ca.serverCert()
@@ -180,20 +209,41 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	return l, nil
 }
 
-// setup builds the services over the world.
-func (l *Lab) setup() error {
+// setup builds the services over the world and their routing table.
+func (l *Lab) setup(services Services) error {
 	var err error
-	if l.shodan, err = newShodanService(l); err != nil {
+	if l.services, err = services(l); err != nil {
 		return err
 	}
-	if l.entra, err = newEntraService(l); err != nil {
-		return err
-	}
-	if l.hunt, err = newHuntingService(l); err != nil {
-		return err
+	seen := map[string]bool{}
+	for _, s := range l.services {
+		for _, r := range s.Routes() {
+			if r.Path == "" || r.Path[0] != '/' || r.Name == "" || r.Handler == nil {
+				return fmt.Errorf("lab: route %q of %T is incomplete", r.Path, s)
+			}
+			if seen[r.Path] {
+				return fmt.Errorf("lab: two services answer %q", r.Path)
+			}
+			seen[r.Path] = true
+			l.routes = append(l.routes, r)
+		}
 	}
 	return nil
 }
+
+// Options are the lab's options, defaults applied.
+func (l *Lab) Options() Options { return l.opts }
+
+// Services are the lab's services, in the order they were built.
+func (l *Lab) Services() []Service { return l.services }
+
+// Faults are the faults the lab injects.
+func (l *Lab) Faults() Faults { return l.faults.Faults }
+
+// FaultChance reports true with probability p, drawn like every fault from
+// the world's seed so that runs repeat; services use it for their own
+// faults (error200).
+func (l *Lab) FaultChance(p float64) bool { return l.faults.chance(p) }
 
 // Close stops the server at once (open keep-alive connections would make
 // a graceful shutdown wait) and removes the lab's files.
@@ -261,18 +311,28 @@ func (l *Lab) Calls() map[string]int {
 	return out
 }
 
-func (l *Lab) route(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	svc := "entra"
-	var h http.Handler = l.entra
-	switch {
-	case p == "/api-info" || strings.HasPrefix(p, "/shodan/") || strings.HasPrefix(p, "/account/"):
-		svc, h = "shodan", l.shodan
-	case strings.HasPrefix(p, "/v1.0/"):
-		svc, h = "graph", l.hunt
-	case strings.HasPrefix(p, "/api/"):
-		svc, h = "mde", l.hunt
+// match finds the route of a path: the exact one, else the longest prefix.
+func (l *Lab) match(p string) (Route, bool) {
+	var best Route
+	found := false
+	for _, r := range l.routes {
+		if r.Path == p {
+			return r, true
+		}
+		if strings.HasSuffix(r.Path, "/") && strings.HasPrefix(p, r.Path) && (!found || len(r.Path) > len(best.Path)) {
+			best, found = r, true
+		}
 	}
+	return best, found
+}
+
+func (l *Lab) route(w http.ResponseWriter, r *http.Request) {
+	rt, ok := l.match(r.URL.Path)
+	if !ok {
+		nginxError(w, http.StatusNotFound)
+		return
+	}
+	svc, h := rt.Name, rt.Handler
 	l.mu.Lock()
 	l.calls[svc]++
 	l.mu.Unlock()
@@ -321,4 +381,16 @@ func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// NginxError writes the HTML page nginx answers with in front of Shodan,
+// e.g. for a bad key (401): not JSON. The 5xx fault answers it too, whatever
+// the service, as a gateway would.
+func NginxError(w http.ResponseWriter, code int) { nginxError(w, code) }
+
+func nginxError(w http.ResponseWriter, code int) {
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+		code, http.StatusText(code), code, http.StatusText(code))
 }

@@ -120,7 +120,9 @@ var hosters = []hoster{
 	{"Contabo GmbH", "Contabo GmbH", "AS51167", []string{"161.97", "207.180", "173.212", "194.163"}, "2a02:c207", "DE"},
 	{"Microsoft Corporation", "Microsoft Azure", "AS8075", []string{"20.42", "40.114", "52.170"}, "", "NL"},
 	{"Shinjiru Technology Sdn Bhd", "Shinjiru Technology Sdn Bhd", "AS45839", []string{"110.4", "203.106"}, "", "MY"},
-	{"Aeza International Ltd", "Aeza International Ltd", "AS210644", []string{"77.91", "94.131", "185.221"}, "", "RU"},
+	// Registry text is the registrant's: this one plants a terminal link,
+	// a bidi override and a Slack mention that outputs must show as text.
+	{"Aeza International Ltd\x1b]8;;https://evil.example\x1b\\ (verified)\x1b]8;;\x1b\\", "Aeza\u202e <!channel> <script>alert(1)</script>", "AS210644", []string{"77.91", "94.131", "185.221"}, "", "RU"},
 	{"Choopa, LLC", "Vultr Holdings, LLC", "AS20473", []string{"108.61", "140.82"}, "", "JP"},
 	// A documentation range, used sparingly: the lab never connects anywhere.
 	{"Example Hosting", "Example Hosting", "AS64500", []string{"198.51", "203.0"}, "2001:db8", "NL"},
@@ -503,7 +505,8 @@ func (g *shodanGen) cobaltStrike(s *Server, port int) *Banner {
 
 func (g *shodanGen) sliver(s *Server, port int) *Banner {
 	b := &Banner{Port: port}
-	orgs := []string{"multiplayer", "operators", "Acme Holdings", "Northwind Traders", "Contoso Ltd"}
+	// The certificate's O is the operator's choice; one is hostile.
+	orgs := []string{"multiplayer", "operators", "Acme Holdings", "Northwind\x1b[2J Traders\n**[login](https://evil.example)**", "Contoso Ltd"}
 	name := [][2]string{{"O", orgs[g.rng.IntN(len(orgs))]}, {"CN", "localhost"}}
 	if port == 31337 {
 		// mTLS listener: a Go TLS stack, no HTTP.
@@ -538,7 +541,8 @@ func (g *shodanGen) empire(s *Server, port int) *Banner {
 		b.SSL = g.ssl("", g.cert(name, name, nil))
 	}
 	if g.rng.IntN(2) == 0 {
-		b.Version = "4.10"
+		// Parsed from the attacker's banner: it sets the terminal's title.
+		b.Version = "4.10\x1b]0;all clear\x07 <!here>"
 	}
 	return b
 }

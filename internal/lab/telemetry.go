@@ -116,12 +116,17 @@ var processes = []process{
 // firstPlanted is the index of the first process only contacts use.
 var firstPlanted = len(processes)
 
+// The processes planted contacts use are the attacker's, and so is every
+// string they log: each command line carries a payload that must stay text
+// in every output (terminal escape sequences, an OSC 8 link, a bidi
+// override, line breaks, Markdown, HTML and Slack mentions and links).
 func init() {
 	processes = append(processes,
-		process{"rundll32.exe", `C:\Windows\System32\rundll32.exe`, `rundll32.exe C:\Users\Public\Libraries\update.dll,StartW`, "Microsoft Corporation", "Microsoft® Windows® Operating System", ""},
-		process{"powershell.exe", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, `powershell.exe -nop -w hidden -encodedcommand SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA`, "Microsoft Corporation", "Microsoft® Windows® Operating System", ""},
-		process{"dllhost.exe", `C:\Windows\System32\dllhost.exe`, `C:\Windows\system32\dllhost.exe`, "Microsoft Corporation", "Microsoft® Windows® Operating System", ""},
-		process{"OneDriveUpdater.exe", `C:\Users\Public\OneDriveUpdater.exe`, `"C:\Users\Public\OneDriveUpdater.exe" -s`, "", "", ""},
+		process{"rundll32.exe", `C:\Windows\System32\rundll32.exe`, "rundll32.exe C:\\Users\\Public\\Libraries\\update.dll,StartW \x1b]8;;https://evil.example/\x1b\\Windows Update\x1b]8;;\x1b\\", "Microsoft Corporation", "Microsoft® Windows® Operating System", ""},
+		process{"powershell.exe", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, `powershell.exe -nop -w hidden -encodedcommand SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA #**[Microsoft Update](https://evil.example)** <script>alert(1)</script>`, "Microsoft Corporation", "Microsoft® Windows® Operating System", ""},
+		process{"dllhost.exe", `C:\Windows\System32\dllhost.exe`, "C:\\Windows\\system32\\dllhost.exe \x1b[2J\x1b[H\x1b[32mno threats found\x1b[0m", "Microsoft Corporation", "Microsoft® Windows® Operating System", ""},
+		process{"OneDriveUpdater.exe", `C:\Users\Public\OneDriveUpdater.exe`, "\"C:\\Users\\Public\\OneDriveUpdater.exe\" -s <!channel> <https://evil.example|click here>\r\n<img src=x onerror=alert(1)>", "", "", ""},
+		process{"invoice\u202efdp.exe", "C:\\Users\\Public\\Downloads\\invoice\u202efdp.exe", "\"C:\\Users\\Public\\Downloads\\invoice\u202efdp.exe\" @channel\nstatus: clean", "", "", ""},
 	)
 	for i := range processes {
 		processes[i].sha1 = fmt.Sprintf("%040x", telemetryHash(processes[i].folder))
@@ -169,9 +174,13 @@ func genTelemetry(rng *rand.Rand, w *World) {
 	for i := range w.Devices {
 		fn, ln := first[rng.IntN(len(first))], last[rng.IntN(len(last))]
 		acct := fmt.Sprintf("%s.%s%d", fn, ln, i)
+		name := fmt.Sprintf("ws-%04d.corp.contoso.lab", i+1)
+		if i < len(hostileDevices) {
+			name, acct = hostileDevices[i].name, hostileDevices[i].account
+		}
 		w.Devices[i] = Device{
 			ID:          fmt.Sprintf("%016x%016x%08x", rng.Uint64(), rng.Uint64(), rng.Uint32()),
-			Name:        fmt.Sprintf("ws-%04d.corp.contoso.lab", i+1),
+			Name:        name,
 			AadDeviceID: guidFrom(rng),
 			LocalIP:     netip.AddrFrom4([4]byte{10, byte(20 + i/65025%200), byte(i / 255 % 255), byte(i%255 + 1)}),
 			OS:          oses[rng.IntN(len(oses))],
@@ -242,6 +251,14 @@ func genTelemetry(rng *rand.Rand, w *World) {
 	slices.SortStableFunc(w.Events, func(a, b Event) int { return a.Time.Compare(b.Time) })
 }
 
+// hostileDevices are the first devices of the organisation: names and
+// accounts an attacker chose (a rogue device joined to the tenant). The first
+// planted contacts come from them.
+var hostileDevices = []struct{ name, account string }{
+	{"ws-0001.corp.contoso.lab\x1b[1A\x1b[2K\x1b[31m", "svc\u202enimda"},
+	{"<img src=x onerror=alert(1)>**ws-0002**\n<!channel>", "[helpdesk](https://evil.example)"},
+}
+
 // contactKinds is the order in which planted contacts are made, so that a
 // small world still has each kind a sweep must handle.
 var contactKinds = []string{"dne", "dne-mapped", "stale", "old", "logon", "identity", "cloudapp", "dne", "dne-mapped", "dne"}
@@ -288,6 +305,9 @@ func genContacts(rng *rand.Rand, w *World, reportID *int64) {
 			}
 		}
 		dev := int32(rng.IntN(len(w.Devices)))
+		if i < len(hostileDevices) && i < len(w.Devices) {
+			dev = int32(i)
+		}
 		d := &w.Devices[dev]
 		ip := srv.IP.Unmap()
 		at := now.Add(-time.Duration(rng.Int64N(int64(27*24*time.Hour)/100))*100 - time.Hour)

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/labtest"
 )
 
 // memOutbox is an in-memory Outbox with per-target entries.
@@ -106,7 +106,7 @@ func (ob *memOutbox) pending(target string) int {
 
 // deliveredReports lists the report ids of every hit the sink accepted, in
 // order, from generic webhook bodies.
-func deliveredReports(t *testing.T, s *lab.WebhookSink) []string {
+func deliveredReports(t *testing.T, s *labtest.WebhookSink) []string {
 	t.Helper()
 	var ids []string
 	for _, r := range s.Accepted() {
@@ -130,7 +130,7 @@ func reportIDs(first, n int) []string {
 }
 
 func TestDeliverBatchesAndNeverResends(t *testing.T) {
-	s := startSink(t, lab.SinkWebhook)
+	s := startSink(t, labtest.SinkWebhook)
 	tg := newTarget(t, s, &sleeps{})
 	ob := newOutbox([]string{"soc"}, 120)
 	rep, err := Deliver(context.Background(), []Target{tg}, ob, t0, false)
@@ -156,7 +156,7 @@ func TestDeliverBatchesAndNeverResends(t *testing.T) {
 }
 
 func TestDeliverQuietDay(t *testing.T) {
-	s := startSink(t, lab.SinkSlack)
+	s := startSink(t, labtest.SinkSlack)
 	tg := newTarget(t, s, &sleeps{})
 	ob := newOutbox(nil, 0)
 	rep, err := Deliver(context.Background(), []Target{tg}, ob, t0, false)
@@ -176,14 +176,14 @@ func TestDeliverQuietDay(t *testing.T) {
 }
 
 func TestDeliverKeepsFailuresPending(t *testing.T) {
-	s := startSink(t, lab.SinkWebhook)
+	s := startSink(t, labtest.SinkWebhook)
 	tg := newTarget(t, s, &sleeps{}, WithRetry(2, time.Second, time.Second))
 	deliverWithFailureAfter(t, s, tg, newOutbox([]string{"soc"}, 130))
 }
 
 // deliverWithFailureAfter lets the first batch through and refuses the
 // second, then checks that the next run delivers exactly the rest.
-func deliverWithFailureAfter(t *testing.T, s *lab.WebhookSink, tg Target, ob *memOutbox) {
+func deliverWithFailureAfter(t *testing.T, s *labtest.WebhookSink, tg Target, ob *memOutbox) {
 	t.Helper()
 	failing := &failAfter{Target: tg, after: 1, sink: s}
 	rep, err := Deliver(context.Background(), []Target{failing}, ob, t0, false)
@@ -218,7 +218,7 @@ type failAfter struct {
 	Target
 	after int
 	sent  int
-	sink  *lab.WebhookSink
+	sink  *labtest.WebhookSink
 }
 
 func (f *failAfter) Send(ctx context.Context, a Alert) error {
@@ -230,8 +230,8 @@ func (f *failAfter) Send(ctx context.Context, a Alert) error {
 }
 
 func TestDeliverOneTargetFailingDoesNotStopOthers(t *testing.T) {
-	bad := startSink(t, lab.SinkTeams)
-	good := startSink(t, lab.SinkSlack)
+	bad := startSink(t, labtest.SinkTeams)
+	good := startSink(t, labtest.SinkSlack)
 	bad.FailNext(1, 404, "")
 	tb := newTarget(t, bad, &sleeps{})
 	tgood, _ := New("chat", "slack", good.URL, good.HTTPClient())
@@ -249,7 +249,7 @@ func TestDeliverOneTargetFailingDoesNotStopOthers(t *testing.T) {
 }
 
 func TestDeliverMarkFailureIsReported(t *testing.T) {
-	s := startSink(t, lab.SinkWebhook)
+	s := startSink(t, labtest.SinkWebhook)
 	tg := newTarget(t, s, &sleeps{})
 	ob := newOutbox([]string{"soc"}, 3)
 	ob.markErr = errors.New("disk full")
@@ -263,7 +263,7 @@ func TestDeliverMarkFailureIsReported(t *testing.T) {
 }
 
 func TestDeliverStopsOnAStoreThatForgets(t *testing.T) {
-	s := startSink(t, lab.SinkWebhook)
+	s := startSink(t, labtest.SinkWebhook)
 	tg := newTarget(t, s, &sleeps{})
 	ob := newOutbox([]string{"soc"}, 60)
 	ob.stuck = true
@@ -277,7 +277,7 @@ func TestDeliverStopsOnAStoreThatForgets(t *testing.T) {
 }
 
 func TestDeliverCancelled(t *testing.T) {
-	s := startSink(t, lab.SinkWebhook)
+	s := startSink(t, labtest.SinkWebhook)
 	tg := newTarget(t, s, &sleeps{})
 	ob := newOutbox([]string{"soc"}, 3)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -292,8 +292,8 @@ func TestDeliverCancelled(t *testing.T) {
 // the target that asked for it and nothing to the one that did not, however
 // Deliver is called; a target without a setting follows Deliver.
 func TestDeliverHeartbeatPerTarget(t *testing.T) {
-	on, off, unset := startSink(t, lab.SinkSlack), startSink(t, lab.SinkWebhook), startSink(t, lab.SinkTeams)
-	mk := func(name string, s *lab.WebhookSink, opts ...Option) Target {
+	on, off, unset := startSink(t, labtest.SinkSlack), startSink(t, labtest.SinkWebhook), startSink(t, labtest.SinkTeams)
+	mk := func(name string, s *labtest.WebhookSink, opts ...Option) Target {
 		tg, err := New(name, s.Kind, s.URL, s.HTTPClient(), opts...)
 		if err != nil {
 			t.Fatal(err)

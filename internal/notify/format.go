@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"c2sweep/internal/indicator"
+	"c2sweep/internal/textsafe"
 )
 
 // formatter renders an alert as the receiver's JSON body.
@@ -108,7 +109,10 @@ func clip(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// fact is one labelled detail of a hit, in display order.
+// fact is one labelled detail of a hit, in display order. Values are raw
+// (device, process, account, command line and even hunt names are
+// attacker-chosen or user-typed): each format escapes them with its textsafe
+// function, after clipping so an escape is never cut in half.
 type fact struct{ title, value string }
 
 // facts are the details a hunter wants to triage a hit, clipped.
@@ -157,16 +161,16 @@ func teamsBody(a Alert, maxHits int) ([]byte, error) {
 func teamsCard(a Alert, n int) map[string]any {
 	body := []any{
 		map[string]any{"type": "TextBlock", "size": "Large", "weight": "Bolder", "wrap": true, "text": a.title()},
-		map[string]any{"type": "TextBlock", "wrap": true, "isSubtle": true, "text": a.summary()},
+		map[string]any{"type": "TextBlock", "wrap": true, "isSubtle": true, "text": textsafe.Markdown(a.summary())},
 	}
 	for _, h := range a.Hits[:n] {
 		var fs []any
 		for _, f := range facts(h) {
-			fs = append(fs, map[string]any{"title": f.title, "value": f.value})
+			fs = append(fs, map[string]any{"title": f.title, "value": textsafe.Markdown(f.value)})
 		}
 		items := []any{
 			map[string]any{"type": "TextBlock", "weight": "Bolder", "wrap": true,
-				"text": clip(deviceName(h), 200) + " → " + endpoint(h)},
+				"text": textsafe.Markdown(clip(deviceName(h), 200)) + " → " + endpoint(h)},
 		}
 		if len(fs) > 0 {
 			items = append(items, map[string]any{"type": "FactSet", "facts": fs})
@@ -200,12 +204,6 @@ const (
 	slackMaxSection = 3000
 )
 
-// slackEscape neutralises Slack's control sequences: attacker-chosen text
-// such as "<!channel>" or "<https://evil|click>" must show as text.
-func slackEscape(s string) string { return slackEscaper.Replace(s) }
-
-var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-
 func slackBody(a Alert, maxHits int) ([]byte, error) {
 	n := min(maxHits, len(a.Hits), slackMaxHits)
 	type text struct {
@@ -221,26 +219,26 @@ func slackBody(a Alert, maxHits int) ([]byte, error) {
 	no := false
 	blocks := []block{
 		{Type: "header", Text: &text{Type: "plain_text", Text: clip(a.title(), 150), Emoji: &no}},
-		{Type: "section", Text: &text{Type: "mrkdwn", Text: clip(slackEscape(a.summary()), slackMaxSection)}},
+		{Type: "section", Text: &text{Type: "mrkdwn", Text: clip(textsafe.Slack(a.summary()), slackMaxSection)}},
 	}
 	for _, h := range a.Hits[:n] {
 		var b strings.Builder
-		fmt.Fprintf(&b, "*%s* → `%s`", slackEscape(clip(deviceName(h), 200)), endpoint(h))
+		fmt.Fprintf(&b, "*%s* → `%s`", textsafe.Slack(clip(deviceName(h), 200)), endpoint(h))
 		for _, f := range facts(h) {
-			v := slackEscape(f.value)
+			v := textsafe.Slack(f.value)
 			if f.title == "Command line" {
-				// A backtick would end the code span early.
-				v = "`" + strings.ReplaceAll(v, "`", "'") + "`"
+				// textsafe.Slack leaves no backtick to end the span early.
+				v = "`" + v + "`"
 			}
 			fmt.Fprintf(&b, "\n*%s:* %s", f.title, v)
 		}
 		blocks = append(blocks, block{Type: "section", Text: &text{Type: "mrkdwn", Text: clip(b.String(), slackMaxSection)}})
 	}
 	if m := len(a.Hits) - n; m > 0 {
-		blocks = append(blocks, block{Type: "context", Elements: []text{{Type: "mrkdwn", Text: slackEscape(moreLine(m))}}})
+		blocks = append(blocks, block{Type: "context", Elements: []text{{Type: "mrkdwn", Text: moreLine(m)}}})
 	}
 	return json.Marshal(struct {
 		Text   string  `json:"text"`
 		Blocks []block `json:"blocks"`
-	}{Text: slackEscape(a.title() + ". " + a.summary()), Blocks: blocks})
+	}{Text: textsafe.Slack(a.title() + ". " + a.summary()), Blocks: blocks})
 }

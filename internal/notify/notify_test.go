@@ -18,7 +18,7 @@ import (
 
 	"c2sweep/internal/clock"
 	"c2sweep/internal/indicator"
-	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/labtest"
 	"c2sweep/internal/retry"
 )
 
@@ -44,9 +44,9 @@ func mkHits(n int) []indicator.Hit {
 	return hs
 }
 
-func startSink(t *testing.T, kind string) *lab.WebhookSink {
+func startSink(t *testing.T, kind string) *labtest.WebhookSink {
 	t.Helper()
-	s, err := lab.StartWebhookSink(lab.WebhookSinkOptions{Kind: kind})
+	s, err := labtest.StartWebhookSink(labtest.WebhookSinkOptions{Kind: kind})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ type cancelClock struct {
 
 func (c cancelClock) Sleep(ctx context.Context, _ time.Duration) error { c.cancel(); return ctx.Err() }
 
-func newTarget(t *testing.T, s *lab.WebhookSink, sl *sleeps, opts ...Option) Target {
+func newTarget(t *testing.T, s *labtest.WebhookSink, sl *sleeps, opts ...Option) Target {
 	t.Helper()
 	opts = append([]Option{WithClock(sl.clock()), WithJitter(func(d time.Duration) time.Duration { return d })}, opts...)
 	tg, err := New("soc", s.Kind, s.URL, s.HTTPClient(), opts...)
@@ -87,7 +87,7 @@ func newTarget(t *testing.T, s *lab.WebhookSink, sl *sleeps, opts ...Option) Tar
 }
 
 // noSecret fails when text holds the sink's URL or token.
-func noSecret(t *testing.T, s *lab.WebhookSink, what, text string) {
+func noSecret(t *testing.T, s *labtest.WebhookSink, what, text string) {
 	t.Helper()
 	if strings.Contains(text, s.Token) || strings.Contains(text, s.URL) {
 		t.Errorf("%s leaks the webhook URL: %s", what, text)
@@ -122,7 +122,7 @@ func TestNewRefusesUnsafeURLs(t *testing.T) {
 }
 
 func TestTargetPrintsWithoutURL(t *testing.T) {
-	s := startSink(t, lab.SinkTeams)
+	s := startSink(t, labtest.SinkTeams)
 	tg := newTarget(t, s, &sleeps{})
 	var logged bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("x", "target", tg)
@@ -135,7 +135,7 @@ func TestTargetPrintsWithoutURL(t *testing.T) {
 }
 
 func TestWebhookBody(t *testing.T) {
-	s := startSink(t, lab.SinkWebhook)
+	s := startSink(t, labtest.SinkWebhook)
 	tg := newTarget(t, s, &sleeps{})
 	hits := mkHits(3)
 	hits[1].IP = netip.MustParseAddr("2001:db8::7")
@@ -171,24 +171,24 @@ func TestWebhookBody(t *testing.T) {
 }
 
 func TestHeartbeatBodies(t *testing.T) {
-	for _, kind := range []string{lab.SinkWebhook, lab.SinkTeams, lab.SinkSlack} {
+	for _, kind := range []string{labtest.SinkWebhook, labtest.SinkTeams, labtest.SinkSlack} {
 		s := startSink(t, kind)
 		tg := newTarget(t, s, &sleeps{})
 		if err := tg.Send(context.Background(), Alert{Time: t0, Heartbeat: true}); err != nil {
 			t.Fatalf("%s: %v", kind, err)
 		}
 		acc := s.Accepted()
-		if len(acc) != 1 || !bytes.Contains(acc[0].Body, []byte("no new C2 contacts")) && kind != lab.SinkWebhook {
+		if len(acc) != 1 || !bytes.Contains(acc[0].Body, []byte("no new C2 contacts")) && kind != labtest.SinkWebhook {
 			t.Fatalf("%s: heartbeat not accepted: %+v", kind, s.Requests())
 		}
-		if kind == lab.SinkWebhook && !bytes.Contains(acc[0].Body, []byte(`"heartbeat":true,"summary":"No new hits: c2sweep is running and found nothing new.","hits":[]`)) {
+		if kind == labtest.SinkWebhook && !bytes.Contains(acc[0].Body, []byte(`"heartbeat":true,"summary":"No new hits: c2sweep is running and found nothing new.","hits":[]`)) {
 			t.Errorf("webhook heartbeat body: %s", acc[0].Body)
 		}
 	}
 }
 
 func TestCardsListFirstHitsAndSayHowManyMore(t *testing.T) {
-	for _, kind := range []string{lab.SinkTeams, lab.SinkSlack} {
+	for _, kind := range []string{labtest.SinkTeams, labtest.SinkSlack} {
 		s := startSink(t, kind)
 		tg := newTarget(t, s, &sleeps{}, WithMaxHits(4))
 		if err := tg.Send(context.Background(), Alert{RunID: 7, Time: t0, Hits: mkHits(25)}); err != nil {
@@ -212,7 +212,7 @@ func TestCardsListFirstHitsAndSayHowManyMore(t *testing.T) {
 }
 
 func TestTeamsCardStaysUnderSizeLimit(t *testing.T) {
-	s := startSink(t, lab.SinkTeams)
+	s := startSink(t, labtest.SinkTeams)
 	tg := newTarget(t, s, &sleeps{}, WithMaxHits(40))
 	hits := mkHits(40)
 	for i := range hits {
@@ -234,7 +234,7 @@ func TestTeamsCardStaysUnderSizeLimit(t *testing.T) {
 }
 
 func TestSlackCapsBlocksAndEscapes(t *testing.T) {
-	s := startSink(t, lab.SinkSlack)
+	s := startSink(t, labtest.SinkSlack)
 	tg := newTarget(t, s, &sleeps{}, WithMaxHits(500))
 	hits := mkHits(60)
 	hits[0].Command = "cmd /c echo <!channel> & <https://evil.example|click me> `whoami`"
@@ -275,50 +275,50 @@ func TestRetries(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		kind     string
-		setup    func(s *lab.WebhookSink)
+		setup    func(s *labtest.WebhookSink)
 		opts     []Option
 		wantErr  string // "" for success
 		retry    bool
 		requests int
 		sleeps   []time.Duration
 	}{
-		{name: "429 honours Retry-After", kind: lab.SinkSlack,
-			setup:    func(s *lab.WebhookSink) { s.FailNext(2, 429, "7") },
+		{name: "429 honours Retry-After", kind: labtest.SinkSlack,
+			setup:    func(s *labtest.WebhookSink) { s.FailNext(2, 429, "7") },
 			requests: 3, sleeps: []time.Duration{7 * time.Second, 7 * time.Second}},
-		{name: "429 without Retry-After backs off", kind: lab.SinkWebhook,
-			setup:    func(s *lab.WebhookSink) { s.FailNext(1, 429, "0") },
+		{name: "429 without Retry-After backs off", kind: labtest.SinkWebhook,
+			setup:    func(s *labtest.WebhookSink) { s.FailNext(1, 429, "0") },
 			requests: 2, sleeps: []time.Duration{time.Second}},
-		{name: "429 Retry-After as HTTP date", kind: lab.SinkWebhook,
-			setup:    func(s *lab.WebhookSink) { s.FailNext(1, 429, httpDate) },
+		{name: "429 Retry-After as HTTP date", kind: labtest.SinkWebhook,
+			setup:    func(s *labtest.WebhookSink) { s.FailNext(1, 429, httpDate) },
 			requests: 2},
-		{name: "5xx backs off exponentially", kind: lab.SinkWebhook,
-			setup:    func(s *lab.WebhookSink) { s.FailNext(3, 503, ""); s.FailNext(1, 500, "") },
+		{name: "5xx backs off exponentially", kind: labtest.SinkWebhook,
+			setup:    func(s *labtest.WebhookSink) { s.FailNext(3, 503, ""); s.FailNext(1, 500, "") },
 			requests: 5, sleeps: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}},
-		{name: "backoff is capped and attempts end", kind: lab.SinkWebhook,
-			setup:   func(s *lab.WebhookSink) { s.FailNext(10, 502, "") },
+		{name: "backoff is capped and attempts end", kind: labtest.SinkWebhook,
+			setup:   func(s *labtest.WebhookSink) { s.FailNext(10, 502, "") },
 			opts:    []Option{WithRetry(4, time.Second, 3*time.Second)},
 			wantErr: "HTTP 502", retry: true, requests: 4,
 			sleeps: []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}},
-		{name: "408 is retried", kind: lab.SinkWebhook,
-			setup:    func(s *lab.WebhookSink) { s.FailNext(1, 408, "") },
+		{name: "408 is retried", kind: labtest.SinkWebhook,
+			setup:    func(s *labtest.WebhookSink) { s.FailNext(1, 408, "") },
 			requests: 2, sleeps: []time.Duration{time.Second}},
-		{name: "dropped connection is retried", kind: lab.SinkTeams,
-			setup:    func(s *lab.WebhookSink) { s.DropNext(2) },
+		{name: "dropped connection is retried", kind: labtest.SinkTeams,
+			setup:    func(s *labtest.WebhookSink) { s.DropNext(2) },
 			requests: 3, sleeps: []time.Duration{time.Second, 2 * time.Second}},
-		{name: "400 is not retried", kind: lab.SinkSlack,
-			setup:   func(s *lab.WebhookSink) { s.FailNext(1, 400, "") },
+		{name: "400 is not retried", kind: labtest.SinkSlack,
+			setup:   func(s *labtest.WebhookSink) { s.FailNext(1, 400, "") },
 			wantErr: "HTTP 400", requests: 1},
-		{name: "403 is not retried", kind: lab.SinkWebhook,
-			setup:   func(s *lab.WebhookSink) { s.FailNext(1, 403, "") },
+		{name: "403 is not retried", kind: labtest.SinkWebhook,
+			setup:   func(s *labtest.WebhookSink) { s.FailNext(1, 403, "") },
 			wantErr: "HTTP 403", requests: 1},
-		{name: "Teams 429 buried in a 200 is retried", kind: lab.SinkTeams,
-			setup:    func(s *lab.WebhookSink) { s.BuryNext(1, 429) },
+		{name: "Teams 429 buried in a 200 is retried", kind: labtest.SinkTeams,
+			setup:    func(s *labtest.WebhookSink) { s.BuryNext(1, 429) },
 			requests: 2, sleeps: []time.Duration{time.Second}},
-		{name: "Teams 400 buried in a 200 is a failure", kind: lab.SinkTeams,
-			setup:   func(s *lab.WebhookSink) { s.BuryNext(1, 400) },
+		{name: "Teams 400 buried in a 200 is a failure", kind: labtest.SinkTeams,
+			setup:   func(s *labtest.WebhookSink) { s.BuryNext(1, 400) },
 			wantErr: "Teams refused the message with HTTP 400", requests: 1},
-		{name: "Retry-After beyond the bound is left for the next run", kind: lab.SinkSlack,
-			setup:   func(s *lab.WebhookSink) { s.FailNext(1, 429, "3600") },
+		{name: "Retry-After beyond the bound is left for the next run", kind: labtest.SinkSlack,
+			setup:   func(s *labtest.WebhookSink) { s.FailNext(1, 429, "3600") },
 			wantErr: "left for the next run", retry: true, requests: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -374,7 +374,7 @@ func TestDefaultJitterStaysWithinBackoff(t *testing.T) {
 }
 
 func TestTransportErrorHidesURL(t *testing.T) {
-	s := startSink(t, lab.SinkSlack)
+	s := startSink(t, labtest.SinkSlack)
 	url := s.URL
 	s.Close() // nothing listens any more
 	tg, err := New("soc", "slack", url, s.HTTPClient(), WithRetry(2, time.Millisecond, time.Millisecond))
@@ -391,7 +391,7 @@ func TestTransportErrorHidesURL(t *testing.T) {
 }
 
 func TestUntrustedCertificateFails(t *testing.T) {
-	s := startSink(t, lab.SinkWebhook)
+	s := startSink(t, labtest.SinkWebhook)
 	tg, err := New("soc", "webhook", s.URL, &http.Client{}, WithRetry(1, 0, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -404,7 +404,7 @@ func TestUntrustedCertificateFails(t *testing.T) {
 }
 
 func TestContextEndsRetries(t *testing.T) {
-	s := startSink(t, lab.SinkWebhook)
+	s := startSink(t, labtest.SinkWebhook)
 	s.FailNext(10, 503, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	tg := newTarget(t, s, &sleeps{}, WithClock(cancelClock{clock.NewFake(t0), cancel}))
@@ -419,7 +419,7 @@ func TestContextEndsRetries(t *testing.T) {
 }
 
 func TestRedirectIsNotFollowed(t *testing.T) {
-	s := startSink(t, lab.SinkWebhook)
+	s := startSink(t, labtest.SinkWebhook)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, s.URL, http.StatusFound) })
 	// A plain-HTTP loopback receiver that redirects: New accepts http for

@@ -9,6 +9,7 @@ import (
 
 	"c2sweep/internal/clock"
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/labtest"
 	"c2sweep/internal/notify"
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/store"
@@ -19,7 +20,7 @@ import (
 // sends nothing.
 func TestRunAlertsNewHitsOnceAndRetriesFailedDeliveries(t *testing.T) {
 	l := ptStartLab(t, lab.Options{})
-	sink, err := lab.StartWebhookSink(lab.WebhookSinkOptions{Kind: "webhook"})
+	sink, err := labtest.StartWebhookSink(labtest.WebhookSinkOptions{Kind: "webhook"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,7 @@ import (
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/kql"
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/labtest"
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/shodan"
 	"c2sweep/internal/store"
@@ -202,13 +203,7 @@ type sweepRig struct {
 
 func newSweepRig(tb testing.TB, world lab.WorldConfig, hunts []config.Hunt, interval time.Duration, perMinute, maxIPs int) *sweepRig {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	tb.Cleanup(cancel)
-	l, err := lab.Start(ctx, lab.Options{World: world, ShodanRate: interval, HuntingPerMinute: perMinute, ShodanCredits: 1_000_000})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { l.Close() })
+	l := labtest.Start(tb, lab.Options{World: world, ShodanRate: interval, HuntingPerMinute: perMinute, ShodanCredits: 1_000_000})
 	return &sweepRig{lab: l, hunts: hunts, interval: interval, perMinute: perMinute, maxIPs: maxIPs}
 }
 

@@ -28,6 +28,7 @@ import (
 	"c2sweep/internal/indicator"
 	"c2sweep/internal/kql"
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/labtest"
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/shodan"
 	"c2sweep/internal/store"
@@ -83,15 +84,8 @@ func ptStartLab(t testing.TB, o lab.Options) *ptLab {
 	if o.HuntingPerMinute == 0 {
 		o.HuntingPerMinute = ptHuntingPerMin
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := lab.Start(ctx, o)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	c := l.HTTPClient()
-	t.Cleanup(func() { c.CloseIdleConnections(); cancel(); l.Close() })
-	return &ptLab{Lab: l, client: c}
+	l := labtest.Start(t, o)
+	return &ptLab{Lab: l, client: labtest.Client(l)}
 }
 
 func (l *ptLab) shodanClient(t testing.TB, mod func(*shodan.Options)) *shodan.Client {

@@ -21,6 +21,7 @@ import (
 	"c2sweep/internal/indicator"
 	"c2sweep/internal/kql"
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/shodanlab"
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/shodan"
 	"c2sweep/internal/store"
@@ -739,7 +740,7 @@ func TestRunRefusesBeforeSpendingWhenCreditsAreShort(t *testing.T) {
 	if s == nil || s.Outcome != pipeline.OutcomeFailed {
 		t.Errorf("summary %+v, want outcome failed", s)
 	}
-	if got := l.ShodanCredits(); got != credits {
+	if got := shodanlab.Credits(l.Lab); got != credits {
 		t.Errorf("the lab has %d credits left, had %d: the run spent some", got, credits)
 	}
 	calls := l.Calls()

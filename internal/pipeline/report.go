@@ -8,10 +8,15 @@ import (
 	"time"
 
 	"c2sweep/internal/output"
+	"c2sweep/internal/textsafe"
 )
 
 // WriteText prints the summary a hunter reads at 3 a.m.: what ran, what
-// was found, what went wrong and what to do about it.
+// was found, what went wrong and what to do about it. Every value that came
+// from outside (device, account and process names from the telemetry, hunt
+// names from the config, error text quoting a server) goes through
+// textsafe.Terminal: the text goes to a terminal, where an escape sequence
+// could rewrite the screen, and a tab or newline would break the table.
 func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 	mode := ""
 	if s.DryRun {
@@ -21,7 +26,7 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "hunt\tshodan\tpages\tbanners\tfresh\tstale\tskipped\tcredits\thits\tnew\t")
 	for _, h := range s.Hunts {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", h.Name, h.Total, h.Pages, h.Banners, h.Fresh,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", textsafe.Terminal(h.Name), h.Total, h.Pages, h.Banners, h.Fresh,
 			h.Stale, h.Skipped.Total(), h.Credits, h.Hits, h.NewHits, mark(h.Error != "", " !"))
 	}
 	tw.Flush()
@@ -45,7 +50,7 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 	for _, h := range s.Hunts {
 		if h.Truncated {
 			fmt.Fprintf(w, "%s: stopped after %d of %d pages (page or credit budget); servers on later pages were not swept\n",
-				h.Name, h.Pages, (h.Total+99)/100)
+				textsafe.Terminal(h.Name), h.Pages, (h.Total+99)/100)
 		}
 	}
 	if t.Carried > 0 {
@@ -79,8 +84,9 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 			if proc == "" {
 				proc = h.Action
 			}
-			fmt.Fprintf(w, "  %s  %-18s -> %-22s %-16s %s  [%s]\n", h.Timestamp.Format(time.RFC3339), who, dst, proc,
-				h.Table, strings.Join(h.Hunts, ", "))
+			fmt.Fprintf(w, "  %s  %-18s -> %-22s %-16s %s  [%s]\n", h.Timestamp.Format(time.RFC3339),
+				textsafe.Terminal(who), dst, textsafe.Terminal(proc), textsafe.Terminal(h.Table),
+				textsafe.Terminal(strings.Join(h.Hunts, ", ")))
 		}
 		if len(s.NewHits) < listed {
 			fmt.Fprintf(w, "  ... and %d more in the result files\n", listed-len(s.NewHits))
@@ -92,7 +98,7 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 			for _, k := range output.SortedKeys(h.Skipped) {
 				parts = append(parts, fmt.Sprintf("%d %s", h.Skipped[k], k))
 			}
-			fmt.Fprintf(w, "skipped from %s: %s (never put in a query)\n", h.Name, strings.Join(parts, ", "))
+			fmt.Fprintf(w, "skipped from %s: %s (never put in a query)\n", textsafe.Terminal(h.Name), strings.Join(parts, ", "))
 		}
 	}
 	if s.DryRun {
@@ -101,10 +107,10 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 		}
 	}
 	for _, e := range s.Errors {
-		fmt.Fprintf(w, "error: %s\n", e)
+		fmt.Fprintf(w, "error: %s\n", textsafe.Terminal(e))
 	}
 	if s.OutDir != "" {
-		fmt.Fprintf(w, "results: %s\n", s.OutDir)
+		fmt.Fprintf(w, "results: %s\n", textsafe.Terminal(s.OutDir))
 	}
 }
 

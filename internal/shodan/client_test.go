@@ -22,6 +22,8 @@ import (
 	"c2sweep/internal/clock"
 	"c2sweep/internal/indicator"
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/labtest"
+	"c2sweep/internal/lab/shodanlab"
 )
 
 var worldNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -66,12 +68,7 @@ func newEnv(t *testing.T, lo lab.Options, mutate func(*Options)) *env {
 		lo.Now = clk.Now
 	}
 	lo.World.Now = worldNow
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := lab.Start(ctx, lo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); l.Close() })
+	l := labtest.Start(t, lo)
 	hc := l.HTTPClient()
 	rec := &recorder{next: hc.Transport, now: clk.Now}
 	hc.Transport = rec
@@ -135,7 +132,7 @@ func TestSearchAllPages(t *testing.T) {
 	if s := e.c.Stats(); s.RateLimited != 0 || s.Requests != pages {
 		t.Errorf("stats %+v", s)
 	}
-	if c := e.lab.ShodanCredits(); c != 100000-pages {
+	if c := shodanlab.Credits(e.lab); c != 100000-pages {
 		t.Errorf("credits %d after %d filtered pages", c, pages)
 	}
 	// maxPages, and fn's error, stop the walk.

@@ -31,7 +31,7 @@ type HitFilter struct {
 	Since          time.Time // event time at or after
 	ReportedSince  time.Time // first reported at or after ("new hits since")
 	Hunt           string    // attributed to this hunt
-	Device         string    // device name, case-insensitive
+	Device         string    // device name or short name (ws01 for ws01.contoso.local), case-insensitive
 	NewInRun       int64     // first reported by this run
 	HideSuppressed bool
 	Limit          int // <= 0: all
@@ -268,8 +268,10 @@ func hitsQuery(f HitFilter) (string, []any) {
 		args = append(args, ns(f.ReportedSince))
 	}
 	if f.Device != "" {
-		where = append(where, "h.device = ?")
-		args = append(args, f.Device)
+		// The range keeps it an index lookup: the name and every
+		// "name.domain" sort in [name, name + "/"), '/' following '.'.
+		where = append(where, `h.device >= ? AND h.device < ? || '/' AND (h.device = ? OR h.device LIKE ? || '.%' ESCAPE '\')`)
+		args = append(args, f.Device, f.Device, f.Device, likeEscape(f.Device))
 	}
 	if f.Hunt != "" {
 		where = append(where, "h.id IN (SELECT hit_id FROM hit_hunts WHERE hunt = ?)")
@@ -362,4 +364,38 @@ func scanHit(sc scanner) (StoredHit, error) {
 		}
 	}
 	return h, nil
+}
+
+// HitNames are the names hits can be selected by: what `hits --hunt` and
+// `--device` and `suppress` check a name against.
+type HitNames struct {
+	Hunts   []string // every hunt that named an indicator or a hit
+	Devices []string // every device name of a hit, as stored
+}
+
+// Names returns the hunt and device names the state knows, sorted.
+func (s *Store) Names(ctx context.Context) (HitNames, error) {
+	var n HitNames
+	read := func(q string, into *[]string) error {
+		rows, err := s.db.QueryContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				return err
+			}
+			*into = append(*into, v)
+		}
+		return rows.Err()
+	}
+	if err := read("SELECT hunt FROM hit_hunts UNION SELECT hunt FROM sightings ORDER BY 1", &n.Hunts); err != nil {
+		return n, s.classify("list hunt names", err)
+	}
+	if err := read("SELECT DISTINCT device FROM hits WHERE device != '' ORDER BY 1", &n.Devices); err != nil {
+		return n, s.classify("list device names", err)
+	}
+	return n, nil
 }

@@ -187,7 +187,7 @@ func TestSuppressor(t *testing.T) {
 		{Kind: SuppressHunt, Value: "EmpireC2", Reason: "expired", Created: past.Add(-time.Hour), Until: &past},
 		{Kind: SuppressIP, Value: "192.0.2.99", Reason: "expired", Created: past.Add(-time.Hour), Until: &past},
 	} {
-		if err := s.Suppress(ctx, sp); err != nil {
+		if _, err := s.Suppress(ctx, sp); err != nil {
 			t.Fatalf("%+v: %v", sp, err)
 		}
 	}
@@ -239,7 +239,7 @@ func TestSuppressor(t *testing.T) {
 		{Kind: SuppressIP, Value: "1.2.3.4", Reason: "x", Until: &past},
 		{Kind: SuppressIP, Value: "1.2.3.4", Reason: "x", Created: until, Until: &until},
 	} {
-		if err := s.Suppress(ctx, bad); err == nil {
+		if _, err := s.Suppress(ctx, bad); err == nil {
 			t.Errorf("accepted %+v", bad)
 		}
 	}
@@ -247,14 +247,14 @@ func TestSuppressor(t *testing.T) {
 	if len(list) != 7 {
 		t.Errorf("%d suppressions", len(list))
 	}
-	if err := s.Unsuppress(ctx, SuppressIP, "198.51.100.7"); err != nil {
+	if _, err := s.Unsuppress(ctx, SuppressIP, "198.51.100.7"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Unsuppress(ctx, SuppressIP, "198.51.100.7"); !errors.Is(err, ErrNotFound) ||
+	if _, err := s.Unsuppress(ctx, SuppressIP, "198.51.100.7"); !errors.Is(err, ErrNotFound) ||
 		!strings.Contains(err.Error(), "no suppression of ip 198.51.100.7") || !strings.Contains(err.Error(), "hint: `c2sweep unsuppress --list`") {
 		t.Errorf("second unsuppress: %v", err)
 	}
-	if err := s.Unsuppress(ctx, SuppressCIDR, "203.0.113.9/24"); err != nil {
+	if _, err := s.Unsuppress(ctx, SuppressCIDR, "203.0.113.9/24"); err != nil {
 		t.Errorf("unsuppress by unmasked prefix: %v", err)
 	}
 }
@@ -264,7 +264,7 @@ func TestAlertOutbox(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	s := openT(t, path, Options{AlertTargets: []string{"teams", "slack", "teams"}})
 	mustLock(t, s)
-	if err := s.Suppress(ctx, Suppression{Kind: SuppressDevice, Value: "honeypot", Reason: "decoy"}); err != nil {
+	if _, err := s.Suppress(ctx, Suppression{Kind: SuppressDevice, Value: "honeypot", Reason: "decoy"}); err != nil {
 		t.Fatal(err)
 	}
 	run := mustRun(t, s)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -74,13 +75,17 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 
 // Suppress adds a suppression, or replaces the one of the same kind and
 // value. A reason is required: a hunter reading it later must know why.
-func (s *Store) Suppress(ctx context.Context, sp Suppression) error {
+// Hits already recorded that it matches (and no other suppression marked)
+// are marked too, and their undelivered alerts dropped: suppressing means
+// "stop telling me", whether the hit is old or not. It returns how many
+// hits it marked.
+func (s *Store) Suppress(ctx context.Context, sp Suppression) (int, error) {
 	v, err := NormalizeSuppression(sp.Kind, sp.Value)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if strings.TrimSpace(sp.Reason) == "" {
-		return fmt.Errorf("suppress %s %s: a reason is required", sp.Kind, v)
+		return 0, fmt.Errorf("suppress %s %s: a reason is required", sp.Kind, v)
 	}
 	created := sp.Created
 	if created.IsZero() {
@@ -90,27 +95,39 @@ func (s *Store) Suppress(ctx context.Context, sp Suppression) error {
 	if sp.Until != nil {
 		if !sp.Until.After(created) {
 			// It would be stored and listed, yet never suppress anything.
-			return fmt.Errorf("suppress %s %s: until %s is not after now (%s): it would never apply",
+			return 0, fmt.Errorf("suppress %s %s: until %s is not after now (%s): it would never apply",
 				sp.Kind, v, sp.Until.UTC().Format(time.RFC3339), created.UTC().Format(time.RFC3339))
 		}
 		until = ns(*sp.Until)
 	}
-	return s.tx(ctx, "suppress", func(tx *sql.Tx) error {
+	marked := 0
+	err = s.tx(ctx, "suppress", func(tx *sql.Tx) error {
+		marked = 0
 		_, err := tx.ExecContext(ctx, `INSERT INTO suppressions (kind, value, reason, by, created, until) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (kind, value) DO UPDATE SET reason = excluded.reason, by = excluded.by,
 			created = excluded.created, until = excluded.until`,
 			sp.Kind, v, redact(sp.Reason), sp.By, ns(created), until)
+		if err != nil {
+			return err
+		}
+		marked, err = remark(ctx, tx, s.now(), candidates(sp.Kind, v, "h.suppressed IS NULL"), true)
 		return err
 	})
+	return marked, err
 }
 
-// Unsuppress removes a suppression; ErrNotFound if there is none.
-func (s *Store) Unsuppress(ctx context.Context, kind, value string) error {
+// Unsuppress removes a suppression; ErrNotFound if there is none. The
+// hits it marked are checked again against the suppressions left: those
+// none of them matches are unmarked (not alerted again: they are not new).
+// It returns how many hits it unmarked.
+func (s *Store) Unsuppress(ctx context.Context, kind, value string) (int, error) {
 	v, err := NormalizeSuppression(kind, value)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return s.tx(ctx, "unsuppress", func(tx *sql.Tx) error {
+	unmarked := 0
+	err = s.tx(ctx, "unsuppress", func(tx *sql.Tx) error {
+		unmarked = 0
 		res, err := tx.ExecContext(ctx, "DELETE FROM suppressions WHERE kind = ? AND value = ?", kind, v)
 		if err != nil {
 			return err
@@ -119,8 +136,114 @@ func (s *Store) Unsuppress(ctx context.Context, kind, value string) error {
 			return &Error{Path: s.path, Kind: ErrNotFound, Msg: fmt.Sprintf("no suppression of %s %s", kind, v),
 				Hint: "`c2sweep unsuppress --list` shows the suppressions"}
 		}
-		return nil
+		// The mark names the suppression: "ip 1.2.3.4: reason", hunts
+		// joined with "; ".
+		mark := kind + " " + v + ": "
+		unmarked, err = remark(ctx, tx, s.now(), candidates(kind, v,
+			"(h.suppressed LIKE ?1 || '%' ESCAPE '\\' OR h.suppressed LIKE '%; ' || ?1 || '%' ESCAPE '\\')", likeEscape(mark)), false)
+		return err
 	})
+	return unmarked, err
+}
+
+// hitCandidates is a query of the hits a suppression change may concern.
+type hitCandidates struct {
+	q    string
+	args []any
+}
+
+// candidates selects the hits that a suppression of kind and value may
+// match and that pass cond (whose own arguments come first, as ?1). The
+// final word is the matcher's: this only narrows what it reads.
+func candidates(kind, value, cond string, condArgs ...any) hitCandidates {
+	q := "SELECT h.id, h.ip, h.device_id, h.device, h.hunts FROM hits h WHERE " + cond
+	args := condArgs
+	n := len(args) + 1
+	switch kind {
+	case SuppressIP:
+		q += fmt.Sprintf(" AND h.ip = ?%d", n)
+		args = append(args, value)
+	case SuppressDevice:
+		q += fmt.Sprintf(" AND (h.device = ?%d OR lower(h.device_id) = ?%d OR h.device LIKE ?%d || '.%%' ESCAPE '\\')", n, n, n+1)
+		args = append(args, value, likeEscape(value))
+	case SuppressHunt:
+		q += fmt.Sprintf(" AND h.id IN (SELECT hit_id FROM hit_hunts WHERE hunt = ?%d COLLATE NOCASE)", n)
+		args = append(args, value)
+	}
+	return hitCandidates{q, args}
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// remark sets the mark of each candidate hit to what the suppressions
+// active at now say. With mark, only hits the suppressions match are
+// touched (marked); without, only hits they no longer match (unmarked).
+// It returns how many hits changed.
+func remark(ctx context.Context, tx *sql.Tx, now time.Time, c hitCandidates, mark bool) (int, error) {
+	match, err := loadSuppressor(ctx, tx, now)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := tx.QueryContext(ctx, c.q, c.args...)
+	if err != nil {
+		return 0, err
+	}
+	type change struct {
+		id  int64
+		why any
+	}
+	var changes []change
+	for rows.Next() {
+		var id int64
+		var ip, hunts string
+		var h indicator.Hit
+		if err := rows.Scan(&id, &ip, &h.DeviceID, &h.Device, &hunts); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if h.IP, err = netip.ParseAddr(ip); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("hit %d: stored IP %q: %w", id, ip, err)
+		}
+		if err := json.Unmarshal([]byte(hunts), &h.Hunts); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("hit %d hunts: %w", id, err)
+		}
+		ok, why := match(h)
+		switch {
+		case mark && ok:
+			changes = append(changes, change{id, why})
+		case !mark && !ok:
+			changes = append(changes, change{id, nil})
+		case !mark && ok:
+			changes = append(changes, change{id, why}) // still suppressed, by what is left
+		}
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range changes {
+		if _, err := tx.ExecContext(ctx, "UPDATE hits SET suppressed = ? WHERE id = ?", c.why, c.id); err != nil {
+			return 0, err
+		}
+		if c.why == nil {
+			n++
+			continue
+		}
+		if mark {
+			n++
+			// Not alerted: an alert still waiting in the outbox goes.
+			if _, err := tx.ExecContext(ctx, "DELETE FROM alerts WHERE hit_id = ? AND delivered IS NULL", c.id); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return n, nil
 }
 
 // Suppressions lists all suppressions, expired ones included.
@@ -210,7 +333,10 @@ func loadSuppressor(ctx context.Context, q querier, now time.Time) (func(indicat
 				return true, p.why
 			}
 		}
-		for _, d := range []string{h.Device, h.DeviceID} {
+		// A device is suppressed by its name, its id or its short name
+		// (ws01 for ws01.contoso.local), as --device selects it.
+		short, _, _ := strings.Cut(h.Device, ".")
+		for _, d := range []string{h.Device, h.DeviceID, short} {
 			if d == "" {
 				continue
 			}

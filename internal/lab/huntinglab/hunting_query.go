@@ -1,4 +1,4 @@
-package lab
+package huntinglab
 
 // The hunting emulator's query matcher. It is NOT a KQL engine: it reads a
 // query the way c2sweep writes one and answers from the lab's telemetry.

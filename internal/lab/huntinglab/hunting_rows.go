@@ -1,4 +1,4 @@
-package lab
+package huntinglab
 
 // Rendering a telemetry Event as a result row: every column of the table
 // schema gets a plausible value derived from the event and its device.
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"c2sweep/internal/lab"
 )
 
 // DefenderTime formats a DateTime value as the APIs do: 7 fractional
@@ -15,7 +17,7 @@ import (
 func DefenderTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0000000Z") }
 
 // appendRow appends one JSON object with the given columns.
-func (h *huntingService) appendRow(buf []byte, e *Event, cols, types []string) []byte {
+func (h *Service) appendRow(buf []byte, e *lab.Event, cols, types []string) []byte {
 	buf = append(buf, '{')
 	for i, c := range cols {
 		if i > 0 {
@@ -119,10 +121,10 @@ var signInApps = []struct{ name, id string }{
 }
 
 // value is the value of column col in the row of e; nil for a null.
-func (h *huntingService) value(e *Event, col string) any {
+func (h *Service) value(e *lab.Event, col string) any {
 	d := &h.l.World.Devices[e.Device]
-	p := &processes[e.Process]
-	action := tableActions[e.Table][e.Action]
+	p := &h.procs[e.Process]
+	action := e.ActionType()
 	failed := action == "LogonFailed" || action == "ConnectionFailed"
 	switch col {
 	case "Timestamp", "TimeGenerated":
@@ -212,29 +214,29 @@ func (h *huntingService) value(e *Event, col string) any {
 	case "AccountType":
 		return "Regular"
 	case "InitiatingProcessFileName":
-		return p.file
+		return p.File
 	case "InitiatingProcessFolderPath":
-		return p.folder
+		return p.Folder
 	case "InitiatingProcessCommandLine":
-		return p.cmd
+		return p.CmdLine
 	case "InitiatingProcessSHA1":
-		return p.sha1
+		return p.SHA1
 	case "InitiatingProcessSHA256":
-		return p.sha1 + p.sha1[:24]
+		return p.SHA1 + p.SHA1[:24]
 	case "InitiatingProcessMD5":
-		return p.sha1[:32]
+		return p.SHA1[:32]
 	case "InitiatingProcessFileSize":
-		return int64(len(p.folder)) * 40960
+		return int64(len(p.Folder)) * 40960
 	case "InitiatingProcessVersionInfoCompanyName":
-		return p.company
+		return p.Company
 	case "InitiatingProcessVersionInfoProductName":
-		return p.product
+		return p.Product
 	case "InitiatingProcessVersionInfoProductVersion":
 		return "10.0.22621.1"
 	case "InitiatingProcessVersionInfoInternalFileName", "InitiatingProcessVersionInfoOriginalFileName":
-		return p.file
+		return p.File
 	case "InitiatingProcessVersionInfoFileDescription":
-		return p.product
+		return p.Product
 	case "InitiatingProcessId":
 		return 1000 + e.ReportID%30000
 	case "InitiatingProcessParentId":

@@ -1,4 +1,4 @@
-package lab
+package entralab
 
 // Entra ID emulator: the OpenID discovery documents and the v1/v2 token
 // endpoints, enough for azidentity (MSAL) client credentials with a secret or
@@ -28,6 +28,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"c2sweep/internal/lab"
 )
 
 // Resources the lab issues tokens for, with the application role each
@@ -47,16 +49,16 @@ var resourceRoles = map[string]string{
 	ResourceSecurity:    RoleAdvancedQuery,
 }
 
-type entraService struct {
-	l *Lab
+type Service struct {
+	l *lab.Lab
 	// tokenKey signs access tokens; it never leaves the process.
 	tokenKey []byte
 	// certs maps a client id to the certificate registered for it.
 	certs map[string]*x509.Certificate
 }
 
-func newEntraService(l *Lab) (*entraService, error) {
-	s := &entraService{l: l, tokenKey: make([]byte, 32), certs: map[string]*x509.Certificate{}}
+func New(l *lab.Lab) (*Service, error) {
+	s := &Service{l: l, tokenKey: make([]byte, 32), certs: map[string]*x509.Certificate{}}
 	if _, err := rand.Read(s.tokenKey); err != nil {
 		return nil, err
 	}
@@ -69,51 +71,6 @@ func newEntraService(l *Lab) (*entraService, error) {
 	return s, nil
 }
 
-// newCredentials makes the lab's identities. Identifiers are GUIDs derived
-// from the seed (so a world is recognisable across runs); the secrets come
-// from crypto/rand, so knowing the seed does not sign anyone in.
-func newCredentials(seed int64) Credentials {
-	return Credentials{
-		ShodanKey:    randomString(32, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
-		TenantID:     seedGUID(seed, 1),
-		ClientID:     seedGUID(seed, 2),
-		ClientSecret: randomString(3, "abcdefghijklmnopqrstuvwxyz0123456789") + "8Q~" + randomString(37, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"),
-		CertClientID: seedGUID(seed, 3),
-	}
-}
-
-func randomString(n int, alphabet string) string {
-	b := make([]byte, n)
-	buf := make([]byte, 1)
-	for i := range b {
-		for {
-			if _, err := rand.Read(buf); err != nil {
-				panic("lab: crypto/rand: " + err.Error())
-			}
-			// Reject the tail so that every letter is equally likely.
-			if int(buf[0]) < 256-256%len(alphabet) {
-				b[i] = alphabet[int(buf[0])%len(alphabet)]
-				break
-			}
-		}
-	}
-	return string(b)
-}
-
-// seedGUID is a version-4-shaped GUID made from the seed and a purpose.
-func seedGUID(seed int64, purpose uint64) string {
-	h := sha256.New()
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(seed))
-	binary.BigEndian.PutUint64(b[8:], purpose)
-	h.Write([]byte("c2sweep lab guid"))
-	h.Write(b[:])
-	g := h.Sum(nil)[:16]
-	g[6] = g[6]&0x0f | 0x40
-	g[8] = g[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", g[0:4], g[4:6], g[6:8], g[8:10], g[10:16])
-}
-
 // writeClientCert makes a self-signed RSA certificate for an app and writes
 // it with its private key to one PEM file, the form azidentity's
 // ParseCertificates reads.
@@ -123,7 +80,7 @@ func writeClientCert(dir, clientID string) (*x509.Certificate, string, error) {
 		return nil, "", err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: randSerial(),
+		SerialNumber: lab.RandSerial(),
 		Subject:      pkix.Name{CommonName: "c2sweep lab app " + clientID},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
@@ -150,7 +107,11 @@ func writeClientCert(dir, clientID string) (*x509.Certificate, string, error) {
 	return cert, path, nil
 }
 
-func (s *entraService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Routes are Entra ID's paths: every path no other service answers, since
+// they start with the tenant.
+func (s *Service) Routes() []lab.Route { return []lab.Route{{Path: "/", Name: "entra", Handler: s}} }
+
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(parts) < 2 {
 		http.NotFound(w, r)
@@ -177,9 +138,9 @@ func (s *entraService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *entraService) knownTenant(t string) bool { return strings.EqualFold(t, s.l.Creds.TenantID) }
+func (s *Service) knownTenant(t string) bool { return strings.EqualFold(t, s.l.Creds.TenantID) }
 
-func (s *entraService) discovery(w http.ResponseWriter, tenant string, v2 bool) {
+func (s *Service) discovery(w http.ResponseWriter, tenant string, v2 bool) {
 	if !s.knownTenant(tenant) {
 		s.fail(w, http.StatusBadRequest, "invalid_request", 90002,
 			fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant))
@@ -221,9 +182,9 @@ func (s *entraService) discovery(w http.ResponseWriter, tenant string, v2 bool) 
 // fail writes Entra's error body: error, error_description (which starts
 // with the AADSTS code and ends with the ids, as Entra does), error_codes,
 // timestamp, trace_id and correlation_id.
-func (s *entraService) fail(w http.ResponseWriter, status int, code string, aadsts int, msg string) {
-	now := s.l.opts.Now().UTC()
-	trace, corr := randomGUID(), randomGUID()
+func (s *Service) fail(w http.ResponseWriter, status int, code string, aadsts int, msg string) {
+	now := s.l.Options().Now().UTC()
+	trace, corr := lab.RandomGUID(), lab.RandomGUID()
 	ts := now.Format("2006-01-02 15:04:05Z")
 	desc := fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s", aadsts, msg, trace, corr, ts)
 	// A struct, not a map: Entra writes the fields in this order.
@@ -238,14 +199,6 @@ func (s *entraService) fail(w http.ResponseWriter, status int, code string, aads
 	}{code, desc, []int{aadsts}, ts, trace, corr, s.l.URL + "/error?code=" + strconv.Itoa(aadsts)})
 }
 
-func randomGUID() string {
-	var g [16]byte
-	rand.Read(g[:])
-	g[6] = g[6]&0x0f | 0x40
-	g[8] = g[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", g[0:4], g[4:6], g[6:8], g[8:10], g[10:16])
-}
-
 func writeEntraJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store, no-cache")
@@ -253,7 +206,7 @@ func writeEntraJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func (s *entraService) token(w http.ResponseWriter, r *http.Request, tenant string, v2 bool) {
+func (s *Service) token(w http.ResponseWriter, r *http.Request, tenant string, v2 bool) {
 	if !s.knownTenant(tenant) {
 		s.fail(w, http.StatusBadRequest, "invalid_request", 90002,
 			fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant))
@@ -333,7 +286,7 @@ func (s *entraService) token(w http.ResponseWriter, r *http.Request, tenant stri
 
 // resource finds the API a token is for: v2 takes scope=<resource>/.default
 // (MSAL adds openid, offline_access and profile), v1 takes resource=.
-func (s *entraService) resource(w http.ResponseWriter, scope, resource string, v2 bool) (string, bool) {
+func (s *Service) resource(w http.ResponseWriter, scope, resource string, v2 bool) (string, bool) {
 	if v2 {
 		if scope == "" {
 			s.fail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
@@ -371,7 +324,7 @@ func (s *entraService) resource(w http.ResponseWriter, scope, resource string, v
 // app, named by its x5t (SHA-1) or x5t#S256 thumbprint, with aud = the
 // token endpoint, iss = sub = the client id, and not expired. It returns
 // the AADSTS code and message of the first failure, or 0.
-func (s *entraService) checkAssertion(assertion, clientID, tokenEndpoint string) (int, string) {
+func (s *Service) checkAssertion(assertion, clientID, tokenEndpoint string) (int, string) {
 	cert := s.certs[clientID]
 	parts := strings.Split(assertion, ".")
 	if len(parts) != 3 {
@@ -436,7 +389,7 @@ func (s *entraService) checkAssertion(assertion, clientID, tokenEndpoint string)
 	if !strings.EqualFold(claims.Iss, clientID) || !strings.EqualFold(claims.Sub, clientID) {
 		return 700023, "Client assertion audience or issuer claim does not match the client id."
 	}
-	now := s.l.opts.Now()
+	now := s.l.Options().Now()
 	exp, err := claims.Exp.Float64()
 	if err != nil || exp == 0 {
 		return 700024, "Client assertion is not within its valid time range. The assertion has no exp claim."
@@ -486,8 +439,8 @@ func decodeSegment(seg string, v any) error {
 	return d.Decode(v)
 }
 
-// accessClaims are the claims of a lab access token.
-type accessClaims struct {
+// Claims are the claims of a lab access token.
+type Claims struct {
 	Aud   string   `json:"aud"`
 	Iss   string   `json:"iss"`
 	Iat   int64    `json:"iat"`
@@ -507,22 +460,22 @@ type accessClaims struct {
 // TokenLifetime, or plus Faults.TokenExpiry when set: then the token dies
 // before the expires_in it advertises, as a revoked or clock-skewed token
 // would.
-func (s *entraService) issue(w http.ResponseWriter, tenant, clientID, resource string, v2 bool) {
-	now := s.l.opts.Now().UTC()
-	life := s.l.opts.TokenLifetime
+func (s *Service) issue(w http.ResponseWriter, tenant, clientID, resource string, v2 bool) {
+	now := s.l.Options().Now().UTC()
+	life := s.l.Options().TokenLifetime
 	advertised := int64(life / time.Second)
 	if advertised > 1 {
 		advertised-- // Entra answers 3599 for an hour
 	}
 	exp := now.Add(life)
-	if d := s.l.faults.TokenExpiry; d > 0 {
+	if d := s.l.Faults().TokenExpiry; d > 0 {
 		exp = now.Add(d)
 	}
-	c := accessClaims{
+	c := Claims{
 		Aud: resource, Iss: "https://sts.windows.net/" + strings.ToLower(tenant) + "/",
 		Iat: now.Unix(), Nbf: now.Unix(), Exp: exp.Unix(),
 		AppID: clientID, IdTyp: "app", Oid: objectID(clientID), Sub: objectID(clientID),
-		Tid: strings.ToLower(tenant), Roles: []string{resourceRoles[resource]}, Ver: "1.0", Uti: randomString(22, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+		Tid: strings.ToLower(tenant), Roles: []string{resourceRoles[resource]}, Ver: "1.0", Uti: lab.RandomString(22, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
 	}
 	// Keep sub-second expiry exact for the hunting check.
 	tok := s.sign(c, exp)
@@ -550,10 +503,10 @@ func (s *entraService) issue(w http.ResponseWriter, tenant, clientID, resource s
 
 // sign makes an HS256 JWT. The exact expiry (with sub-second precision, for
 // tests with short lifetimes) rides in a private claim.
-func (s *entraService) sign(c accessClaims, exp time.Time) string {
+func (s *Service) sign(c Claims, exp time.Time) string {
 	hdr := base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"JWT","alg":"HS256","kid":"c2sweep-lab"}`))
 	body, _ := json.Marshal(struct {
-		accessClaims
+		Claims
 		ExpNano int64 `json:"lab_exp_ns"`
 	}{c, exp.UnixNano()})
 	p := hdr + "." + base64.RawURLEncoding.EncodeToString(body)
@@ -562,44 +515,44 @@ func (s *entraService) sign(c accessClaims, exp time.Time) string {
 	return p + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// errTokenExpired and errTokenInvalid are what verify reports.
+// ErrTokenExpired and ErrTokenInvalid are what Verify reports.
 var (
-	errTokenExpired = errors.New("token expired")
-	errTokenInvalid = errors.New("token invalid")
+	ErrTokenExpired = errors.New("token expired")
+	ErrTokenInvalid = errors.New("token invalid")
 )
 
 // verify checks a lab access token's signature and lifetime.
-func (s *entraService) verify(tok string) (accessClaims, error) {
+func (s *Service) Verify(tok string) (Claims, error) {
 	var c struct {
-		accessClaims
+		Claims
 		ExpNano int64 `json:"lab_exp_ns"`
 	}
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
-		return c.accessClaims, errTokenInvalid
+		return c.Claims, ErrTokenInvalid
 	}
 	m := hmac.New(sha256.New, s.tokenKey)
 	m.Write([]byte(parts[0] + "." + parts[1]))
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil || !hmac.Equal(sig, m.Sum(nil)) {
-		return c.accessClaims, errTokenInvalid
+		return c.Claims, ErrTokenInvalid
 	}
 	b, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil || json.Unmarshal(b, &c) != nil {
-		return c.accessClaims, errTokenInvalid
+		return c.Claims, ErrTokenInvalid
 	}
 	exp := time.Unix(0, c.ExpNano)
 	if c.ExpNano == 0 {
 		exp = time.Unix(c.Exp, 0)
 	}
-	if !s.l.opts.Now().Before(exp) {
-		return c.accessClaims, errTokenExpired
+	if !s.l.Options().Now().Before(exp) {
+		return c.Claims, ErrTokenExpired
 	}
-	return c.accessClaims, nil
+	return c.Claims, nil
 }
 
 // objectID is the service principal's object id of an app, stable per app.
 func objectID(clientID string) string {
 	h := sha256.Sum256([]byte("sp:" + clientID))
-	return seedGUID(int64(binary.BigEndian.Uint64(h[:8])), 4)
+	return lab.SeedGUID(int64(binary.BigEndian.Uint64(h[:8])), 4)
 }

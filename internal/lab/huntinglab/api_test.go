@@ -1,4 +1,4 @@
-package lab
+package huntinglab_test
 
 import (
 	"bytes"
@@ -9,111 +9,62 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"c2sweep/internal/schema"
+	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/entralab"
+	"c2sweep/internal/lab/huntinglab"
+	"c2sweep/internal/lab/labtest"
 )
+
+// The APIs over HTTP, on a lab with every service.
 
 var labNow = time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC)
 
-func TestParseQuery(t *testing.T) {
-	now := labNow
-	start, end := now.Add(-retention), now
-	q := `DeviceNetworkEvents
-| where Timestamp between (datetime(2026-11-20T00:00:00.0000000Z) .. datetime(2026-11-25T00:00:00.0000000Z))
-| where RemoteIP in ("203.0.113.7", "::ffff:203.0.113.7", "2001:db8::1", "2001:DB8::2", 'not an ip', @"198.51.100.1")
-| project Timestamp, DeviceId, RemoteIP, ReportId`
-	m, err := parseQuery(q, now, start, end)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantIPs := []string{"198.51.100.1", "2001:db8::1", "203.0.113.7", "::ffff:203.0.113.7"}
-	var got []string
-	for a := range m.ips {
-		got = append(got, a.String())
-	}
-	slices.Sort(got)
-	if !slices.Equal(got, wantIPs) {
-		t.Errorf("ips %v, want %v (a non-canonical spelling matches nothing)", got, wantIPs)
-	}
-	if m.table.Name != "DeviceNetworkEvents" || !slices.Equal(m.columns, []string{"RemoteIP"}) ||
-		!slices.Equal(m.project, []string{"Timestamp", "DeviceId", "RemoteIP", "ReportId"}) {
-		t.Errorf("parsed %+v", m)
-	}
-	if !m.start.Equal(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)) || !m.end.Equal(time.Date(2026, 11, 25, 0, 0, 0, 1, time.UTC)) {
-		t.Errorf("window %v .. %v", m.start, m.end)
-	}
-
-	m, err = parseQuery("let iocs = datatable(ip:string)[\"192.0.2.1\"];\nIdentityLogonEvents | where Timestamp > ago(2d) | where IPAddress in (iocs) | take 5", now, start, end)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !m.ips[netip.MustParseAddr("192.0.2.1")] || m.columns[0] != "IPAddress" || m.take != 5 || !m.start.Equal(now.Add(-48*time.Hour+time.Nanosecond)) {
-		t.Errorf("let query: %+v", m)
-	}
-	m, err = parseQuery(`CloudAppEvents | where Timestamp >= datetime(2026-11-01) | where IPAddress has_any ("192.0.2.1")`, now, now.Add(-time.Hour), now)
-	if err != nil || !m.start.Equal(now.Add(-time.Hour)) {
-		t.Errorf("the API window should win when narrower: %v %+v", err, m)
-	}
-
-	for _, bad := range []string{
-		``,
-		`NoSuchTable | take 1`,
-		`DeviceNetworkEvents | where RemoteIP in ("1.2.3.4)`,
-		"DeviceNetworkEvents | where RemoteIP in (\"1.2.3.4\n\")",
-		`DeviceNetworkEvents | where RemoteIP in ("1.2.3.4"`,
-		`DeviceNetworkEvents | where NoColumn in ("1.2.3.4")`,
-		`DeviceNetworkEvents | project Timestamp, NoColumn`,
-		`DeviceNetworkEvents | summarize count() by RemoteIP`,
-		`DeviceNetworkEvents | where Timestamp > datetime(yesterday)`,
-		`DeviceNetworkEvents | where Timestamp > ago(3 days)`,
-		`DeviceNetworkEvents; DeviceLogonEvents`,
-	} {
-		if _, err := parseQuery(bad, now, start, end); err == nil {
-			t.Errorf("%q: parsed, want an error", bad)
-		} else if _, ok := err.(*queryError); !ok {
-			t.Errorf("%q: %T, want *queryError", bad, err)
-		}
-	}
+// testClock is a settable clock shared by a lab and its clients.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
 }
 
-func TestParseTimespan(t *testing.T) {
-	now := labNow
-	for _, tc := range []struct {
-		in         string
-		start, end time.Time
-	}{
-		{"P30D", now.Add(-30 * 24 * time.Hour), now},
-		{"PT12H", now.Add(-12 * time.Hour), now},
-		{"P1DT2H30M", now.Add(-26*time.Hour - 30*time.Minute), now},
-		{"2026-11-01T00:00:00Z/2026-11-02T00:00:00.0000000Z", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)},
-		{"2026-11-01T00:00:00Z/P2D", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)},
-		{"P1D/2026-11-02T00:00:00Z", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)},
-	} {
-		s, e, err := parseTimespan(tc.in, now)
-		if err != nil || !s.Equal(tc.start) || !e.Equal(tc.end) {
-			t.Errorf("%s: %v %v %v", tc.in, s, e, err)
-		}
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type tokenAnswer struct {
+	status int
+	body   map[string]any
+}
+
+func postForm(t *testing.T, l *lab.Lab, path string, form url.Values) tokenAnswer {
+	t.Helper()
+	resp, err := labtest.Client(l).PostForm(l.URL+path, form)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, bad := range []string{"30D", "P", "PT", "P1H", "P1D/P2D", "yesterday/today", "P1X"} {
-		if _, _, err := parseTimespan(bad, now); err == nil {
-			t.Errorf("%s: accepted", bad)
-		}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("%s: body is not JSON: %v", path, err)
 	}
+	return tokenAnswer{resp.StatusCode, body}
 }
 
 // huntLab starts a lab with a fixed clock and returns it with a Graph and
 // an MDE token.
-func huntLab(t *testing.T, o Options) (*Lab, string, string) {
+func huntLab(t *testing.T, o lab.Options) (*lab.Lab, string, string) {
 	t.Helper()
 	if o.Now == nil {
 		clk := &testClock{t: labNow}
 		o.Now = clk.Now
 	}
-	l := startLab(t, o)
+	l := labtest.Start(t, o)
 	tok := func(resource string) string {
 		a := postForm(t, l, "/"+l.Creds.TenantID+"/oauth2/v2.0/token", url.Values{"grant_type": {"client_credentials"},
 			"client_id": {l.Creds.ClientID}, "client_secret": {l.Creds.ClientSecret}, "scope": {resource + "/.default"}})
@@ -122,7 +73,7 @@ func huntLab(t *testing.T, o Options) (*Lab, string, string) {
 		}
 		return a.body["access_token"].(string)
 	}
-	return l, tok(ResourceGraph), tok(ResourceSecurityCtr)
+	return l, tok(entralab.ResourceGraph), tok(entralab.ResourceSecurityCtr)
 }
 
 type huntAnswer struct {
@@ -132,7 +83,7 @@ type huntAnswer struct {
 	body   map[string]any
 }
 
-func hunt(t *testing.T, l *Lab, path, tok string, body any) huntAnswer {
+func hunt(t *testing.T, l *lab.Lab, path, tok string, body any) huntAnswer {
 	t.Helper()
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", l.URL+path, bytes.NewReader(b))
@@ -140,7 +91,7 @@ func hunt(t *testing.T, l *Lab, path, tok string, body any) huntAnswer {
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := client(l).Do(req)
+	resp, err := labtest.Client(l).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +108,7 @@ func hunt(t *testing.T, l *Lab, path, tok string, body any) huntAnswer {
 
 // contactQuery is the query c2sweep writes for the DeviceNetworkEvents
 // contacts' servers, IPv4 in both forms.
-func contactQuery(l *Lab, table, column string, start, end time.Time) (string, []netip.Addr) {
+func contactQuery(l *lab.Lab, table, column string, start, end time.Time) (string, []netip.Addr) {
 	var lits []string
 	var ips []netip.Addr
 	seen := map[netip.Addr]bool{}
@@ -175,16 +126,16 @@ func contactQuery(l *Lab, table, column string, start, end time.Time) (string, [
 		}
 	}
 	q := fmt.Sprintf("%s\n| where Timestamp between (datetime(%s) .. datetime(%s))\n| where %s in (%s)",
-		table, DefenderTime(start), DefenderTime(end), column, strings.Join(lits, ", "))
+		table, huntinglab.DefenderTime(start), huntinglab.DefenderTime(end), column, strings.Join(lits, ", "))
 	return q, ips
 }
 
 func TestHuntingAnswers(t *testing.T) {
-	l, graphTok, mdeTok := huntLab(t, Options{})
+	l, graphTok, mdeTok := huntLab(t, lab.Options{})
 	if len(l.World.Contacts) == 0 {
 		t.Fatal("the world has no planted contacts")
 	}
-	now := l.opts.Now()
+	now := l.Options().Now()
 	start, end := now.Add(-30*24*time.Hour), now
 	q, ips := contactQuery(l, "DeviceNetworkEvents", "RemoteIP", start, end)
 	want := l.World.Hits("DeviceNetworkEvents", "RemoteIP", ips, start, end.Add(time.Nanosecond))
@@ -203,7 +154,7 @@ func TestHuntingAnswers(t *testing.T) {
 	dt := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$`)
 
 	g := hunt(t, l, "/v1.0/security/runHuntingQuery", graphTok, map[string]string{"Query": q, "Timespan": "P30D"})
-	if g.status != 200 || g.body["@odata.context"] != graphContext {
+	if g.status != 200 || g.body["@odata.context"] != huntinglab.GraphContext {
 		t.Fatalf("graph: %d %s", g.status, g.raw)
 	}
 	sch := g.body["schema"].([]any)
@@ -220,8 +171,8 @@ func TestHuntingAnswers(t *testing.T) {
 			!dt.MatchString(r["Timestamp"].(string)) || len(r) != 46 {
 			t.Errorf("row %d: %v, want %+v", i, r, want[i])
 		}
-		if r["Timestamp"] != DefenderTime(want[i].Time) {
-			t.Errorf("row %d time %v, want %s", i, r["Timestamp"], DefenderTime(want[i].Time))
+		if r["Timestamp"] != huntinglab.DefenderTime(want[i].Time) {
+			t.Errorf("row %d time %v, want %s", i, r["Timestamp"], huntinglab.DefenderTime(want[i].Time))
 		}
 	}
 	// Every planted DeviceNetworkEvents contact in the window is found,
@@ -284,14 +235,14 @@ func TestHuntingAnswers(t *testing.T) {
 
 	// A narrow Timespan wins over the text.
 	a := hunt(t, l, "/v1.0/security/runHuntingQuery", graphTok, map[string]string{"Query": q,
-		"Timespan": DefenderTime(now.Add(-time.Hour)) + "/" + DefenderTime(now)})
+		"Timespan": huntinglab.DefenderTime(now.Add(-time.Hour)) + "/" + huntinglab.DefenderTime(now)})
 	if n := len(a.body["results"].([]any)); n != len(l.World.Hits("DeviceNetworkEvents", "RemoteIP", ips, now.Add(-time.Hour), now.Add(time.Nanosecond))) {
 		t.Errorf("narrow timespan: %d rows", n)
 	}
 }
 
 func TestHuntingErrors(t *testing.T) {
-	l, graphTok, mdeTok := huntLab(t, Options{Faults: Faults{TooLarge: 200}})
+	l, graphTok, mdeTok := huntLab(t, lab.Options{Faults: lab.Faults{TooLarge: 200}})
 	const graph, mde = "/v1.0/security/runHuntingQuery", "/api/advancedqueries/run"
 	q := map[string]string{"Query": `DeviceNetworkEvents | where RemoteIP in ("192.0.2.1")`}
 	for _, tc := range []struct {
@@ -328,7 +279,7 @@ func TestHuntingErrors(t *testing.T) {
 
 func TestHuntingRateLimit(t *testing.T) {
 	clk := &testClock{t: labNow}
-	l, graphTok, mdeTok := huntLab(t, Options{Now: clk.Now, HuntingPerMinute: 3})
+	l, graphTok, mdeTok := huntLab(t, lab.Options{Now: clk.Now, HuntingPerMinute: 3})
 	q := map[string]string{"Query": "DeviceNetworkEvents | take 1"}
 	for i := range 3 {
 		if a := hunt(t, l, "/v1.0/security/runHuntingQuery", graphTok, q); a.status != 200 {
@@ -358,7 +309,7 @@ func TestHuntingRateLimit(t *testing.T) {
 
 func TestHuntingExpiredToken(t *testing.T) {
 	clk := &testClock{t: labNow}
-	l, graphTok, mdeTok := huntLab(t, Options{Now: clk.Now, TokenLifetime: 2 * time.Minute})
+	l, graphTok, mdeTok := huntLab(t, lab.Options{Now: clk.Now, TokenLifetime: 2 * time.Minute})
 	clk.Add(2 * time.Minute)
 	q := map[string]string{"Query": "DeviceNetworkEvents | take 1"}
 	a := hunt(t, l, "/v1.0/security/runHuntingQuery", graphTok, q)
@@ -367,83 +318,5 @@ func TestHuntingExpiredToken(t *testing.T) {
 	}
 	if a := hunt(t, l, "/api/advancedqueries/run", mdeTok, q); a.status != 401 {
 		t.Errorf("mde expired: %d %s", a.status, a.raw)
-	}
-}
-
-func TestRowCap(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a large world")
-	}
-	w := NewWorld(WorldConfig{Seed: 3, Now: labNow, Devices: 10, Events: 200000, Contacts: 1, Servers: 5, Banners: 1})
-	// Find the most popular destination and ask for more than the cap by
-	// listing every address of the pool.
-	seen := map[netip.Addr]bool{}
-	for i := range w.Events {
-		seen[w.Events[i].IP] = true
-	}
-	m := &matchQuery{ips: seen, start: labNow.Add(-retention), end: labNow.Add(time.Second)}
-	m.table, _ = schema.Lookup("DeviceNetworkEvents")
-	m.columns = []string{"RemoteIP"}
-	h, _ := newHuntingService(&Lab{World: w})
-	idx := h.matches(m)
-	if len(idx) != maxRows {
-		t.Errorf("%d rows, want the cap %d", len(idx), maxRows)
-	}
-	if !slices.IsSorted(idx) {
-		t.Error("rows are not oldest first")
-	}
-}
-
-func TestTelemetry(t *testing.T) {
-	cfg := WorldConfig{Seed: 9, Now: labNow, Events: 20000, Contacts: 12}
-	a, b := NewWorld(cfg), NewWorld(cfg)
-	if len(a.Events) != len(b.Events) || len(a.Contacts) != len(b.Contacts) {
-		t.Fatal("the world is not deterministic")
-	}
-	for i := range a.Events {
-		if a.Events[i] != b.Events[i] {
-			t.Fatalf("event %d differs", i)
-		}
-	}
-	servers := map[netip.Addr]bool{}
-	for _, s := range a.Servers {
-		servers[s.IP.Unmap()] = true
-	}
-	contacts := map[int64]bool{}
-	kinds := map[string]int{}
-	for _, c := range a.Contacts {
-		contacts[c.ReportID] = true
-		kinds[c.Table]++
-		if c.Stale {
-			kinds["stale"]++
-		}
-		if c.Old {
-			kinds["old"]++
-		}
-		if c.Logged != c.ServerIP.String() {
-			kinds["mapped"]++
-		}
-		if !servers[c.ServerIP] {
-			t.Errorf("contact with a non-server %v", c.ServerIP)
-		}
-	}
-	if len(a.Servers) > 0 && (len(a.Contacts) != 12 || kinds["DeviceLogonEvents"] == 0 || kinds["IdentityLogonEvents"] == 0 ||
-		kinds["CloudAppEvents"] == 0 || kinds["old"] == 0 || kinds["mapped"] == 0) {
-		t.Errorf("contact kinds %v", kinds)
-	}
-	if len(a.Events) != cfg.Events+len(a.Contacts) {
-		t.Errorf("%d events, want %d", len(a.Events), cfg.Events+len(a.Contacts))
-	}
-	for i := range a.Events {
-		e := &a.Events[i]
-		if !contacts[e.ReportID] && servers[e.IP.Unmap()] {
-			t.Fatalf("ordinary event %d talks to a C2 server", i)
-		}
-		if e.Time.After(labNow) || e.Time.Before(labNow.Add(-35*24*time.Hour)) || e.Time.Nanosecond()%100 != 0 {
-			t.Fatalf("event %d time %v", i, e.Time)
-		}
-		if i > 0 && e.Time.Before(a.Events[i-1].Time) {
-			t.Fatal("events are not oldest first")
-		}
 	}
 }

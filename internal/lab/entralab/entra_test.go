@@ -1,7 +1,6 @@
-package lab
+package entralab_test
 
 import (
-	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -18,6 +17,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/entralab"
+	"c2sweep/internal/lab/labtest"
 )
 
 // testClock is a settable clock shared by a lab and its clients.
@@ -33,28 +36,14 @@ func (c *testClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func startLab(t *testing.T, o Options) *Lab {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := Start(ctx, o)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
+// entraOf is the Entra service of a lab.
+func entraOf(l *lab.Lab) *entralab.Service {
+	for _, s := range l.Services() {
+		if e, ok := s.(*entralab.Service); ok {
+			return e
+		}
 	}
-	c := l.HTTPClient()
-	testClients.Store(l, c)
-	// Closing the client's connections first lets Close skip HTTP/2's
-	// graceful wait (about a second a lab).
-	t.Cleanup(func() { c.CloseIdleConnections(); cancel(); l.Close(); testClients.Delete(l) })
-	return l
-}
-
-var testClients sync.Map // *Lab -> *http.Client
-
-// client is the lab's one client in a test.
-func client(l *Lab) *http.Client {
-	c, _ := testClients.Load(l)
-	return c.(*http.Client)
+	panic("the lab has no Entra ID")
 }
 
 type tokenAnswer struct {
@@ -62,9 +51,9 @@ type tokenAnswer struct {
 	body   map[string]any
 }
 
-func postForm(t *testing.T, l *Lab, path string, form url.Values) tokenAnswer {
+func postForm(t *testing.T, l *lab.Lab, path string, form url.Values) tokenAnswer {
 	t.Helper()
-	resp, err := client(l).PostForm(l.URL+path, form)
+	resp, err := labtest.Client(l).PostForm(l.URL+path, form)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +66,7 @@ func postForm(t *testing.T, l *Lab, path string, form url.Values) tokenAnswer {
 }
 
 func TestCredentials(t *testing.T) {
-	a, b := newCredentials(7), newCredentials(7)
+	a, b := labtest.Start(t, lab.Options{World: lab.WorldConfig{Seed: 7}}).Creds, labtest.Start(t, lab.Options{World: lab.WorldConfig{Seed: 7}}).Creds
 	if a.TenantID != b.TenantID || a.ClientID != b.ClientID || a.CertClientID != b.CertClientID {
 		t.Errorf("identifiers should follow the seed: %+v vs %+v", a, b)
 	}
@@ -93,8 +82,8 @@ func TestCredentials(t *testing.T) {
 }
 
 func TestDiscovery(t *testing.T) {
-	l := startLab(t, Options{})
-	c := client(l)
+	l := labtest.Start(t, lab.Options{})
+	c := labtest.Client(l)
 	for _, tc := range []struct{ path, issuer, token string }{
 		{"/" + l.Creds.TenantID + "/v2.0/.well-known/openid-configuration", l.URL + "/" + l.Creds.TenantID + "/v2.0", l.URL + "/" + l.Creds.TenantID + "/oauth2/v2.0/token"},
 		{"/" + l.Creds.TenantID + "/.well-known/openid-configuration", "https://sts.windows.net/" + l.Creds.TenantID + "/", l.URL + "/" + l.Creds.TenantID + "/oauth2/token"},
@@ -121,7 +110,7 @@ func TestDiscovery(t *testing.T) {
 }
 
 func TestTokenErrors(t *testing.T) {
-	l := startLab(t, Options{})
+	l := labtest.Start(t, lab.Options{})
 	v2 := "/" + l.Creds.TenantID + "/oauth2/v2.0/token"
 	base := func() url.Values {
 		return url.Values{"grant_type": {"client_credentials"}, "client_id": {l.Creds.ClientID},
@@ -131,8 +120,8 @@ func TestTokenErrors(t *testing.T) {
 	if ok.status != 200 || ok.body["token_type"] != "Bearer" || ok.body["expires_in"] != 3599.0 || ok.body["ext_expires_in"] != 3599.0 {
 		t.Fatalf("good secret: %d %v", ok.status, ok.body)
 	}
-	c, err := l.entra.verify(ok.body["access_token"].(string))
-	if err != nil || c.Aud != ResourceGraph || c.Tid != l.Creds.TenantID || c.AppID != l.Creds.ClientID || len(c.Roles) != 1 || c.Roles[0] != RoleThreatHunting {
+	c, err := entraOf(l).Verify(ok.body["access_token"].(string))
+	if err != nil || c.Aud != entralab.ResourceGraph || c.Tid != l.Creds.TenantID || c.AppID != l.Creds.ClientID || len(c.Roles) != 1 || c.Roles[0] != entralab.RoleThreatHunting {
 		t.Errorf("claims %+v, %v", c, err)
 	}
 
@@ -175,21 +164,21 @@ func TestTokenErrors(t *testing.T) {
 	v1.Del("scope")
 	v1.Set("resource", "https://api.securitycenter.microsoft.com")
 	a := postForm(t, l, "/"+l.Creds.TenantID+"/oauth2/token", v1)
-	if a.status != 200 || a.body["expires_in"] != "3599" || a.body["resource"] != ResourceSecurityCtr {
+	if a.status != 200 || a.body["expires_in"] != "3599" || a.body["resource"] != entralab.ResourceSecurityCtr {
 		t.Fatalf("v1: %d %v", a.status, a.body)
 	}
 	if _, ok := a.body["expires_on"].(string); !ok {
 		t.Errorf("v1 expires_on should be a string: %v", a.body["expires_on"])
 	}
-	c, _ = l.entra.verify(a.body["access_token"].(string))
-	if c.Aud != ResourceSecurityCtr || c.Roles[0] != RoleAdvancedQuery {
+	c, _ = entraOf(l).Verify(a.body["access_token"].(string))
+	if c.Aud != entralab.ResourceSecurityCtr || c.Roles[0] != entralab.RoleAdvancedQuery {
 		t.Errorf("v1 claims %+v", c)
 	}
 }
 
 // assertion signs a client assertion with the lab's certificate file, as
 // MSAL does, after mutate has had its way with header and claims.
-func assertion(t *testing.T, l *Lab, alg string, mutate func(h, c map[string]any)) string {
+func assertion(t *testing.T, l *lab.Lab, alg string, mutate func(h, c map[string]any)) string {
 	t.Helper()
 	data, err := os.ReadFile(l.Creds.CertFile)
 	if err != nil {
@@ -221,7 +210,7 @@ func assertion(t *testing.T, l *Lab, alg string, mutate func(h, c map[string]any
 	} else {
 		h["x5t"] = base64.StdEncoding.EncodeToString(s1[:])
 	}
-	now := l.opts.Now()
+	now := l.Options().Now()
 	c := map[string]any{"aud": l.URL + "/" + l.Creds.TenantID + "/oauth2/v2.0/token", "iss": l.Creds.CertClientID, "sub": l.Creds.CertClientID,
 		"jti": "x", "nbf": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()}
 	if mutate != nil {
@@ -244,11 +233,11 @@ func assertion(t *testing.T, l *Lab, alg string, mutate func(h, c map[string]any
 }
 
 func TestClientAssertion(t *testing.T) {
-	l := startLab(t, Options{})
+	l := labtest.Start(t, lab.Options{})
 	v2 := "/" + l.Creds.TenantID + "/oauth2/v2.0/token"
 	try := func(a string) tokenAnswer {
 		return postForm(t, l, v2, url.Values{"grant_type": {"client_credentials"}, "client_id": {l.Creds.CertClientID},
-			"client_assertion_type": {clientAssertionJWTBearer}, "client_assertion": {a},
+			"client_assertion_type": {entralab.ClientAssertionJWTBearer}, "client_assertion": {a},
 			"scope": {"https://api.securitycenter.microsoft.com/.default"}})
 	}
 	for _, alg := range []string{"PS256", "RS256"} {
@@ -267,7 +256,7 @@ func TestClientAssertion(t *testing.T) {
 		{"other thumbprint", assertion(t, l, "PS256", func(h, c map[string]any) { h["x5t#S256"] = base64.StdEncoding.EncodeToString(make([]byte, 32)) }), 700027},
 		{"wrong audience", assertion(t, l, "PS256", func(h, c map[string]any) { c["aud"] = "https://login.microsoftonline.com/x/oauth2/v2.0/token" }), 700021},
 		{"wrong issuer", assertion(t, l, "RS256", func(h, c map[string]any) { c["iss"] = l.Creds.ClientID }), 700023},
-		{"expired", assertion(t, l, "RS256", func(h, c map[string]any) { c["exp"] = l.opts.Now().Add(-time.Hour).Unix() }), 700024},
+		{"expired", assertion(t, l, "RS256", func(h, c map[string]any) { c["exp"] = l.Options().Now().Add(-time.Hour).Unix() }), 700024},
 		{"HS256", assertion(t, l, "RS256", func(h, c map[string]any) { h["alg"] = "HS256" }), 700027},
 	} {
 		a := try(tc.a)
@@ -280,24 +269,24 @@ func TestClientAssertion(t *testing.T) {
 
 func TestTokenEarlyExpiry(t *testing.T) {
 	clk := &testClock{t: time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC)}
-	l := startLab(t, Options{Now: clk.Now, Faults: Faults{TokenExpiry: 30 * time.Second}})
+	l := labtest.Start(t, lab.Options{Now: clk.Now, Faults: lab.Faults{TokenExpiry: 30 * time.Second}})
 	a := postForm(t, l, "/"+l.Creds.TenantID+"/oauth2/v2.0/token", url.Values{"grant_type": {"client_credentials"},
 		"client_id": {l.Creds.ClientID}, "client_secret": {l.Creds.ClientSecret}, "scope": {"https://graph.microsoft.com/.default"}})
 	if a.status != 200 || a.body["expires_in"] != 3599.0 {
 		t.Fatalf("%d %v", a.status, a.body)
 	}
 	tok := a.body["access_token"].(string)
-	if _, err := l.entra.verify(tok); err != nil {
+	if _, err := entraOf(l).Verify(tok); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(31 * time.Second)
-	if _, err := l.entra.verify(tok); err != errTokenExpired {
+	if _, err := entraOf(l).Verify(tok); err != entralab.ErrTokenExpired {
 		t.Errorf("after the early expiry: %v, want expired", err)
 	}
-	if _, err := l.entra.verify(tok[:len(tok)-2] + "xx"); err != errTokenInvalid {
+	if _, err := entraOf(l).Verify(tok[:len(tok)-2] + "xx"); err != entralab.ErrTokenInvalid {
 		t.Errorf("forged: %v", err)
 	}
-	resp, _ := client(l).Get(l.URL + "/" + l.Creds.TenantID + "/oauth2/v2.0/token")
+	resp, _ := labtest.Client(l).Get(l.URL + "/" + l.Creds.TenantID + "/oauth2/v2.0/token")
 	if resp != nil {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusMethodNotAllowed {

@@ -1,4 +1,4 @@
-package lab
+package huntinglab
 
 // The advanced hunting emulators: Microsoft Graph runHuntingQuery and the
 // Defender for Endpoint / Microsoft 365 Defender advanced hunting APIs,
@@ -19,6 +19,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/entralab"
 )
 
 // maxRows is the row cap of all three APIs. Past it the lab, like the
@@ -32,18 +35,25 @@ const TooLargeMessage = "Query execution has exceeded the allowed limits. The qu
 
 const graphContext = "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.security.huntingQueryResults"
 
-type huntingService struct {
-	l *Lab
+// Service is the lab's three advanced hunting APIs.
+type Service struct {
+	l *lab.Lab
+	// tokens issued the access tokens the APIs accept.
+	tokens *entralab.Service
 	// byIP indexes events by the address their IP column logs, oldest
 	// first, so that a query reads only the rows it matches.
 	byIP map[netip.Addr][]int32
+	// procs are the processes the events index.
+	procs []lab.Process
 
 	mu    sync.Mutex
 	calls map[string][]time.Time // per tenant: accepted calls in the last minute
 }
 
-func newHuntingService(l *Lab) (*huntingService, error) {
-	h := &huntingService{l: l, byIP: map[netip.Addr][]int32{}, calls: map[string][]time.Time{}}
+// New builds the hunting APIs over l's telemetry; they accept the access
+// tokens that tokens issues.
+func New(l *lab.Lab, tokens *entralab.Service) (*Service, error) {
+	h := &Service{l: l, tokens: tokens, byIP: map[netip.Addr][]int32{}, procs: lab.Processes(), calls: map[string][]time.Time{}}
 	for i := range l.World.Events {
 		ip := l.World.Events[i].IP
 		h.byIP[ip] = append(h.byIP[ip], int32(i))
@@ -51,20 +61,29 @@ func newHuntingService(l *Lab) (*huntingService, error) {
 	return h, nil
 }
 
+// Routes are the hunting APIs' paths: Graph's under /v1.0/, Defender's
+// under /api/.
+func (h *Service) Routes() []lab.Route {
+	return []lab.Route{
+		{Path: "/v1.0/", Name: "graph", Handler: h},
+		{Path: "/api/", Name: "mde", Handler: h},
+	}
+}
+
 // api names the API a path belongs to and the token audiences it accepts.
 func huntingAPI(path string) (api string, audiences []string, ok bool) {
 	switch path {
 	case "/v1.0/security/runHuntingQuery":
-		return "graph", []string{ResourceGraph, "00000003-0000-0000-c000-000000000000"}, true
+		return "graph", []string{entralab.ResourceGraph, "00000003-0000-0000-c000-000000000000"}, true
 	case "/api/advancedqueries/run":
-		return "mde", []string{ResourceSecurityCtr, ResourceSecurity}, true
+		return "mde", []string{entralab.ResourceSecurityCtr, entralab.ResourceSecurity}, true
 	case "/api/advancedhunting/run":
-		return "mde", []string{ResourceSecurity, ResourceSecurityCtr}, true
+		return "mde", []string{entralab.ResourceSecurity, entralab.ResourceSecurityCtr}, true
 	}
 	return "", nil, false
 }
 
-func (h *huntingService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	api, audiences, ok := huntingAPI(r.URL.Path)
 	if !ok {
 		if strings.HasPrefix(r.URL.Path, "/v1.0/") {
@@ -87,7 +106,7 @@ func (h *huntingService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		h.fail(w, api, http.StatusTooManyRequests, "TooManyRequests",
-			fmt.Sprintf("API calls quota exceeded! Maximum allowed calls %d per 1 minute per tenant. Try again in %d seconds.", h.l.opts.HuntingPerMinute, secs))
+			fmt.Sprintf("API calls quota exceeded! Maximum allowed calls %d per 1 minute per tenant. Try again in %d seconds.", h.l.Options().HuntingPerMinute, secs))
 		return
 	}
 	query, timespan, err := h.readBody(r, api)
@@ -95,11 +114,11 @@ func (h *huntingService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, api, http.StatusBadRequest, "BadRequest", err.Error())
 		return
 	}
-	if n := h.l.faults.TooLarge; n > 0 && len(query) > n {
+	if n := h.l.Faults().TooLarge; n > 0 && len(query) > n {
 		h.fail(w, api, http.StatusBadRequest, "BadRequest", TooLargeMessage)
 		return
 	}
-	now := h.l.opts.Now().UTC()
+	now := h.l.Options().Now().UTC()
 	// Windows are [start, end); end is now inclusive.
 	start, end := now.Add(-retention), now.Add(time.Nanosecond)
 	if timespan != "" {
@@ -125,13 +144,13 @@ func (h *huntingService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // authorize checks the bearer token as the services do: missing, forged or
 // expired -> 401; a token for another API -> 401 (invalid audience); a
 // token without the API's application role -> 403.
-func (h *huntingService) authorize(w http.ResponseWriter, r *http.Request, api string, audiences []string) (accessClaims, bool) {
-	deny := func(status int, code, msg string) (accessClaims, bool) {
+func (h *Service) authorize(w http.ResponseWriter, r *http.Request, api string, audiences []string) (entralab.Claims, bool) {
+	deny := func(status int, code, msg string) (entralab.Claims, bool) {
 		if status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`)
 		}
 		h.fail(w, api, status, code, msg)
-		return accessClaims{}, false
+		return entralab.Claims{}, false
 	}
 	authz := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(authz, "Bearer ")
@@ -141,9 +160,9 @@ func (h *huntingService) authorize(w http.ResponseWriter, r *http.Request, api s
 		}
 		return deny(http.StatusUnauthorized, "Unauthorized", "Authorization header is missing or is not a Bearer token.")
 	}
-	c, err := h.l.entra.verify(tok)
+	c, err := h.tokens.Verify(tok)
 	switch {
-	case errors.Is(err, errTokenExpired):
+	case errors.Is(err, entralab.ErrTokenExpired):
 		if api == "graph" {
 			return deny(http.StatusUnauthorized, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
 		}
@@ -160,9 +179,9 @@ func (h *huntingService) authorize(w http.ResponseWriter, r *http.Request, api s
 		}
 		return deny(http.StatusUnauthorized, "Unauthorized", "The access token audience '"+c.Aud+"' is not valid for this API.")
 	}
-	want := RoleAdvancedQuery
+	want := entralab.RoleAdvancedQuery
 	if api == "graph" {
-		want = RoleThreatHunting
+		want = entralab.RoleThreatHunting
 	}
 	if !slices.Contains(c.Roles, want) {
 		if api == "graph" {
@@ -176,8 +195,8 @@ func (h *huntingService) authorize(w http.ResponseWriter, r *http.Request, api s
 // admit applies the per-tenant limit over a sliding 60 s window. It returns
 // how long until a call would be admitted, or 0 when this one is (and
 // counted). Refused calls are not counted.
-func (h *huntingService) admit(tenant string) time.Duration {
-	now := h.l.opts.Now()
+func (h *Service) admit(tenant string) time.Duration {
+	now := h.l.Options().Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	log := h.calls[tenant]
@@ -186,9 +205,9 @@ func (h *huntingService) admit(tenant string) time.Duration {
 		i++
 	}
 	log = log[i:]
-	if len(log) >= h.l.opts.HuntingPerMinute {
+	if len(log) >= h.l.Options().HuntingPerMinute {
 		h.calls[tenant] = log
-		return log[len(log)-h.l.opts.HuntingPerMinute].Add(time.Minute).Sub(now)
+		return log[len(log)-h.l.Options().HuntingPerMinute].Add(time.Minute).Sub(now)
 	}
 	h.calls[tenant] = append(log, now)
 	return 0
@@ -196,7 +215,7 @@ func (h *huntingService) admit(tenant string) time.Duration {
 
 // readBody decodes {"Query","Timespan"}: Graph reads the keys in any case,
 // MDE wants "Query" exactly.
-func (h *huntingService) readBody(r *http.Request, api string) (query, timespan string, err error) {
+func (h *Service) readBody(r *http.Request, api string) (query, timespan string, err error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	if err != nil {
 		return "", "", fmt.Errorf("cannot read the request body")
@@ -231,8 +250,8 @@ func (h *huntingService) readBody(r *http.Request, api string) (query, timespan 
 // fail writes the API's error envelope: Graph's error{code, message,
 // innerError{date, request-id, client-request-id}} or MDE's error{code,
 // message, target}.
-func (h *huntingService) fail(w http.ResponseWriter, api string, status int, code, msg string) {
-	id := randomGUID()
+func (h *Service) fail(w http.ResponseWriter, api string, status int, code, msg string) {
+	id := lab.RandomGUID()
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("request-id", id)
 	w.WriteHeader(status)
@@ -256,7 +275,7 @@ func (h *huntingService) fail(w http.ResponseWriter, api string, status int, cod
 	if api == "graph" {
 		body = struct {
 			Error graphError `json:"error"`
-		}{graphError{code, msg, inner{h.l.opts.Now().UTC().Format("2006-01-02T15:04:05"), id, id}}}
+		}{graphError{code, msg, inner{h.l.Options().Now().UTC().Format("2006-01-02T15:04:05"), id, id}}}
 	} else {
 		body = struct {
 			Error mdeError `json:"error"`
@@ -267,11 +286,11 @@ func (h *huntingService) fail(w http.ResponseWriter, api string, status int, cod
 
 // matches returns the indices of the events a query selects, oldest first,
 // capped at maxRows (or its take).
-func (h *huntingService) matches(m *matchQuery) []int32 {
+func (h *Service) matches(m *matchQuery) []int32 {
 	world := h.l.World
 	var idx []int32
 	for _, col := range m.columns {
-		if col == ipColumnOf(m.table.Name) {
+		if col == lab.IPColumn(m.table.Name) {
 			for ip := range m.ips {
 				for _, i := range h.byIP[ip] {
 					e := &world.Events[i]
@@ -287,7 +306,7 @@ func (h *huntingService) matches(m *matchQuery) []int32 {
 			if e.Table != m.table.Name || e.Time.Before(m.start) || !e.Time.Before(m.end) {
 				continue
 			}
-			if a, ok := world.ipValue(e, col); ok && m.ips[a] {
+			if a, ok := world.IPValue(e, col); ok && m.ips[a] {
 				idx = append(idx, int32(i))
 			}
 		}
@@ -306,7 +325,7 @@ func (h *huntingService) matches(m *matchQuery) []int32 {
 
 // answer streams the result: one encoded row at a time, never the whole
 // answer in memory.
-func (h *huntingService) answer(w http.ResponseWriter, api string, m *matchQuery, began time.Time) {
+func (h *Service) answer(w http.ResponseWriter, api string, m *matchQuery, began time.Time) {
 	idx := h.matches(m)
 	cols := m.project
 	if cols == nil {

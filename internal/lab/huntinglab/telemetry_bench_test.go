@@ -1,30 +1,17 @@
-package lab
+package huntinglab
 
 import (
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
-	"unsafe"
-)
 
-// BenchmarkTelemetry1M builds the benchmark world's telemetry: a million
-// events. It reports the bytes the events hold.
-func BenchmarkTelemetry1M(b *testing.B) {
-	for b.Loop() {
-		w := NewWorld(WorldConfig{Seed: 1, Now: labNow, Events: 1_000_000, Devices: 5000, Contacts: 100})
-		b.ReportMetric(float64(len(w.Events))*float64(unsafe.Sizeof(Event{}))/(1<<20), "MB-events")
-		runtime.KeepAlive(w)
-	}
-}
+	"c2sweep/internal/lab"
+)
 
 // BenchmarkHuntingAnswer streams the largest answer the APIs give (the
 // 100,000-row cap, every DeviceNetworkEvents column) and reports rows/s.
 func BenchmarkHuntingAnswer(b *testing.B) {
-	w := NewWorld(WorldConfig{Seed: 1, Now: labNow, Events: 200_000, Devices: 500, Contacts: 1})
-	l := &Lab{World: w, opts: Options{Now: func() time.Time { return labNow }}}
-	h, _ := newHuntingService(l)
+	h := newService(b, lab.WorldConfig{Seed: 1, Now: labNow, Events: 200_000, Devices: 500, Contacts: 1})
 	var lits []string
 	for ip := range h.byIP {
 		lits = append(lits, `"`+ip.String()+`"`)

@@ -1,12 +1,10 @@
-package lab
+package shodanlab_test
 
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +17,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/labtest"
+	"c2sweep/internal/lab/shodanlab"
 )
 
 // shodanWorldNow anchors the worlds of these tests.
@@ -26,7 +28,7 @@ var shodanWorldNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 // shodanBuiltinHunts are c2sweep's five built-in hunts.
 var shodanBuiltinHunts = map[string]string{
-	"CobaltStrikeJARM":        "ssl.jarm:" + JARMCobaltStrike,
+	"CobaltStrikeJARM":        "ssl.jarm:" + lab.JARMCobaltStrike,
 	"CobaltStrikeProductName": `product:"Cobalt Strike Beacon"`,
 	"PoshC2":                  `ssl:"P18055077"`,
 	"EmpireC2":                `product:"Empire C2"`,
@@ -48,7 +50,7 @@ func (c *shodanClock) Add(d time.Duration) {
 }
 
 // shodanLab starts a lab on a settable clock.
-func shodanLab(t *testing.T, o Options) (*Lab, *shodanClock) {
+func shodanLab(t *testing.T, o lab.Options) (*lab.Lab, *shodanClock) {
 	t.Helper()
 	clk := &shodanClock{t: shodanWorldNow}
 	if o.Now == nil {
@@ -57,13 +59,7 @@ func shodanLab(t *testing.T, o Options) (*Lab, *shodanClock) {
 	if o.World.Now.IsZero() {
 		o.World.Now = shodanWorldNow
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := Start(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); l.Close() })
-	return l, clk
+	return labtest.Start(t, o), clk
 }
 
 type shodanAnswer struct {
@@ -74,7 +70,7 @@ type shodanAnswer struct {
 
 // shodanGet calls the lab's Shodan with the lab's key (unless params sets
 // one), after moving the clock past the rate limit.
-func shodanGet(t *testing.T, l *Lab, clk *shodanClock, path string, params url.Values) shodanAnswer {
+func shodanGet(t *testing.T, l *lab.Lab, clk *shodanClock, path string, params url.Values) shodanAnswer {
 	t.Helper()
 	if clk != nil {
 		clk.Add(2 * time.Second)
@@ -122,7 +118,7 @@ func decodeSearch(t *testing.T, a shodanAnswer) searchEnvelope {
 
 func TestShodanWorldHunts(t *testing.T) {
 	for _, seed := range []int64{0, 1, 7, 42, 1234} {
-		w := NewWorld(WorldConfig{Seed: seed, Now: shodanWorldNow})
+		w := lab.NewWorld(lab.WorldConfig{Seed: seed, Now: shodanWorldNow})
 		injections := 0
 		for name, q := range shodanBuiltinHunts {
 			m, err := w.Search(q)
@@ -134,7 +130,7 @@ func TestShodanWorldHunts(t *testing.T) {
 				t.Errorf("seed %d: hunt %s matches %d banners, want 1..100", seed, name, len(m))
 			}
 			for _, b := range m {
-				if b.IPStr == InjectionIPStr {
+				if b.IPStr == lab.InjectionIPStr {
 					injections++
 					if name != "CobaltStrikeProductName" {
 						t.Errorf("injection banner matched by %s", name)
@@ -177,13 +173,13 @@ func TestShodanWorldHunts(t *testing.T) {
 		if seed == 42 && v6 == 0 {
 			t.Errorf("seed %d: no IPv6 server", seed)
 		}
-		if !slices.IsSortedFunc(w.Banners, func(a, b *Banner) int { return b.Timestamp.Compare(a.Timestamp) }) {
+		if !slices.IsSortedFunc(w.Banners, func(a, b *lab.Banner) int { return b.Timestamp.Compare(a.Timestamp) }) {
 			t.Error("banners not newest first")
 		}
 	}
 	// Deterministic: the same config gives the same bytes.
-	a := SearchResponse(NewWorld(WorldConfig{Seed: 9, Now: shodanWorldNow}).Banners, 0, false, nil)
-	b := SearchResponse(NewWorld(WorldConfig{Seed: 9, Now: shodanWorldNow}).Banners, 0, false, nil)
+	a := lab.SearchResponse(lab.NewWorld(lab.WorldConfig{Seed: 9, Now: shodanWorldNow}).Banners, 0, false, nil)
+	b := lab.SearchResponse(lab.NewWorld(lab.WorldConfig{Seed: 9, Now: shodanWorldNow}).Banners, 0, false, nil)
 	if !bytes.Equal(a, b) {
 		t.Error("same config, different world")
 	}
@@ -194,8 +190,8 @@ func TestShodanWorldHunts(t *testing.T) {
 func TestShodanBannerJSON(t *testing.T) {
 	var all []map[string]any
 	for _, seed := range []int64{1, 2, 3} {
-		w := NewWorld(WorldConfig{Seed: seed, Now: shodanWorldNow})
-		body := SearchResponse(w.Banners, len(w.Banners), false, nil)
+		w := lab.NewWorld(lab.WorldConfig{Seed: seed, Now: shodanWorldNow})
+		body := lab.SearchResponse(w.Banners, len(w.Banners), false, nil)
 		var env searchEnvelope
 		d := json.NewDecoder(bytes.NewReader(body))
 		d.UseNumber()
@@ -264,7 +260,7 @@ func TestShodanBannerJSON(t *testing.T) {
 }
 
 func TestShodanQuery(t *testing.T) {
-	w := NewWorld(WorldConfig{Seed: 3, Now: shodanWorldNow})
+	w := lab.NewWorld(lab.WorldConfig{Seed: 3, Now: shodanWorldNow})
 	count := func(q string) int {
 		t.Helper()
 		m, err := w.Search(q)
@@ -280,7 +276,7 @@ func TestShodanQuery(t *testing.T) {
 	if n := count(`product:"Cobalt Strike Beacon" port:80`) + count(`product:"Cobalt Strike Beacon" -port:80`); n != cs {
 		t.Errorf("negation does not split the set: %d vs %d", n, cs)
 	}
-	jarm := count("ssl.jarm:" + JARMCobaltStrike)
+	jarm := count("ssl.jarm:" + lab.JARMCobaltStrike)
 	if n := count("ssl:146473198"); n != jarm {
 		// Every Cobalt Strike TLS banner has the default keystore's serial.
 		t.Errorf("ssl: on the serial: %d, ssl.jarm: %d", n, jarm)
@@ -333,10 +329,8 @@ func TestShodanQuery(t *testing.T) {
 
 func shodanItoa(n int) string { return strconv.Itoa(n) }
 
-func newShodanRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
-
 func TestShodanEndpoints(t *testing.T) {
-	l, clk := shodanLab(t, Options{World: WorldConfig{Seed: 5, Servers: 800, Banners: 400}})
+	l, clk := shodanLab(t, lab.Options{World: lab.WorldConfig{Seed: 5, Servers: 800, Banners: 400}})
 	info := func() map[string]any {
 		a := shodanGet(t, l, clk, "/api-info", nil)
 		var m map[string]any
@@ -358,7 +352,7 @@ func TestShodanEndpoints(t *testing.T) {
 	// A filtered search: newest first, 100 a page, every page, then empty.
 	q := `product:"Cobalt Strike Beacon"`
 	want, _ := l.World.Search(q)
-	if len(want) <= shodanPageSize {
+	if len(want) <= shodanlab.PageSize {
 		t.Fatalf("the world has %d matches: download would not page", len(want))
 	}
 	if len(want) <= 100 {
@@ -400,14 +394,14 @@ func TestShodanEndpoints(t *testing.T) {
 	if c := info()["query_credits"].(float64); c != float64(100000-pages-1) {
 		t.Errorf("credits %v after %d filtered searches", c, pages+1)
 	}
-	before := l.ShodanCredits()
+	before := shodanlab.Credits(l)
 	// No filter, page 1: free. Page 2: 1 credit. Count: free.
 	decodeSearch(t, shodanGet(t, l, clk, "/shodan/host/search", url.Values{"query": {"nginx"}}))
-	if l.ShodanCredits() != before {
+	if shodanlab.Credits(l) != before {
 		t.Error("unfiltered page 1 was charged")
 	}
 	decodeSearch(t, shodanGet(t, l, clk, "/shodan/host/search", url.Values{"query": {"nginx"}, "page": {"2"}}))
-	if l.ShodanCredits() != before-1 {
+	if shodanlab.Credits(l) != before-1 {
 		t.Error("page 2 was not charged")
 	}
 	env := decodeSearch(t, shodanGet(t, l, clk, "/shodan/host/count", url.Values{"query": {q}, "facets": {"port,country:3"}}))
@@ -417,7 +411,7 @@ func TestShodanEndpoints(t *testing.T) {
 	if len(env.Facets["port"]) == 0 || len(env.Facets["country"]) > 3 {
 		t.Errorf("facets %v", env.Facets)
 	}
-	if l.ShodanCredits() != before-1 {
+	if shodanlab.Credits(l) != before-1 {
 		t.Error("count was charged")
 	}
 	// minify=false keeps the html.
@@ -427,7 +421,7 @@ func TestShodanEndpoints(t *testing.T) {
 	}
 
 	// Host: v4 and v6, and 404 for an unknown address.
-	var v4, v6 *Server
+	var v4, v6 *lab.Server
 	for _, s := range l.World.Servers {
 		if s.IP.Is4() && v4 == nil {
 			v4 = s
@@ -436,7 +430,7 @@ func TestShodanEndpoints(t *testing.T) {
 			v6 = s
 		}
 	}
-	for _, s := range []*Server{v4, v6} {
+	for _, s := range []*lab.Server{v4, v6} {
 		if s == nil {
 			t.Fatal("no v4 or no v6 server in the world")
 		}
@@ -453,7 +447,7 @@ func TestShodanEndpoints(t *testing.T) {
 			t.Errorf("host %s: %s, %d banners, want %d", s.IP, h.IPStr, len(h.Data), len(s.Banners))
 		}
 	}
-	for _, ip := range []string{"192.0.2.1", "2001:db8:dead::1", "not-an-ip", url.PathEscape(InjectionIPStr)} {
+	for _, ip := range []string{"192.0.2.1", "2001:db8:dead::1", "not-an-ip", url.PathEscape(lab.InjectionIPStr)} {
 		a := shodanGet(t, l, clk, "/shodan/host/"+ip, nil)
 		if a.status != 404 || string(a.body) != `{"error":"No information available for that IP."}` {
 			t.Errorf("host %s: %d %s", ip, a.status, a.body)
@@ -464,7 +458,7 @@ func TestShodanEndpoints(t *testing.T) {
 func shodanStr(v any) string { s, _ := v.(string); return s }
 
 func TestShodanErrors(t *testing.T) {
-	l, clk := shodanLab(t, Options{ShodanCredits: 1})
+	l, clk := shodanLab(t, lab.Options{ShodanCredits: 1})
 	// Bad or missing key: nginx's HTML 401.
 	for _, key := range []string{"", "wrong", l.Creds.ShodanKey + "x"} {
 		a := shodanGet(t, l, clk, "/api-info", url.Values{"key": {key}})
@@ -518,24 +512,19 @@ func TestShodanErrors(t *testing.T) {
 }
 
 func TestShodanError200Fault(t *testing.T) {
-	l, clk := shodanLab(t, Options{Faults: Faults{Error200Rate: 1}})
+	l, clk := shodanLab(t, lab.Options{Faults: lab.Faults{Error200Rate: 1}})
 	a := shodanGet(t, l, clk, "/shodan/host/search", url.Values{"query": {"port:80"}})
 	if a.status != 200 || string(a.body) != `{"error":"The search request timed out or your query was invalid."}` {
 		t.Errorf("%d %s", a.status, a.body)
 	}
-	if l.ShodanCredits() != 100000 {
+	if shodanlab.Credits(l) != 100000 {
 		t.Error("a failed search was charged")
 	}
 }
 
 // TestShodanRealRate runs the default 1 s limit on the real clock.
 func TestShodanRealRate(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := Start(ctx, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); l.Close() })
+	l := labtest.Start(t, lab.Options{})
 	first := time.Now()
 	if a := shodanGet(t, l, nil, "/api-info", nil); a.status != 200 {
 		t.Fatalf("first: %d", a.status)
@@ -573,7 +562,7 @@ func TestShodanPythonCLI(t *testing.T) {
 	}
 	// 500 servers give more than a page of Cobalt Strike banners, so search
 	// shows one full page and download walks a second one.
-	l, _ := shodanLab(t, Options{ShodanRate: 20 * time.Millisecond, Now: time.Now, World: WorldConfig{Seed: 11, Servers: 500, Banners: 100}})
+	l, _ := shodanLab(t, lab.Options{ShodanRate: 20 * time.Millisecond, Now: time.Now, World: lab.WorldConfig{Seed: 11, Servers: 500, Banners: 100}})
 	home := t.TempDir()
 	wrapper, _ := filepath.Abs("testdata/shodan_cli.py")
 	run := func(args ...string) string {
@@ -597,7 +586,7 @@ func TestShodanPythonCLI(t *testing.T) {
 	}
 	q := `product:"Cobalt Strike Beacon"`
 	want, _ := l.World.Search(q)
-	if len(want) <= shodanPageSize {
+	if len(want) <= shodanlab.PageSize {
 		t.Fatalf("the world has %d matches: download would not page", len(want))
 	}
 	if out := strings.TrimSpace(run("count", q)); out != shodanItoa(len(want)) {
@@ -607,7 +596,7 @@ func TestShodanPythonCLI(t *testing.T) {
 	if n := len(strings.Split(strings.TrimSpace(out), "\n")); n != min(len(want), 100) {
 		t.Errorf("search printed %d lines, want %d", n, min(len(want), 100))
 	}
-	if !strings.Contains(out, InjectionIPStr) {
+	if !strings.Contains(out, lab.InjectionIPStr) {
 		t.Error("search did not show the injection banner")
 	}
 	run("download", "--limit", "1000", "cs", q)
@@ -633,13 +622,5 @@ func TestShodanPythonCLI(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &m); err != nil || m["_shodan"] == nil {
 			t.Fatalf("download line: %v %.200s", err, line)
 		}
-	}
-}
-
-// BenchmarkGenShodan sizes the world for benchmarks.
-func BenchmarkGenShodan(b *testing.B) {
-	for b.Loop() {
-		w := &World{Config: WorldConfig{Seed: 1, Now: shodanWorldNow, Servers: 20000, Banners: 100000}}
-		genShodan(newShodanRand(), w)
 	}
 }

@@ -1,4 +1,4 @@
-package lab
+package labtest
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"c2sweep/internal/lab"
 )
 
 // Webhook kinds a WebhookSink can play.
@@ -118,16 +120,11 @@ func StartWebhookSink(opts WebhookSinkOptions) (*WebhookSink, error) {
 		ErrorLog: log.New(io.Discard, "", 0)}
 	scheme := "http"
 	if !opts.PlainHTTP {
-		ca, err := newAuthority()
+		cert, pool, err := lab.ServerTLS()
 		if err != nil {
 			return nil, err
 		}
-		cert, err := ca.serverCert()
-		if err != nil {
-			return nil, err
-		}
-		s.CAPool = x509.NewCertPool()
-		s.CAPool.AddCert(ca.cert)
+		s.CAPool = pool
 		s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		// HTTP/1.1 only, so that DropNext can cut the connection.
 		s.srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}

@@ -1,0 +1,63 @@
+package lab
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+)
+
+// newCredentials makes the lab's identities. Identifiers are GUIDs derived
+// from the seed (so a world is recognisable across runs); the secrets come
+// from crypto/rand, so knowing the seed does not sign anyone in.
+func newCredentials(seed int64) Credentials {
+	return Credentials{
+		ShodanKey:    RandomString(32, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+		TenantID:     SeedGUID(seed, 1),
+		ClientID:     SeedGUID(seed, 2),
+		ClientSecret: RandomString(3, "abcdefghijklmnopqrstuvwxyz0123456789") + "8Q~" + RandomString(37, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"),
+		CertClientID: SeedGUID(seed, 3),
+	}
+}
+
+// RandomString draws n letters of alphabet from crypto/rand.
+func RandomString(n int, alphabet string) string {
+	b := make([]byte, n)
+	buf := make([]byte, 1)
+	for i := range b {
+		for {
+			if _, err := rand.Read(buf); err != nil {
+				panic("lab: crypto/rand: " + err.Error())
+			}
+			// Reject the tail so that every letter is equally likely.
+			if int(buf[0]) < 256-256%len(alphabet) {
+				b[i] = alphabet[int(buf[0])%len(alphabet)]
+				break
+			}
+		}
+	}
+	return string(b)
+}
+
+// SeedGUID is a version-4-shaped GUID made from the seed and a purpose.
+func SeedGUID(seed int64, purpose uint64) string {
+	h := sha256.New()
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(seed))
+	binary.BigEndian.PutUint64(b[8:], purpose)
+	h.Write([]byte("c2sweep lab guid"))
+	h.Write(b[:])
+	g := h.Sum(nil)[:16]
+	g[6] = g[6]&0x0f | 0x40
+	g[8] = g[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", g[0:4], g[4:6], g[6:8], g[8:10], g[10:16])
+}
+
+// RandomGUID is a random version-4 GUID, for request and trace ids.
+func RandomGUID() string {
+	var g [16]byte
+	rand.Read(g[:])
+	g[6] = g[6]&0x0f | 0x40
+	g[8] = g[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", g[0:4], g[4:6], g[6:8], g[8:10], g[10:16])
+}
