@@ -216,3 +216,35 @@ func TestStateCommandsWithoutState(t *testing.T) {
 		t.Errorf("a read-only command created the default state database")
 	}
 }
+
+// http:// is refused for every API root, and the error says where the
+// value came from: the file's line and key, the variable, the flag.
+func TestPlainHTTPRefusedFromEveryPlace(t *testing.T) {
+	isolate(t)
+	path := filepath.Join(t.TempDir(), "c2sweep.yaml")
+	if err := os.WriteFile(path, []byte("sweep:\n  api_url: http://graph.example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		env   [2]string
+		args  []string
+		where string
+	}{
+		{args: []string{"--config", path, "run"}, where: path + ":2: sweep.api_url"},
+		{env: [2]string{"SHODAN_API_URL", "http://shodan.example"}, args: []string{"run"}, where: "environment: SHODAN_API_URL"},
+		{env: [2]string{"AZURE_AUTHORITY_HOST", "http://login.example"}, args: []string{"run"}, where: "environment: AZURE_AUTHORITY_HOST"},
+		{args: []string{"run", "--api-url", "http://graph.example"}, where: "--api-url"},
+		{env: [2]string{"C2SWEEP_API_URL", "http://graph.example"}, args: []string{"run"}, where: "C2SWEEP_API_URL"},
+	} {
+		if tc.env[0] != "" {
+			t.Setenv(tc.env[0], tc.env[1])
+		}
+		r := c2sweep(t, tc.args...)
+		if r.code != cli.ExitCannotRun || !strings.Contains(r.stderr, tc.where) || !strings.Contains(r.stderr, "is not https") {
+			t.Errorf("%v %v: want exit 3 naming %s, got %s", tc.env, tc.args, tc.where, r)
+		}
+		if tc.env[0] != "" {
+			os.Unsetenv(tc.env[0])
+		}
+	}
+}

@@ -52,6 +52,9 @@ func (f *SweepFlags) apply(cfg *config.Config) ([]config.Hunt, error) {
 		cfg.Sweep.API = f.API
 	}
 	if f.APIURL != "" {
+		if err := config.CheckURL(f.APIURL); err != nil {
+			return nil, fmt.Errorf("--api-url (or C2SWEEP_API_URL): %w", err)
+		}
 		cfg.Sweep.APIURL = f.APIURL
 	}
 	if f.Auth != "" {

@@ -1,5 +1,6 @@
-// Package clock holds the one context-aware sleep that c2sweep's clients
-// use by default; tests replace it with a fake clock.
+// Package clock is c2sweep's one source of time. Clients take a Clock
+// (Real by default); tests give them a *Fake, so rate limits, backoff and
+// expiry are tested exactly and without waiting.
 package clock
 
 import (
@@ -7,9 +8,36 @@ import (
 	"time"
 )
 
-// Sleep waits for d or until ctx ends, whichever comes first, and returns
-// ctx's error in the latter case. A d of zero or less does not wait but
-// still reports a context that has already ended.
+// Clock tells the time and waits.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits for d or until ctx ends, whichever comes first, and
+	// returns ctx's error in the latter case.
+	Sleep(ctx context.Context, d time.Duration) error
+	// After delivers the time once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+// Real is the wall clock.
+var Real Clock = realClock{}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                                   { return time.Now() }
+func (realClock) Sleep(ctx context.Context, d time.Duration) error { return Sleep(ctx, d) }
+func (realClock) After(d time.Duration) <-chan time.Time           { return time.After(d) }
+
+// Or returns c, or Real when c is nil.
+func Or(c Clock) Clock {
+	if c == nil {
+		return Real
+	}
+	return c
+}
+
+// Sleep waits on the wall clock for d or until ctx ends, whichever comes
+// first, and returns ctx's error in the latter case. A d of zero or less
+// does not wait but still reports a context that has already ended.
 func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()

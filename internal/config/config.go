@@ -202,7 +202,13 @@ func Default() *Config {
 // The error is Errors when the file has problems, listing all of them.
 func Load(path string) (*Config, []string, error) {
 	if path == "" {
-		return Default(), nil, nil
+		// No file, but the environment's values are checked all the same.
+		w := newWalker("")
+		cfg := w.build(defaultFile())
+		if len(w.errs) > 0 {
+			return nil, w.warnings, w.sorted()
+		}
+		return cfg, w.warnings, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -304,7 +310,13 @@ func (w *walker) build(fc fileConfig) *Config {
 	w.checkDefaults(&cfg.Defaults)
 	cfg.Hunts = w.mergeHunts(fc)
 	w.checkSections(cfg)
-	fillFromEnv(cfg)
+	fromEnv := fillFromEnv(cfg)
+	for _, v := range fromEnv {
+		// A variable is checked like the file: it names itself.
+		if msg, hint := urlProblem(*v.value); msg != "" {
+			w.errs = append(w.errs, &Error{File: "environment", Key: v.name, Msg: msg, Hint: hint})
+		}
+	}
 	return cfg
 }
 
@@ -556,33 +568,51 @@ func hintFor(v string, options []string) string {
 // checkURL insists on https: TLS is never turned off, a private endpoint
 // is trusted through its CA instead.
 func (w *walker) checkURL(s, key string) {
+	if msg, hint := urlProblem(s); msg != "" {
+		w.fail(w.lines[key], key, msg, hint)
+	}
+}
+
+// CheckURL is the one check of an API root, wherever it came from (file,
+// environment, flag): an absolute https URL without credentials. The
+// error says what is wrong and what to do, not where the value came
+// from: the caller adds that.
+func CheckURL(s string) error {
+	if msg, hint := urlProblem(s); msg != "" {
+		return &Error{Msg: msg, Hint: hint}
+	}
+	return nil
+}
+
+func urlProblem(s string) (msg, hint string) {
 	if s == "" {
-		return
+		return "", ""
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		w.fail(w.lines[key], key, fmt.Sprintf("%q is not a URL", s), "e.g. https://api.example.net")
-		return
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return fmt.Sprintf("%q is not a URL", s), "e.g. https://api.example.net"
+	case u.Scheme != "https":
+		return fmt.Sprintf("%q is not https", s), "TLS is never turned off; trust a private CA with SSL_CERT_FILE"
+	case u.User != nil:
+		return "credentials in the URL", "put credentials in a secret, not in the URL"
 	}
-	if u.Scheme != "https" {
-		w.fail(w.lines[key], key, fmt.Sprintf("%q is not https", s), "TLS is never turned off; trust a private CA with SSL_CERT_FILE")
-	}
-	if u.User != nil {
-		w.fail(w.lines[key], key, "credentials in the URL", "put credentials in a secret, not in the URL")
-	}
+	return "", ""
 }
 
 // fillFromEnv fills what the file left empty from the standard variables.
 // The file wins: AZURE_* variables are often set for other tools, while a
 // value in the c2sweep file was written for c2sweep. Flags (C2SWEEP_*)
 // are applied by the CLI on top of this.
-func fillFromEnv(c *Config) {
+// It returns the API roots it took from the environment, to be checked.
+func fillFromEnv(c *Config) (urls []envURL) {
 	if !c.Shodan.APIKey.IsSet() {
 		c.Shodan.APIKey = defaultShodanKey()
 	}
 	c.Shodan.APIKey.key = "shodan.api_key"
 	if c.Shodan.APIURL == "" {
 		c.Shodan.APIURL = os.Getenv("SHODAN_API_URL")
+		urls = append(urls, envURL{"SHODAN_API_URL", &c.Shodan.APIURL})
 	}
 	if c.Shodan.APIURL == "" {
 		c.Shodan.APIURL = DefaultShodanURL
@@ -595,7 +625,10 @@ func fillFromEnv(c *Config) {
 	fill(&c.Azure.TenantID, "AZURE_TENANT_ID")
 	fill(&c.Azure.ClientID, "AZURE_CLIENT_ID")
 	fill(&c.Azure.CertificatePath, "AZURE_CLIENT_CERTIFICATE_PATH")
-	fill(&c.Azure.AuthorityHost, "AZURE_AUTHORITY_HOST")
+	if c.Azure.AuthorityHost == "" {
+		fill(&c.Azure.AuthorityHost, "AZURE_AUTHORITY_HOST")
+		urls = append(urls, envURL{"AZURE_AUTHORITY_HOST", &c.Azure.AuthorityHost})
+	}
 	if !c.Azure.ClientSecret.IsSet() && os.Getenv("AZURE_CLIENT_SECRET") != "" {
 		c.Azure.ClientSecret = EnvSecret("AZURE_CLIENT_SECRET")
 	}
@@ -607,6 +640,12 @@ func fillFromEnv(c *Config) {
 	for i := range c.Notify {
 		c.Notify[i].URL.key = fmt.Sprintf("notify[%d].url", i)
 	}
+	return urls
+}
+
+type envURL struct {
+	name  string
+	value *string
 }
 
 // defaultShodanKey is SHODAN_API_KEY, then the key file the official

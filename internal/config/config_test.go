@@ -516,3 +516,28 @@ func TestDefaultStatePath(t *testing.T) {
 		t.Error(p)
 	}
 }
+
+// An http:// API root is refused from the environment as from the file,
+// and the error names the variable.
+func TestPlainHTTPRefusedFromTheEnvironment(t *testing.T) {
+	for _, v := range []string{"SHODAN_API_URL", "AZURE_AUTHORITY_HOST"} {
+		t.Run(v, func(t *testing.T) {
+			t.Setenv(v, "http://api.example.net")
+			for name, load := range map[string]func() error{
+				"no file": func() error { _, _, err := Load(""); return err },
+				"file":    func() error { _, _, err := Parse("c2sweep.yaml", []byte("sweep: {api: graph}\n")); return err },
+			} {
+				err := load()
+				if err == nil || !strings.Contains(err.Error(), "environment: "+v+": \"http://api.example.net\" is not https") {
+					t.Errorf("%s: %v", name, err)
+				}
+			}
+		})
+	}
+	if err := CheckURL("http://graph.example"); err == nil || !strings.Contains(err.Error(), "is not https") {
+		t.Errorf("CheckURL(http) = %v", err)
+	}
+	if err := CheckURL("https://graph.example"); err != nil {
+		t.Errorf("CheckURL(https) = %v", err)
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"c2sweep/internal/redact"
 )
 
 // AuthOptions says how to sign in to Entra ID.
@@ -144,7 +146,7 @@ func NewCredential(o AuthOptions) (azcore.TokenCredential, error) {
 		}
 		certs, key, perr := azidentity.ParseCertificates(data, pw)
 		if perr != nil {
-			return nil, fmt.Errorf("%w: client certificate %s: %s", ErrAuth, o.CertificatePath, redact(perr.Error(), o))
+			return nil, fmt.Errorf("%w: client certificate %s: %s", ErrAuth, o.CertificatePath, redact.Text(perr.Error(), o.ClientSecret, o.CertificatePassword))
 		}
 		cred, err = azidentity.NewClientCertificateCredential(o.TenantID, o.ClientID, certs, key,
 			&azidentity.ClientCertificateCredentialOptions{ClientOptions: copts, DisableInstanceDiscovery: disableDiscovery})
@@ -168,7 +170,7 @@ func NewCredential(o AuthOptions) (azcore.TokenCredential, error) {
 		return nil, fmt.Errorf("unknown sign-in method %q (auto, secret, certificate, managed-identity, workload-identity, azure-cli, default)", o.Method)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrAuth, redact(err.Error(), o))
+		return nil, fmt.Errorf("%w: %s", ErrAuth, redact.Text(err.Error(), o.ClientSecret, o.CertificatePassword))
 	}
 	// Only these talk to Entra ID alone: a failure of the default chain
 	// or of managed identity may be another endpoint's (IMDS, the CLI).
@@ -207,7 +209,7 @@ func (c *redactingCredential) classify(err, transport error) *SignInError {
 	e := &SignInError{Host: c.host}
 	if transport != nil {
 		if k, ok := transportKind(transport); ok {
-			e.Kind, e.Msg = k, redact(innermost(transport), c.o)
+			e.Kind, e.Msg = k, redact.Text(innermost(transport), c.o.ClientSecret, c.o.CertificatePassword)
 			return e
 		}
 	}
@@ -218,7 +220,7 @@ func (c *redactingCredential) classify(err, transport error) *SignInError {
 		e.Kind, e.Msg = KindService, "answered "+afe.RawResponse.Status
 		return e
 	}
-	msg := redact(err.Error(), c.o)
+	msg := redact.Text(err.Error(), c.o.ClientSecret, c.o.CertificatePassword)
 	if k, ok := transportKind(err); ok && c.entra && !strings.Contains(msg, "AADSTS") {
 		e.Kind, e.Msg = k, msg
 		return e
@@ -255,14 +257,4 @@ func summariseSignIn(msg string) (string, []int) {
 		out += " (" + body.Error + ")"
 	}
 	return out, body.Codes
-}
-
-func redact(s string, o AuthOptions) string {
-	for _, secret := range []string{o.ClientSecret, o.CertificatePassword} {
-		if len(secret) >= 4 {
-			s = strings.ReplaceAll(s, secret, "REDACTED")
-			s = strings.ReplaceAll(s, url.QueryEscape(secret), "REDACTED")
-		}
-	}
-	return s
 }

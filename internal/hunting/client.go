@@ -8,16 +8,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"c2sweep/internal/clock"
+	"c2sweep/internal/redact"
+	"c2sweep/internal/retry"
 )
 
 // Options configures a hunting client.
@@ -35,14 +35,30 @@ type Options struct {
 	// services' limit per tenant).
 	PerMinute int
 	// MaxRetries bounds retries of one call after 429, 5xx and transport
-	// errors (default 6).
+	// errors (default 6). A call that ran out of time is retried once.
 	MaxRetries int
-	// Now and Sleep replace the clock in tests.
-	Now   func() time.Time
-	Sleep func(context.Context, time.Duration) error
+	// AttemptTimeout bounds one call, the whole answer read included
+	// (default DefaultAttemptTimeout).
+	AttemptTimeout time.Duration
+	// MaxBody bounds the size of one answer (default DefaultGraphMaxBody
+	// or DefaultMDEMaxBody); a longer one fails the query with
+	// retry.ErrBodyTooLarge.
+	MaxBody int64
+	// Clock paces, backs off and times calls (default clock.Real).
+	Clock clock.Clock
 	// Logger receives retries and throttling (default: discard).
 	Logger *slog.Logger
 }
+
+// Bounds of one call. The services give up on a query after 3 minutes
+// (Graph) or 200 s (MDE) and answer with an error; a call still without a
+// complete answer after DefaultAttemptTimeout will not get one. MDE
+// documents answers of up to 124 MB; Graph's 100,000 rows may be longer.
+const (
+	DefaultAttemptTimeout       = 4 * time.Minute
+	DefaultMDEMaxBody     int64 = 128 << 20
+	DefaultGraphMaxBody   int64 = 256 << 20
+)
 
 // Retry bounds: a 429's Retry-After is honoured up to maxRetryAfter; 5xx
 // and transport errors back off from backoffBase doubling to backoffMax.
@@ -52,19 +68,25 @@ const (
 	backoffMax    = 30 * time.Second
 )
 
+// ErrOverQuota is matched (errors.Is) by a refusal saying the tenant has
+// spent its CPU quota: smaller queries would be refused the same way, so
+// the query is neither split nor retried.
+var ErrOverQuota = errors.New("the tenant is over its hunting CPU quota")
+
 // client is what the Graph and MDE hunters share: limiter, retries, token
 // renewal and the streaming decoder. Only the wire names differ.
 type client struct {
 	api      string // "graph" or "mde"
 	endpoint string
 	opts     Options
+	clock    clock.Clock
 	tokens   *tokenSource
 	limit    *window
 	log      *slog.Logger
 	body     func(Request) any
 }
 
-func newClient(api, defaultBase, path, defaultScope string, o Options, body func(Request) any) *client {
+func newClient(api, defaultBase, path, defaultScope string, maxBody int64, o Options, body func(Request) any) *client {
 	if o.BaseURL == "" {
 		o.BaseURL = defaultBase
 	}
@@ -80,12 +102,13 @@ func newClient(api, defaultBase, path, defaultScope string, o Options, body func
 	if o.MaxRetries <= 0 {
 		o.MaxRetries = 6
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = DefaultAttemptTimeout
 	}
-	if o.Sleep == nil {
-		o.Sleep = clock.Sleep
+	if o.MaxBody <= 0 {
+		o.MaxBody = maxBody
 	}
+	clk := clock.Or(o.Clock)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -93,8 +116,9 @@ func newClient(api, defaultBase, path, defaultScope string, o Options, body func
 		api:      api,
 		endpoint: strings.TrimRight(o.BaseURL, "/") + path,
 		opts:     o,
-		tokens:   &tokenSource{cred: o.Credential, scope: o.Scope, now: o.Now},
-		limit:    newWindow(o.PerMinute, time.Minute, o.Now, o.Sleep),
+		clock:    clk,
+		tokens:   &tokenSource{cred: o.Credential, scope: o.Scope, now: clk.Now},
+		limit:    newWindow(o.PerMinute, time.Minute, clk),
 		log:      o.Logger.With("api", api),
 		body:     body,
 	}
@@ -115,9 +139,9 @@ func (c *client) SignIn(ctx context.Context) error {
 }
 
 func (c *client) Hunt(ctx context.Context, req Request, schema func([]Column) error, row func(Row) error) (Stats, error) {
-	began := c.opts.Now()
+	began := c.clock.Now()
 	var st Stats
-	defer func() { st.Duration = c.opts.Now().Sub(began) }()
+	defer func() { st.Duration = c.clock.Now().Sub(began) }()
 	if c.opts.Credential == nil {
 		return st, fmt.Errorf("%s: %w: no credential", c.api, ErrAuth)
 	}
@@ -125,97 +149,112 @@ func (c *client) Hunt(ctx context.Context, req Request, schema func([]Column) er
 	if err != nil {
 		return st, err
 	}
-	renewed := false
-	failures := 0
-	for {
-		tok, err := c.tokens.token(ctx)
-		if err != nil {
-			return st, fmt.Errorf("%s: %w", c.api, err)
-		}
-		done, err := c.limit.wait(ctx)
-		if err != nil {
-			return st, err
-		}
+	var (
+		tok      string
+		done     = func() {}
+		renewed  bool
+		timeouts int
+		cbErr    error // the caller's own error, passed back as is
+	)
+	policy := retry.Policy{
+		Attempts:      c.opts.MaxRetries + 1,
+		Base:          backoffBase,
+		Max:           backoffMax,
+		MaxRetryAfter: maxRetryAfter,
+		PerAttempt:    c.opts.AttemptTimeout,
+		Clock:         c.clock,
+		Before: func(ctx context.Context) error {
+			var err error
+			if tok, err = c.tokens.token(ctx); err != nil {
+				return retry.Permanent(fmt.Errorf("%s: %w", c.api, err))
+			}
+			done, err = c.limit.wait(ctx)
+			return err
+		},
+		OnRetry: func(_ int, wait time.Duration, err error) {
+			c.log.Warn("hunting call failed; retrying", "err", err, "in", wait)
+		},
+	}
+	err = retry.Do(ctx, policy, func(actx context.Context, _ int) error {
+		defer done()
 		st.Attempts++
-		resp, err := c.send(ctx, tok, payload)
+		// No complete answer in time: once may be bad luck, twice is a
+		// server that does not answer this query.
+		retryTimeout := func(err error) error {
+			if actx.Err() != nil && ctx.Err() == nil {
+				if timeouts++; timeouts > 1 {
+					return retry.Permanent(err)
+				}
+			}
+			return err
+		}
+		resp, err := c.send(actx, tok, payload)
 		if err != nil {
-			done()
-			if ctx.Err() != nil {
-				return st, ctx.Err()
-			}
-			if failures >= c.opts.MaxRetries {
-				return st, fmt.Errorf("%s: giving up after %d attempts: %w", c.api, st.Attempts, err)
-			}
-			d := c.backoff(failures)
-			failures++
-			c.log.Warn("hunting call failed; retrying", "err", err, "in", d)
-			if err := c.opts.Sleep(ctx, d); err != nil {
-				return st, err
-			}
-			continue
+			return retryTimeout(err)
 		}
+		defer resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {
-			delivered, err := c.decode(resp.Body, schema, row, &st)
-			resp.Body.Close()
-			done()
-			if err == nil || delivered || errors.Is(err, errCallback) || failures >= c.opts.MaxRetries {
+			delivered, err := c.decode(retry.LimitBody(resp.Body, c.opts.MaxBody), schema, row, &st)
+			if errors.Is(err, errCallback) {
+				cbErr = unwrapCallback(err)
+				return retry.Permanent(cbErr)
+			}
+			if err != nil && (delivered || errors.Is(err, retry.ErrBodyTooLarge)) {
 				// Rows already handed out cannot be taken back: a broken
-				// answer after the first row is not retried.
-				return st, unwrapCallback(err)
+				// answer after the first row is not retried, nor one that
+				// will be too large again.
+				return retry.Permanent(err)
 			}
-			d := c.backoff(failures)
-			failures++
-			c.log.Warn("hunting answer cut short; retrying", "err", err, "in", d)
-			if err := c.opts.Sleep(ctx, d); err != nil {
-				return st, err
-			}
-			continue
+			return retryTimeout(err)
 		}
-		apiErr := c.apiError(resp)
-		done()
+		apiErr := c.apiError(resp, tok)
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
 			st.Throttled++
-			if failures >= c.opts.MaxRetries {
-				return st, fmt.Errorf("%s: still throttled after %d attempts: %w", c.api, st.Attempts, apiErr)
-			}
-			failures++
-			d := apiErr.RetryAfter
-			if d <= 0 {
-				d = c.backoff(failures - 1)
-			}
-			d = min(d, maxRetryAfter)
-			c.log.Warn("throttled by the hunting API", "retry_after", d, "message", apiErr.Message)
-			if err := c.opts.Sleep(ctx, d); err != nil {
-				return st, err
-			}
+			c.log.Warn("throttled by the hunting API", "retry_after", apiErr.RetryAfter, "message", apiErr.Message)
+			return retry.After(apiErr.RetryAfter, apiErr)
 		case resp.StatusCode == http.StatusUnauthorized && !renewed:
 			renewed = true
 			c.log.Info("token refused; renewing", "message", apiErr.Message)
 			if _, err := c.tokens.renew(ctx, tok); err != nil {
-				return st, fmt.Errorf("%s: %w", c.api, err)
+				return retry.Permanent(fmt.Errorf("%s: %w", c.api, err))
 			}
+			return retry.Again(apiErr)
 		case resp.StatusCode == http.StatusForbidden:
-			return st, &AccessError{API: c.api, Permission: c.permission(), Status: resp.StatusCode, Err: apiErr}
+			return retry.Permanent(&AccessError{API: c.api, Permission: c.permission(), Status: resp.StatusCode, Err: apiErr})
 		case resp.StatusCode == http.StatusUnauthorized:
-			return st, &AccessError{API: c.api, Permission: c.permission(), Status: resp.StatusCode, Err: apiErr}
+			return retry.Permanent(&AccessError{API: c.api, Permission: c.permission(), Status: resp.StatusCode, Err: apiErr})
 		case resp.StatusCode >= 500:
-			if failures >= c.opts.MaxRetries {
-				return st, fmt.Errorf("%s: giving up after %d attempts: %w", c.api, st.Attempts, apiErr)
-			}
-			d := c.backoff(failures)
-			failures++
-			c.log.Warn("hunting API error; retrying", "status", resp.StatusCode, "in", d)
-			if err := c.opts.Sleep(ctx, d); err != nil {
-				return st, err
-			}
+			c.log.Warn("hunting API error", "status", resp.StatusCode)
+			return apiErr
+		case (resp.StatusCode == http.StatusRequestEntityTooLarge || resp.StatusCode == http.StatusBadRequest) && isOverQuota(apiErr.Message):
+			return retry.Permanent(fmt.Errorf("%w: %w", ErrOverQuota, apiErr))
 		case resp.StatusCode == http.StatusRequestEntityTooLarge,
 			resp.StatusCode == http.StatusBadRequest && isOverLimits(apiErr.Message):
-			return st, fmt.Errorf("%w: %w", ErrTooLarge, apiErr)
+			return retry.Permanent(fmt.Errorf("%w: %w", ErrTooLarge, apiErr))
 		default:
-			return st, apiErr
+			return retry.Permanent(apiErr)
 		}
+	})
+	if err == nil {
+		return st, nil
 	}
+	var apiErr *APIError
+	switch {
+	case ctx.Err() != nil, cbErr != nil && err == cbErr:
+		return st, err
+	case errors.Is(err, ErrAuth), errors.Is(err, ErrTooLarge), errors.Is(err, ErrOverQuota):
+		return st, err
+	case st.Throttled > 0 && errors.As(err, &apiErr) && apiErr.Status == http.StatusTooManyRequests:
+		if isOverQuota(apiErr.Message) {
+			// Throttled for the tenant's CPU, and for longer than is worth waiting.
+			return st, fmt.Errorf("%s: %w after %d attempts: %w", c.api, ErrOverQuota, st.Attempts, err)
+		}
+		return st, fmt.Errorf("%s: still throttled after %d attempts: %w", c.api, st.Attempts, err)
+	case errors.As(err, &apiErr) && apiErr.Status < 500:
+		return st, err
+	}
+	return st, fmt.Errorf("%s: giving up after %d attempts: %w", c.api, st.Attempts, err)
 }
 
 // permission names the application permission the API needs.
@@ -229,6 +268,14 @@ func (c *client) permission() string {
 	return "AdvancedQuery.Read.All (WindowsDefenderATP)"
 }
 
+// isOverQuota recognises a refusal because the tenant has spent its CPU
+// quota (the services' 15-minute or daily CPU budgets), as opposed to one
+// query being too heavy.
+func isOverQuota(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "cpu") && strings.Contains(m, "quota")
+}
+
 // isOverLimits recognises the services' answer to a query over their
 // size or CPU limits.
 func isOverLimits(msg string) bool {
@@ -237,20 +284,14 @@ func isOverLimits(msg string) bool {
 		strings.Contains(m, "exceeded the allowed result size")
 }
 
-// backoff is the wait before retry n (0-based), with jitter so that many
-// clients do not retry in step.
-func (c *client) backoff(n int) time.Duration {
-	d := backoffBase << min(n, 10)
-	if d > backoffMax {
-		d = backoffMax
-	}
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-}
-
 func (c *client) send(ctx context.Context, tok string, payload []byte) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(payload))
 	if err != nil {
-		return nil, err
+		return nil, retry.Permanent(err)
+	}
+	if req.URL.Scheme != "https" {
+		// The token travels in a header: never over plain http.
+		return nil, retry.Permanent(fmt.Errorf("%s: the API root %q is not https", c.api, c.opts.BaseURL))
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	req.Header.Set("Accept", "application/json")
@@ -271,9 +312,12 @@ func (c *client) send(ctx context.Context, tok string, payload []byte) (*http.Re
 // apiError reads an error answer: Graph's error{code, message,
 // innerError{request-id}} or MDE's error{code, message, target}; anything
 // else (an HTML 502 from a proxy) keeps its status and a short excerpt.
-func (c *client) apiError(resp *http.Response) *APIError {
+//
+// Every text taken from the answer is redacted: a proxy or a broken
+// service may echo the request's Authorization header.
+func (c *client) apiError(resp *http.Response, tok string) *APIError {
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	body, _ := retry.ReadAll(resp.Body, 64<<10)
 	e := &APIError{API: c.api, Status: resp.StatusCode}
 	var env struct {
 		Error struct {
@@ -286,33 +330,19 @@ func (c *client) apiError(resp *http.Response) *APIError {
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &env) == nil && (env.Error.Code != "" || env.Error.Message != "") {
-		e.Code, e.Message = env.Error.Code, env.Error.Message
+		e.Code, e.Message = redact.Text(env.Error.Code, tok), redact.Text(env.Error.Message, tok)
 		e.RequestID = env.Error.InnerError.RequestID
 		if e.RequestID == "" {
 			e.RequestID = env.Error.Target
 		}
 	} else {
-		e.Message = excerpt(body)
+		e.Message = redact.Excerpt(body, 200, tok)
 	}
 	if e.RequestID == "" {
 		e.RequestID = resp.Header.Get("request-id")
 	}
-	if ra := resp.Header.Get("Retry-After"); ra != "" {
-		if s, err := strconv.Atoi(strings.TrimSpace(ra)); err == nil && s >= 0 {
-			e.RetryAfter = time.Duration(s) * time.Second
-		} else if t, err := http.ParseTime(ra); err == nil {
-			e.RetryAfter = t.Sub(c.opts.Now())
-		}
-	}
+	e.RetryAfter = retry.ParseRetryAfter(resp.Header.Get("Retry-After"), c.clock.Now())
 	return e
-}
-
-func excerpt(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return s
 }
 
 // errCallback marks an error returned by the caller's schema or row func,

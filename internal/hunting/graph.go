@@ -13,7 +13,7 @@ const (
 // (permission ThreatHunting.Read.All). Request.Start and End travel as
 // the Timespan start/end, so the service and the query text agree.
 func NewGraph(o Options) Hunter {
-	return newClient("graph", GraphBaseURL, graphPath, GraphScope, o, func(r Request) any {
+	return newClient("graph", GraphBaseURL, graphPath, GraphScope, DefaultGraphMaxBody, o, func(r Request) any {
 		type body struct {
 			Query    string `json:"Query"`
 			Timespan string `json:"Timespan,omitempty"`

@@ -9,51 +9,29 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"c2sweep/internal/clock"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/lab"
 	"c2sweep/internal/lab/huntinglab"
 	"c2sweep/internal/lab/labtest"
 )
 
-// clock is a fake clock shared by the lab and the client; sleeping
-// advances it.
-type clock struct {
-	mu    sync.Mutex
-	t     time.Time
-	slept []time.Duration
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.slept = append(c.slept, d)
-	c.mu.Unlock()
-	return ctx.Err()
-}
-
 type fixture struct {
 	lab    *lab.Lab
-	clock  *clock
+	clock  *clock.Fake
 	client *http.Client
 }
 
 func newFixture(t testing.TB, o lab.Options) *fixture {
 	t.Helper()
 	// Start at the real time: MSAL stamps client assertions with it.
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := clock.NewFake(time.Now().UTC().Truncate(time.Second))
 	o.Now = clk.Now
 	l := labtest.Start(t, o)
 	return &fixture{lab: l, clock: clk, client: labtest.Client(l)}
@@ -70,7 +48,7 @@ func (f *fixture) options(t testing.TB) hunting.Options {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return hunting.Options{BaseURL: f.lab.URL, Credential: cred, HTTPClient: f.client, Now: f.clock.Now, Sleep: f.clock.Sleep}
+	return hunting.Options{BaseURL: f.lab.URL, Credential: cred, HTTPClient: f.client, Clock: f.clock}
 }
 
 // sweepQuery is the query c2sweep sends for the DeviceNetworkEvents
@@ -252,7 +230,7 @@ func TestThrottledCallsRetried(t *testing.T) {
 	if throttled == 0 {
 		t.Fatal("no 429 seen; the test proves nothing")
 	}
-	for _, d := range f.clock.slept {
+	for _, d := range f.clock.Slept() {
 		if d <= 0 || d > time.Minute {
 			t.Errorf("slept %v", d)
 		}
@@ -288,7 +266,7 @@ func TestExpiredTokenRenewed(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := f.lab.Calls()["entra"]
-	f.clock.Add(2 * time.Minute) // the token said 3599 s but dies after 1 min
+	f.clock.Advance(2 * time.Minute) // the token said 3599 s but dies after 1 min
 	_, _, st, err := collect(t, g, req)
 	if err != nil {
 		t.Fatalf("after expiry: %v", err)
@@ -305,7 +283,7 @@ func TestShortLifetimeRenewed(t *testing.T) {
 		if _, _, _, err := collect(t, g, hunting.Request{Query: "DeviceNetworkEvents | take 1"}); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
-		f.clock.Add(time.Minute)
+		f.clock.Advance(time.Minute)
 	}
 }
 

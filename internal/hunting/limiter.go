@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"c2sweep/internal/clock"
 )
 
 // window keeps calls at most n over any sliding window of length per, the
@@ -17,16 +19,15 @@ import (
 type window struct {
 	n     int
 	per   time.Duration
-	now   func() time.Time
-	sleep func(context.Context, time.Duration) error
+	clock clock.Clock
 
 	mu    sync.Mutex
 	slots []time.Time // ring of the last n calls' times
 	next  int
 }
 
-func newWindow(n int, per time.Duration, now func() time.Time, sleep func(context.Context, time.Duration) error) *window {
-	return &window{n: n, per: per, now: now, sleep: sleep, slots: make([]time.Time, n)}
+func newWindow(n int, per time.Duration, clk clock.Clock) *window {
+	return &window{n: n, per: per, clock: clk, slots: make([]time.Time, n)}
 }
 
 // wait blocks until a call may be sent, reserves it and returns a func to
@@ -34,7 +35,7 @@ func newWindow(n int, per time.Duration, now func() time.Time, sleep func(contex
 func (w *window) wait(ctx context.Context) (done func(), err error) {
 	for {
 		w.mu.Lock()
-		now := w.now()
+		now := w.clock.Now()
 		i := w.next
 		free := w.slots[i].IsZero() || !now.Before(w.slots[i].Add(w.per))
 		if free {
@@ -43,7 +44,7 @@ func (w *window) wait(ctx context.Context) (done func(), err error) {
 			w.mu.Unlock()
 			return func() {
 				w.mu.Lock()
-				if t := w.now(); t.After(w.slots[i]) {
+				if t := w.clock.Now(); t.After(w.slots[i]) {
 					w.slots[i] = t
 				}
 				w.mu.Unlock()
@@ -51,7 +52,7 @@ func (w *window) wait(ctx context.Context) (done func(), err error) {
 		}
 		d := w.slots[i].Add(w.per).Sub(now)
 		w.mu.Unlock()
-		if err := w.sleep(ctx, d); err != nil {
+		if err := w.clock.Sleep(ctx, d); err != nil {
 			return nil, err
 		}
 	}

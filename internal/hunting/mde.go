@@ -27,7 +27,7 @@ func NewMDE(o Options) Hunter {
 	if u, err := url.Parse(o.BaseURL); err == nil && (u.Hostname() == "api.security.microsoft.com" || strings.HasSuffix(u.Hostname(), ".api.security.microsoft.com")) {
 		path, scope = m365DefenderPath, m365DefenderScope
 	}
-	return newClient("mde", MDEBaseURL, path, scope, o, func(r Request) any {
+	return newClient("mde", MDEBaseURL, path, scope, DefaultMDEMaxBody, o, func(r Request) any {
 		return struct {
 			Query string `json:"Query"`
 		}{r.Query}

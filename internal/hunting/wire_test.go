@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"c2sweep/internal/clock"
 	"c2sweep/internal/hunting"
 )
 
@@ -44,7 +45,7 @@ func wireServer(t *testing.T, answers ...func(w http.ResponseWriter)) (*httptest
 	t.Helper()
 	var mu sync.Mutex
 	var got []seen
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		var body map[string]any
 		if err := json.Unmarshal(b, &body); err != nil {
@@ -90,12 +91,12 @@ func TestWireFormats(t *testing.T) {
 	start := time.Date(2026, 10, 28, 7, 0, 0, 0, time.UTC)
 	end := time.Date(2026, 11, 27, 7, 0, 0, 123456789, time.FixedZone("X", 3600))
 	req := hunting.Request{Query: "DeviceNetworkEvents | take 1", Start: start, End: end}
-	clk := &clock{t: start}
+	clk := clock.NewFake(start)
 
 	t.Run("graph", func(t *testing.T) {
 		srv, got := wireServer(t, answer(200, graphOK))
 		cred := &staticCredential{}
-		cols, rows, st, err := collect(t, hunting.NewGraph(hunting.Options{BaseURL: srv.URL + "/", Credential: cred, HTTPClient: srv.Client(), Now: clk.Now, Sleep: clk.Sleep}), req)
+		cols, rows, st, err := collect(t, hunting.NewGraph(hunting.Options{BaseURL: srv.URL + "/", Credential: cred, HTTPClient: srv.Client(), Clock: clk}), req)
 		if err != nil || st.Attempts != 1 || len(rows) != 1 || len(cols) != 2 || cols[1] != (hunting.Column{Name: "RemoteIP", Type: "String"}) || rows[0]["RemoteIP"] != "::ffff:203.0.113.7" {
 			t.Fatalf("%v %v %v %+v", err, cols, rows, st)
 		}
@@ -113,7 +114,7 @@ func TestWireFormats(t *testing.T) {
 	t.Run("mde", func(t *testing.T) {
 		srv, got := wireServer(t, answer(200, mdeOK))
 		cred := &staticCredential{}
-		cols, rows, _, err := collect(t, hunting.NewMDE(hunting.Options{BaseURL: srv.URL, Credential: cred, HTTPClient: srv.Client(), Now: clk.Now, Sleep: clk.Sleep}), req)
+		cols, rows, _, err := collect(t, hunting.NewMDE(hunting.Options{BaseURL: srv.URL, Credential: cred, HTTPClient: srv.Client(), Clock: clk}), req)
 		if err != nil || len(rows) != 1 || len(cols) != 1 || cols[0].Name != "Timestamp" {
 			t.Fatalf("%v %v %v", err, cols, rows)
 		}
@@ -130,7 +131,7 @@ func TestWireFormats(t *testing.T) {
 		hc := srv.Client()
 		hc.Transport = redirectTo{srv.URL, hc.Transport}
 		cred := &staticCredential{}
-		if _, _, _, err := collect(t, hunting.NewMDE(hunting.Options{BaseURL: "https://eu.api.security.microsoft.com", Credential: cred, HTTPClient: hc, Now: clk.Now, Sleep: clk.Sleep}), req); err != nil {
+		if _, _, _, err := collect(t, hunting.NewMDE(hunting.Options{BaseURL: "https://eu.api.security.microsoft.com", Credential: cred, HTTPClient: hc, Clock: clk}), req); err != nil {
 			t.Fatal(err)
 		}
 		if r := (*got)[0]; r.path != "/api/advancedhunting/run" || cred.scopes[0] != "https://api.security.microsoft.com/.default" {
@@ -160,12 +161,12 @@ func TestErrorAnswers(t *testing.T) {
 	graphErr := func(code, msg string) string {
 		return `{"error":{"code":"` + code + `","message":"` + msg + `","innerError":{"request-id":"rid-1","date":"2026-11-27T07:00:00"}}}`
 	}
-	newGraph := func(srv *httptest.Server, clk *clock) hunting.Hunter {
-		return hunting.NewGraph(hunting.Options{BaseURL: srv.URL, Credential: &staticCredential{}, HTTPClient: srv.Client(), Now: clk.Now, Sleep: clk.Sleep})
+	newGraph := func(srv *httptest.Server, clk *clock.Fake) hunting.Hunter {
+		return hunting.NewGraph(hunting.Options{BaseURL: srv.URL, Credential: &staticCredential{}, HTTPClient: srv.Client(), Clock: clk})
 	}
 
 	t.Run("retry-after", func(t *testing.T) {
-		clk := &clock{t: time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC)}
+		clk := clock.NewFake(time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC))
 		srv, got := wireServer(t,
 			answer(429, graphErr("TooManyRequests", "Rate limit is exceeded. Try again in 7 seconds."), "Retry-After", "7"),
 			answer(200, graphOK))
@@ -173,8 +174,8 @@ func TestErrorAnswers(t *testing.T) {
 		if err != nil || len(rows) != 1 || st.Throttled != 1 || st.Attempts != 2 || len(*got) != 2 {
 			t.Fatalf("%v, %d rows, %+v", err, len(rows), st)
 		}
-		if len(clk.slept) != 1 || clk.slept[0] != 7*time.Second {
-			t.Errorf("slept %v, want [7s]", clk.slept)
+		if len(clk.Slept()) != 1 || clk.Slept()[0] != 7*time.Second {
+			t.Errorf("slept %v, want [7s]", clk.Slept())
 		}
 	})
 	for name, a := range map[string]func(http.ResponseWriter){
@@ -183,7 +184,7 @@ func TestErrorAnswers(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv, got := wireServer(t, a)
-			_, _, _, err := collect(t, newGraph(srv, &clock{}), req)
+			_, _, _, err := collect(t, newGraph(srv, clock.NewFake(time.Time{})), req)
 			if !errors.Is(err, hunting.ErrTooLarge) || len(*got) != 1 {
 				t.Errorf("%v after %d calls", err, len(*got))
 			}
@@ -192,7 +193,7 @@ func TestErrorAnswers(t *testing.T) {
 	t.Run("403", func(t *testing.T) {
 		for name, mk := range map[string]func(hunting.Options) hunting.Hunter{"graph": hunting.NewGraph, "mde": hunting.NewMDE} {
 			srv, got := wireServer(t, answer(403, graphErr("Forbidden", "Missing role permissions on the request.")))
-			_, _, _, err := collect(t, mk(hunting.Options{BaseURL: srv.URL, Credential: &staticCredential{}, HTTPClient: srv.Client(), Now: (&clock{}).Now, Sleep: (&clock{}).Sleep}), req)
+			_, _, _, err := collect(t, mk(hunting.Options{BaseURL: srv.URL, Credential: &staticCredential{}, HTTPClient: srv.Client(), Clock: clock.NewFake(time.Time{})}), req)
 			var apiErr *hunting.APIError
 			var access *hunting.AccessError
 			perm := map[string]string{"graph": "ThreatHunting.Read.All", "mde": "AdvancedQuery.Read.All"}[name]

@@ -3,8 +3,11 @@ package lab
 import (
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,8 +26,25 @@ import (
 //	error200=P   Shodan: answer a fraction P of searches with status 200
 //	             and a JSON "error" body
 //	toolarge=N   hunting: reject queries longer than N bytes as over limits
-//	only=S       restrict 5xx, drop and latency to one service
-//	             (shodan, entra, graph, mde)
+//	hang=P       never answer a fraction P of requests (until the client
+//	             gives up or the lab stops)
+//	trickle=D    write every answer one byte at a time, D apart
+//	huge=SIZE    answer every request with status 200 and a JSON body of
+//	             SIZE bytes (e.g. 1g, 64m, 512k) of hunting-style rows,
+//	             written without holding it in memory
+//	cpuquota=P   hunting: refuse a fraction P of queries with the
+//	             services' 400 "exceeded the allowed limits" envelope
+//	             saying the tenant is over its CPU quota
+//	echo=P       answer a fraction P of requests with 400 and a plain-text
+//	             body that echoes the request line and headers, the
+//	             Authorization header included, as a broken proxy might
+//	total=N      Shodan: searches report N as their total (a lie: N may
+//	             be negative or far more than there is)
+//	loop=1       Shodan: every search page is answered as page 1, so
+//	             pages never run out
+//	only=S       restrict 5xx, drop, latency, hang, trickle, huge,
+//	             cpuquota and echo to one service (shodan, entra, graph,
+//	             mde)
 type Faults struct {
 	Rate5xx      float64
 	Latency      time.Duration
@@ -32,8 +52,20 @@ type Faults struct {
 	TokenExpiry  time.Duration
 	Error200Rate float64
 	TooLarge     int
-	Only         string
+	HangRate     float64
+	Trickle      time.Duration
+	Huge         int64
+	CPUQuotaRate float64
+	EchoRate     float64
+	// ShodanTotal, when set, replaces the total of every search answer.
+	ShodanTotal *int
+	ShodanLoop  bool
+	Only        string
 }
+
+// CPUQuotaMessage is the refusal of the cpuquota fault: the services'
+// over-limits text, saying it is the tenant's CPU quota that is spent.
+const CPUQuotaMessage = "Query execution has exceeded the allowed limits. The tenant has exceeded its CPU quota for the current cycle. Please try again later."
 
 // faulter draws the lab's faults from the world's seed, so runs repeat.
 type faulter struct {
@@ -71,6 +103,28 @@ func ParseFaults(spec string) (Faults, error) {
 			if f.TooLarge, err = strconv.Atoi(v); err == nil && f.TooLarge < 1 {
 				err = fmt.Errorf("%q is not a query length in bytes (1 or more)", v)
 			}
+		case "hang":
+			f.HangRate, err = parseRate(v)
+		case "trickle":
+			f.Trickle, err = parseDuration(v)
+		case "huge":
+			f.Huge, err = parseSize(v)
+		case "cpuquota":
+			f.CPUQuotaRate, err = parseRate(v)
+		case "echo":
+			f.EchoRate, err = parseRate(v)
+		case "total":
+			var n int
+			if n, err = strconv.Atoi(v); err == nil {
+				f.ShodanTotal = &n
+			} else {
+				err = fmt.Errorf("%q is not a whole number", v)
+			}
+		case "loop":
+			f.ShodanLoop, err = strconv.ParseBool(v)
+			if err != nil {
+				err = fmt.Errorf("%q is not true or false", v)
+			}
 		case "only":
 			switch v {
 			case "shodan", "entra", "graph", "mde":
@@ -79,7 +133,7 @@ func ParseFaults(spec string) (Faults, error) {
 				err = fmt.Errorf("unknown service %q (shodan, entra, graph, mde)", v)
 			}
 		default:
-			return f, fmt.Errorf("unknown fault %q (5xx, latency, drop, expire, error200, toolarge, only)", k)
+			return f, fmt.Errorf("unknown fault %q (5xx, latency, drop, expire, error200, toolarge, hang, trickle, huge, cpuquota, echo, total, loop, only)", k)
 		}
 		if err != nil {
 			return f, fmt.Errorf("fault %s: %w", k, err)
@@ -94,6 +148,25 @@ func parseDuration(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a duration such as 200ms or 30s", v)
 	}
 	return d, nil
+}
+
+// parseSize reads a byte count with an optional k, m or g (binary) suffix.
+func parseSize(v string) (int64, error) {
+	mult := int64(1)
+	num := strings.ToLower(strings.TrimSpace(v))
+	switch {
+	case strings.HasSuffix(num, "k"):
+		mult, num = 1<<10, strings.TrimSuffix(num, "k")
+	case strings.HasSuffix(num, "m"):
+		mult, num = 1<<20, strings.TrimSuffix(num, "m")
+	case strings.HasSuffix(num, "g"):
+		mult, num = 1<<30, strings.TrimSuffix(num, "g")
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 1 || n > 1<<40/mult {
+		return 0, fmt.Errorf("%q is not a size such as 512k, 64m or 1g", v)
+	}
+	return n * mult, nil
 }
 
 func parseRate(v string) (float64, error) {
@@ -120,8 +193,13 @@ func (f *faulter) chance(p float64) bool {
 	return f.rng.Float64() < p
 }
 
-// apply injects the transport-level faults; it reports whether it answered.
+// apply injects the transport-level faults; it reports whether it
+// answered. It may also wrap w (trickle, Shodan's total) for the service
+// to answer through; the caller then uses the returned writer and r.
 func (f *faulter) apply(w http.ResponseWriter, r *http.Request, svc string) bool {
+	if svc == "shodan" && r.URL.Path == "/shodan/host/search" {
+		f.shodanLies(r)
+	}
 	if f.Only != "" && f.Only != svc {
 		return false
 	}
@@ -137,6 +215,13 @@ func (f *faulter) apply(w http.ResponseWriter, r *http.Request, svc string) bool
 		// the stream (HTTP/2) without an answer.
 		panic(http.ErrAbortHandler)
 	}
+	if f.chance(f.HangRate) {
+		// Read the request first: an HTTP/1.1 server notices a client
+		// that gave up only once the body is read.
+		io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+		<-r.Context().Done() // the client gave up, or the lab stopped
+		return true
+	}
 	if f.chance(f.Rate5xx) {
 		code := http.StatusBadGateway
 		if f.chance(0.5) {
@@ -145,5 +230,135 @@ func (f *faulter) apply(w http.ResponseWriter, r *http.Request, svc string) bool
 		nginxError(w, code) // the gateway's page, whatever the service
 		return true
 	}
+	if f.Huge > 0 {
+		writeHuge(w, r, f.Huge)
+		return true
+	}
+	if f.chance(f.EchoRate) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, "400 bad request\n%s %s %s\n", r.Method, r.URL.RequestURI(), r.Proto)
+		r.Header.Write(w)
+		return true
+	}
+	if (svc == "graph" || svc == "mde") && r.Method == http.MethodPost && f.chance(f.CPUQuotaRate) {
+		overQuota(w, svc)
+		return true
+	}
 	return false
 }
+
+// writer wraps w for the faults that change how or what a service writes.
+func (f *faulter) writer(w http.ResponseWriter, r *http.Request, svc string) http.ResponseWriter {
+	if svc == "shodan" && r.URL.Path == "/shodan/host/search" && f.ShodanTotal != nil {
+		w = &totalWriter{ResponseWriter: w, total: *f.ShodanTotal}
+	}
+	if f.Trickle > 0 && (f.Only == "" || f.Only == svc) {
+		w = &trickleWriter{ResponseWriter: w, every: f.Trickle, done: r.Context().Done()}
+	}
+	return w
+}
+
+// shodanLies makes every search page page 1 under loop=1.
+func (f *faulter) shodanLies(r *http.Request) {
+	if !f.ShodanLoop {
+		return
+	}
+	q := r.URL.Query()
+	q.Del("page")
+	r.URL.RawQuery = q.Encode()
+}
+
+// writeHuge answers with a body of size bytes of hunting-style rows,
+// from one small buffer: the lab never holds the body.
+func writeHuge(w http.ResponseWriter, r *http.Request, size int64) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	w.WriteHeader(http.StatusOK)
+	head := []byte(`{"schema":[{"name":"Pad","type":"String"}],"results":[`)
+	row := []byte(`{"Pad":"` + strings.Repeat("x", 1000) + `"},`)
+	buf := make([]byte, 0, 64<<10)
+	for len(buf)+len(row) <= cap(buf) {
+		buf = append(buf, row...)
+	}
+	left := size
+	put := func(b []byte) bool {
+		b = b[:min(int64(len(b)), left)]
+		n, err := w.Write(b)
+		left -= int64(n)
+		return err == nil && r.Context().Err() == nil
+	}
+	if !put(head) {
+		return
+	}
+	for left > 0 && put(buf) {
+	}
+}
+
+// overQuota answers as Graph or MDE do when the tenant's CPU is spent.
+func overQuota(w http.ResponseWriter, svc string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusBadRequest)
+	id := RandomGUID()
+	if svc == "graph" {
+		fmt.Fprintf(w, `{"error":{"code":"BadRequest","message":%q,"innerError":{"date":%q,"request-id":%q,"client-request-id":%q}}}`,
+			CPUQuotaMessage, time.Now().UTC().Format("2006-01-02T15:04:05"), id, id)
+		return
+	}
+	fmt.Fprintf(w, `{"error":{"code":"BadRequest","message":%q,"target":%q}}`, CPUQuotaMessage, id)
+}
+
+// trickleWriter sends what it is given one byte at a time.
+type trickleWriter struct {
+	http.ResponseWriter
+	every time.Duration
+	done  <-chan struct{}
+}
+
+func (t *trickleWriter) Write(p []byte) (int, error) {
+	rc := http.NewResponseController(t.ResponseWriter)
+	for i := range p {
+		select {
+		case <-time.After(t.every):
+		case <-t.done:
+			return i, http.ErrHandlerTimeout
+		}
+		if _, err := t.ResponseWriter.Write(p[i : i+1]); err != nil {
+			return i, err
+		}
+		rc.Flush()
+	}
+	return len(p), nil
+}
+
+func (t *trickleWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+// totalWriter replaces the total of a Shodan search answer.
+type totalWriter struct {
+	http.ResponseWriter
+	total int
+}
+
+var shodanTotal = regexp.MustCompile(`"total":\s*-?\d+`)
+
+// WriteHeader drops the length: the lie may be longer than the truth.
+func (t *totalWriter) WriteHeader(status int) {
+	t.Header().Del("Content-Length")
+	t.ResponseWriter.WriteHeader(status)
+}
+
+// Write replaces the last "total" of the answer (the envelope's: the
+// banners come before it); the answer is written in one piece.
+func (t *totalWriter) Write(p []byte) (int, error) {
+	q := p
+	if m := shodanTotal.FindAllIndex(p, -1); len(m) > 0 {
+		last := m[len(m)-1]
+		q = slices.Concat(p[:last[0]], fmt.Appendf(nil, `"total": %d`, t.total), p[last[1]:])
+	}
+	if _, err := t.ResponseWriter.Write(q); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (t *totalWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }

@@ -323,3 +323,30 @@ func read(t *testing.T, resp *http.Response, err error) answer {
 	}
 	return answer{resp.StatusCode, b, b}
 }
+
+func TestParseBoundFaults(t *testing.T) {
+	f, err := lab.ParseFaults("hang=0.5,trickle=10ms,huge=1g,cpuquota=1,echo=0.2,total=-1,loop=true,only=graph")
+	if err != nil || f.HangRate != 0.5 || f.Trickle != 10*time.Millisecond || f.Huge != 1<<30 || f.CPUQuotaRate != 1 ||
+		f.EchoRate != 0.2 || f.ShodanTotal == nil || *f.ShodanTotal != -1 || !f.ShodanLoop || f.Only != "graph" {
+		t.Errorf("ParseFaults: %+v, %v", f, err)
+	}
+	for spec, want := range map[string]int64{"huge=512k": 512 << 10, "huge=64M": 64 << 20, "huge=1000": 1000} {
+		if f, err := lab.ParseFaults(spec); err != nil || f.Huge != want {
+			t.Errorf("%s: %d, %v", spec, f.Huge, err)
+		}
+	}
+	for spec, msg := range map[string]string{
+		"hang=2":      "fraction between 0 and 1",
+		"trickle=x":   "not a duration",
+		"huge=0":      "not a size",
+		"huge=lots":   "not a size",
+		"huge=2000g":  "not a size",
+		"total=many":  "not a whole number",
+		"loop=maybe":  "not true or false",
+		"cpuquota=-1": "fraction between 0 and 1",
+	} {
+		if _, err := lab.ParseFaults(spec); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: %v, want an error with %q", spec, err, msg)
+		}
+	}
+}

@@ -339,7 +339,7 @@ func (l *Lab) route(w http.ResponseWriter, r *http.Request) {
 	if l.faults.apply(w, r, svc) {
 		return
 	}
-	h.ServeHTTP(w, r)
+	h.ServeHTTP(l.faults.writer(w, r, svc), r)
 }
 
 // logged logs one line a request, with the Shodan key redacted.

@@ -30,7 +30,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -39,6 +38,7 @@ import (
 
 	"c2sweep/internal/clock"
 	"c2sweep/internal/indicator"
+	"c2sweep/internal/retry"
 )
 
 // Alert is one message to a target: new hits of a run, or a heartbeat on a
@@ -106,7 +106,8 @@ type config struct {
 	baseDelay     time.Duration
 	maxDelay      time.Duration
 	maxRetryAfter time.Duration
-	sleep         func(ctx context.Context, d time.Duration) error
+	attemptTime   time.Duration
+	clock         clock.Clock
 	jitter        func(d time.Duration) time.Duration
 	log           *slog.Logger
 	userAgent     string
@@ -128,11 +129,15 @@ func WithRetry(attempts int, base, max time.Duration) Option {
 // and its hits stay pending for the next run.
 func WithMaxRetryAfter(d time.Duration) Option { return func(c *config) { c.maxRetryAfter = d } }
 
-// WithSleep replaces the wait between attempts (tests record the delays
-// instead of sleeping). It must return ctx.Err() when ctx ends first.
-func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
-	return func(c *config) { c.sleep = sleep }
+// WithClock replaces the clock that waits between attempts and reads
+// Retry-After dates (tests give a clock.Fake, which records the waits).
+func WithClock(c clock.Clock) Option {
+	return func(cfg *config) { cfg.clock = clock.Or(c) }
 }
+
+// WithAttemptTimeout bounds one attempt, the answer read included
+// (default 30s): a receiver that never answers fails that attempt.
+func WithAttemptTimeout(d time.Duration) Option { return func(c *config) { c.attemptTime = d } }
 
 // WithJitter replaces the jitter applied to a backoff delay (default:
 // uniformly between half and all of it). Retry-After is never jittered.
@@ -169,21 +174,12 @@ func defaults() config {
 		baseDelay:     time.Second,
 		maxDelay:      30 * time.Second,
 		maxRetryAfter: 2 * time.Minute,
-		sleep:         clock.Sleep,
-		jitter:        equalJitter,
+		attemptTime:   30 * time.Second,
+		clock:         clock.Real,
+		jitter:        retry.Equal,
 		log:           slog.New(slog.DiscardHandler),
 		userAgent:     "c2sweep",
 	}
-}
-
-// equalJitter spreads retries of many clients without ever waiting less
-// than half the backoff.
-func equalJitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
 }
 
 // New makes a target. kind is webhook, teams or slack. rawURL must be

@@ -9,14 +9,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"c2sweep/internal/clock"
 	"c2sweep/internal/indicator"
 	"c2sweep/internal/lab/labtest"
+	"c2sweep/internal/retry"
 )
 
 var t0 = time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
@@ -51,28 +54,31 @@ func startSink(t *testing.T, kind string) *labtest.WebhookSink {
 	return s
 }
 
-// sleeps records the waits a target asks for instead of sleeping.
+// sleeps is the fake clock of a target: it records the waits the target
+// asks for instead of sleeping.
 type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
+	once sync.Once
+	fake *clock.Fake
 }
 
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
+func (s *sleeps) clock() *clock.Fake {
+	s.once.Do(func() { s.fake = clock.NewFake(t0) })
+	return s.fake
 }
 
-func (s *sleeps) got() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.d...)
+func (s *sleeps) got() []time.Duration { return s.clock().Slept() }
+
+// cancelClock cancels a context when asked to sleep.
+type cancelClock struct {
+	clock.Clock
+	cancel func()
 }
+
+func (c cancelClock) Sleep(ctx context.Context, _ time.Duration) error { c.cancel(); return ctx.Err() }
 
 func newTarget(t *testing.T, s *labtest.WebhookSink, sl *sleeps, opts ...Option) Target {
 	t.Helper()
-	opts = append([]Option{WithSleep(sl.sleep), WithJitter(func(d time.Duration) time.Duration { return d })}, opts...)
+	opts = append([]Option{WithClock(sl.clock()), WithJitter(func(d time.Duration) time.Duration { return d })}, opts...)
 	tg, err := New("soc", s.Kind, s.URL, s.HTTPClient(), opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +271,7 @@ func TestSlackCapsBlocksAndEscapes(t *testing.T) {
 }
 
 func TestRetries(t *testing.T) {
-	httpDate := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
+	httpDate := t0.Add(90 * time.Second).UTC().Format(http.TimeFormat)
 	for _, tc := range []struct {
 		name     string
 		kind     string
@@ -346,8 +352,8 @@ func TestRetries(t *testing.T) {
 			}
 			got := sl.got()
 			if tc.name == "429 Retry-After as HTTP date" {
-				if len(got) != 1 || got[0] < 80*time.Second || got[0] > 90*time.Second {
-					t.Errorf("slept %v, want about 90s", got)
+				if len(got) != 1 || got[0] != 90*time.Second {
+					t.Errorf("slept %v, want 90s (the fake clock)", got)
 				}
 				return
 			}
@@ -360,7 +366,7 @@ func TestRetries(t *testing.T) {
 
 func TestDefaultJitterStaysWithinBackoff(t *testing.T) {
 	for range 1000 {
-		d := equalJitter(8 * time.Second)
+		d := retry.Equal(8 * time.Second)
 		if d < 4*time.Second || d > 8*time.Second {
 			t.Fatalf("jittered %v out of [4s, 8s]", d)
 		}
@@ -401,10 +407,7 @@ func TestContextEndsRetries(t *testing.T) {
 	s := startSink(t, labtest.SinkWebhook)
 	s.FailNext(10, 503, "")
 	ctx, cancel := context.WithCancel(context.Background())
-	tg := newTarget(t, s, &sleeps{}, WithSleep(func(ctx context.Context, d time.Duration) error {
-		cancel()
-		return ctx.Err()
-	}))
+	tg := newTarget(t, s, &sleeps{}, WithClock(cancelClock{clock.NewFake(t0), cancel}))
 	err := tg.Send(ctx, Alert{Heartbeat: true, Time: t0})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Send = %v, want context.Canceled", err)
@@ -456,5 +459,32 @@ func BenchmarkSlackBody(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		slackBody(a, 10)
+	}
+}
+
+// A receiver that never answers fails each attempt at its deadline; the
+// delivery ends, retryable, instead of hanging the run.
+func TestSilentReceiverTimesOut(t *testing.T) {
+	stop := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	t.Cleanup(func() { close(stop); srv.Close() })
+	sl := &sleeps{}
+	tg, err := New("soc", KindWebhook, srv.URL+"/hook", srv.Client(), WithClock(sl.clock()),
+		WithRetry(2, time.Second, time.Second), WithAttemptTimeout(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tg.Send(context.Background(), Alert{Heartbeat: true, Time: t0})
+	var de *DeliveryError
+	if !errors.As(err, &de) || !de.Retryable || de.Attempts != 2 || !strings.Contains(err.Error(), "no answer within 50ms") {
+		t.Fatalf("Send = %v", err)
+	}
+	if got := sl.got(); len(got) != 1 {
+		t.Errorf("slept %v, want one backoff", got)
 	}
 }

@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"c2sweep/internal/redact"
+	"c2sweep/internal/retry"
 )
 
 // DeliveryError is a failed delivery. Its text names the target as
@@ -46,42 +49,48 @@ func (t *target) Send(ctx context.Context, a Alert) error {
 		return t.fail(0, 0, false, 0, fmt.Sprintf("encoding the message: %v", err), nil)
 	}
 	var last *DeliveryError
-	for attempt := 1; attempt <= t.cfg.attempts; attempt++ {
-		if attempt > 1 {
-			wait := t.backoff(attempt - 1)
-			if last.RetryAfter > 0 {
-				wait = last.RetryAfter
-			}
+	policy := retry.Policy{
+		Attempts:      t.cfg.attempts,
+		Base:          t.cfg.baseDelay,
+		Max:           t.cfg.maxDelay,
+		MaxRetryAfter: t.cfg.maxRetryAfter,
+		PerAttempt:    t.cfg.attemptTime,
+		Jitter:        t.cfg.jitter,
+		Clock:         t.cfg.clock,
+		OnRetry: func(attempt int, wait time.Duration, _ error) {
 			t.cfg.log.Info("notify: retrying delivery", "target", t.label, "attempt", attempt,
 				"wait", wait, "reason", last.msg)
-			if err := t.cfg.sleep(ctx, wait); err != nil {
-				return t.fail(last.Status, attempt-1, true, 0, "delivery abandoned: "+err.Error()+"; last error: "+last.msg, err)
-			}
-		}
-		last = t.attempt(ctx, body, attempt)
-		if last == nil {
+		},
+	}
+	err = retry.Do(ctx, policy, func(actx context.Context, n int) error {
+		last = t.attempt(actx, body, n)
+		switch {
+		case last == nil:
 			return nil
-		}
-		if !last.Retryable || ctx.Err() != nil {
+		case actx.Err() != nil && ctx.Err() == nil:
+			last = t.fail(0, n, true, 0, fmt.Sprintf("no answer within %s", t.cfg.attemptTime), nil)
 			return last
+		case !last.Retryable:
+			return retry.Permanent(last)
+		case last.RetryAfter > 0:
+			return retry.After(last.RetryAfter, last)
 		}
-		if last.RetryAfter > t.cfg.maxRetryAfter {
-			last.msg += fmt.Sprintf("; receiver asks to wait %s, more than %s: left for the next run",
-				last.RetryAfter, t.cfg.maxRetryAfter)
-			return last
-		}
+		return last
+	})
+	var tooLong *retry.WaitTooLongError
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil && last != nil && !errors.Is(last, ctx.Err()):
+		return t.fail(last.Status, last.Attempts, true, 0, "delivery abandoned: "+ctx.Err().Error()+"; last error: "+last.msg, ctx.Err())
+	case errors.As(err, &tooLong):
+		last.msg += fmt.Sprintf("; receiver asks to wait %s, more than %s: left for the next run",
+			tooLong.Wait, tooLong.Max)
+	}
+	if last == nil {
+		return t.fail(0, 0, true, 0, "delivery abandoned: "+err.Error(), err)
 	}
 	return last
-}
-
-// backoff is the jittered delay before retry n (1-based).
-func (t *target) backoff(n int) time.Duration {
-	d := t.cfg.baseDelay
-	for i := 1; i < n && d < t.cfg.maxDelay; i++ {
-		d *= 2
-	}
-	d = min(d, t.cfg.maxDelay)
-	return t.cfg.jitter(d)
 }
 
 // attempt makes one HTTP call; nil means accepted.
@@ -122,9 +131,9 @@ func (t *target) attempt(ctx context.Context, body []byte, n int) *DeliveryError
 	}
 	switch {
 	case status == http.StatusTooManyRequests:
-		return t.fail(status, n, true, retryAfter(resp.Header.Get("Retry-After"), time.Now()), msg, nil)
+		return t.fail(status, n, true, retry.ParseRetryAfter(resp.Header.Get("Retry-After"), t.cfg.clock.Now()), msg, nil)
 	case status == http.StatusRequestTimeout || status >= 500:
-		return t.fail(status, n, true, retryAfter(resp.Header.Get("Retry-After"), time.Now()), msg, nil)
+		return t.fail(status, n, true, retry.ParseRetryAfter(resp.Header.Get("Retry-After"), t.cfg.clock.Now()), msg, nil)
 	case status >= 300 && status < 400:
 		return t.fail(status, n, false, 0, msg+" (redirects are not followed)", nil)
 	default:
@@ -147,7 +156,8 @@ func (t *target) transportError(err error) string {
 	return t.redact(err.Error())
 }
 
-// redact removes the URL, and its path and query on their own, from s.
+// redact removes the URL, and its path and query on their own, from s,
+// and whatever else looks like a secret (a receiver may echo a token).
 func (t *target) redact(s string) string {
 	secrets := []string{t.url.String(), t.url.Redacted()}
 	if p := t.url.EscapedPath(); len(p) > 1 {
@@ -161,7 +171,7 @@ func (t *target) redact(s string) string {
 			s = strings.ReplaceAll(s, sec, t.label)
 		}
 	}
-	return s
+	return redact.Text(s)
 }
 
 var teamsBuried = regexp.MustCompile(`(?i)returned HTTP error (\d{3})`)
@@ -176,26 +186,4 @@ func teamsBuriedStatus(body string) (int, bool) {
 	}
 	code, _ := strconv.Atoi(m[1])
 	return code, true
-}
-
-// retryAfter reads Retry-After as seconds or an HTTP date; 0 when absent
-// or unusable.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		if s > 1<<31 {
-			s = 1 << 31
-		}
-		return time.Duration(s) * time.Second
-	}
-	if at, err := http.ParseTime(v); err == nil && at.After(now) {
-		return at.Sub(now)
-	}
-	return 0
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"c2sweep/internal/clock"
 	"c2sweep/internal/lab"
 	"c2sweep/internal/lab/labtest"
 	"c2sweep/internal/notify"
@@ -26,7 +27,7 @@ func TestRunAlertsNewHitsOnceAndRetriesFailedDeliveries(t *testing.T) {
 	t.Cleanup(func() { sink.Close() })
 	target, err := notify.New("soc", "webhook", sink.URL, sink.HTTPClient(),
 		notify.WithRetry(2, time.Millisecond, time.Millisecond),
-		notify.WithSleep(func(ctx context.Context, _ time.Duration) error { return ctx.Err() }))
+		notify.WithClock(clock.NewFake(time.Now())))
 	if err != nil {
 		t.Fatal(err)
 	}

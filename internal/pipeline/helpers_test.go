@@ -22,6 +22,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
+	"c2sweep/internal/clock"
 	"c2sweep/internal/config"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/indicator"
@@ -55,6 +56,19 @@ func (c *ptClock) Now() time.Time { return time.Now().Add(time.Duration(c.off.Lo
 
 // Set makes Now return t (and then advance with real time).
 func (c *ptClock) Set(t time.Time) { c.off.Store(int64(time.Until(t))) }
+
+// noWait is the real clock whose Sleep returns at once: retries in these
+// tests do not wait.
+type noWait struct{ clock.Clock }
+
+func (noWait) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+
+// shortSleep is the real clock with every wait cut to 60 ms at most.
+type shortSleep struct{ clock.Clock }
+
+func (c shortSleep) Sleep(ctx context.Context, d time.Duration) error {
+	return c.Clock.Sleep(ctx, min(d, 60*time.Millisecond))
+}
 
 // ptLab is a running lab with a client that trusts it.
 type ptLab struct {
@@ -106,7 +120,7 @@ func (l *ptLab) credential(t testing.TB) azcore.TokenCredential {
 func (l *ptLab) hunter(t testing.TB, api string, mod func(*hunting.Options)) hunting.Hunter {
 	t.Helper()
 	o := hunting.Options{BaseURL: l.URL, Credential: l.credential(t), HTTPClient: l.client, PerMinute: ptHuntingPerMin,
-		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
+		Clock: noWait{clock.Real}}
 	if mod != nil {
 		mod(&o)
 	}

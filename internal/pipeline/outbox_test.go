@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"c2sweep/internal/clock"
 	"c2sweep/internal/lab/labtest"
 	"context"
 	"encoding/json"
@@ -54,7 +55,7 @@ func newOutboxRig(t *testing.T) *outboxRig {
 	t.Cleanup(func() { sink.Close() })
 	soc, err := notify.New("soc", "webhook", sink.URL, sink.HTTPClient(),
 		notify.WithRetry(2, time.Millisecond, time.Millisecond),
-		notify.WithSleep(func(ctx context.Context, _ time.Duration) error { return ctx.Err() }))
+		notify.WithClock(clock.NewFake(time.Now())))
 	if err != nil {
 		t.Fatal(err)
 	}

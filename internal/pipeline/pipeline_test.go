@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"c2sweep/internal/clock"
 	"c2sweep/internal/config"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/indicator"
@@ -631,14 +632,7 @@ func TestRunRecoversFromShodanFaults(t *testing.T) {
 			rate: 40 * time.Millisecond,
 			mod: func(o *shodan.Options) {
 				o.Interval, o.MaxRetries = time.Millisecond, 12
-				o.Sleep = func(ctx context.Context, d time.Duration) error {
-					select {
-					case <-time.After(min(d, 60*time.Millisecond)):
-						return nil
-					case <-ctx.Done():
-						return ctx.Err()
-					}
-				}
+				o.Clock = shortSleep{clock.Real}
 			},
 			check: func(t *testing.T, st shodan.Stats) {
 				if st.RateLimited == 0 {

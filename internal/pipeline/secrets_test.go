@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"c2sweep/internal/clock"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/kql"
 	"c2sweep/internal/lab"
@@ -83,7 +84,7 @@ func TestRunLeaksNoSecrets(t *testing.T) {
 			}
 			rec := &tokenRecorder{TokenCredential: cred}
 			hunter := hunting.NewGraph(hunting.Options{BaseURL: l.URL, Credential: rec, HTTPClient: l.client, PerMinute: ptHuntingPerMin,
-				Logger: log, Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
+				Logger: log, Clock: noWait{clock.Real}})
 			dir := t.TempDir()
 			stateDir := filepath.Join(dir, "state")
 			st, err := store.Open(context.Background(), filepath.Join(stateDir, "state.db"), store.Options{KeepRows: true})

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +23,8 @@ import (
 	"time"
 
 	"c2sweep/internal/clock"
+	"c2sweep/internal/redact"
+	"c2sweep/internal/retry"
 )
 
 // DefaultBaseURL is Shodan's API root.
@@ -87,21 +88,29 @@ type Options struct {
 	// MaxBackoff (defaults 1s and 30s). A 429 waits at least 1s whatever
 	// Retry-After says.
 	Backoff, MaxBackoff time.Duration
-	// RequestTimeout bounds one attempt (default 60s).
+	// RequestTimeout bounds one attempt, the whole answer read included
+	// (default 60s).
 	RequestTimeout time.Duration
-	// Now and Sleep replace the clock in tests.
-	Now   func() time.Time
-	Sleep func(ctx context.Context, d time.Duration) error
+	// MaxBody bounds one answer (default DefaultMaxBody); a longer one
+	// fails with retry.ErrBodyTooLarge.
+	MaxBody int64
+	// Clock paces and backs off (default clock.Real).
+	Clock clock.Clock
 	// Logger receives one debug line per attempt, URLs redacted.
 	Logger    *slog.Logger
 	UserAgent string // default "c2sweep"
 }
 
+// DefaultMaxBody bounds a Shodan answer: a page of 100 full banners is a
+// few MB.
+const DefaultMaxBody int64 = 64 << 20
+
 // Client talks to one Shodan API with one key. It is safe for concurrent
 // use; concurrent callers share one request pace.
 type Client struct {
-	o    Options
-	base *url.URL
+	o     Options
+	base  *url.URL
+	clock clock.Clock
 
 	mu   sync.Mutex
 	next time.Time // earliest time of the next request
@@ -121,11 +130,12 @@ func New(opts Options) (*Client, error) {
 		opts.BaseURL = DefaultBaseURL
 	}
 	base, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
-	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
-		return nil, fmt.Errorf("shodan: base URL %q is not an http(s) URL", Redact(opts.BaseURL))
+	if err != nil || base.Scheme != "https" || base.Host == "" {
+		// The key travels in the URL: never over plain http.
+		return nil, fmt.Errorf("shodan: base URL %q is not an https URL", redact.Text(opts.BaseURL))
 	}
 	if base.RawQuery != "" {
-		return nil, fmt.Errorf("shodan: base URL %q must not carry a query", Redact(opts.BaseURL))
+		return nil, fmt.Errorf("shodan: base URL %q must not carry a query", redact.Text(opts.BaseURL))
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{}
@@ -147,11 +157,8 @@ func New(opts Options) (*Client, error) {
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 60 * time.Second
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Sleep == nil {
-		opts.Sleep = clock.Sleep
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -159,7 +166,7 @@ func New(opts Options) (*Client, error) {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "c2sweep"
 	}
-	return &Client{o: opts, base: base}, nil
+	return &Client{o: opts, base: base, clock: clock.Or(opts.Clock)}, nil
 }
 
 // Stats are counters of what the client did.
@@ -176,7 +183,7 @@ func (c *Client) Stats() Stats {
 // so concurrent callers are spaced Interval apart, never by luck.
 func (c *Client) pace(ctx context.Context) error {
 	c.mu.Lock()
-	now := c.o.Now()
+	now := c.clock.Now()
 	at := c.next
 	if at.Before(now) {
 		at = now
@@ -184,7 +191,7 @@ func (c *Client) pace(ctx context.Context) error {
 	c.next = at.Add(c.o.Interval)
 	c.mu.Unlock()
 	if d := at.Sub(now); d > 0 {
-		return c.o.Sleep(ctx, d)
+		return c.clock.Sleep(ctx, d)
 	}
 	return ctx.Err()
 }
@@ -194,7 +201,7 @@ func (c *Client) pace(ctx context.Context) error {
 // the write must not shorten the gap Shodan sees.
 func (c *Client) wrote(httptrace.WroteRequestInfo) {
 	c.mu.Lock()
-	if t := c.o.Now().Add(c.o.Interval); t.After(c.next) {
+	if t := c.clock.Now().Add(c.o.Interval); t.After(c.next) {
 		c.next = t
 	}
 	c.mu.Unlock()
@@ -203,7 +210,7 @@ func (c *Client) wrote(httptrace.WroteRequestInfo) {
 // holdOff pushes the next slot back by d (after a 429).
 func (c *Client) holdOff(d time.Duration) {
 	c.mu.Lock()
-	if t := c.o.Now().Add(d); t.After(c.next) {
+	if t := c.clock.Now().Add(d); t.After(c.next) {
 		c.next = t
 	}
 	c.mu.Unlock()
@@ -222,68 +229,59 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byt
 	u.RawQuery = q.Encode()
 	full := u.String()
 	shown := c.redact(full)
-	var last error
-	for attempt := 0; ; attempt++ {
-		if err := c.pace(ctx); err != nil {
-			return nil, c.ctxErr(path, err, last)
-		}
-		body, retry, wait, err := c.attempt(ctx, full, shown, path, attempt)
-		if err == nil {
-			return body, nil
-		}
-		last = err
-		if !retry || attempt >= c.o.MaxRetries || ctx.Err() != nil {
-			if ctx.Err() != nil {
-				return nil, c.ctxErr(path, ctx.Err(), last)
-			}
-			return nil, err
-		}
-		backoff := c.o.MaxBackoff
-		if attempt < 20 {
-			backoff = min(c.o.Backoff<<attempt, c.o.MaxBackoff)
-		}
-		wait = max(wait, backoff)
-		c.stats.Lock()
-		c.stats.retries++
-		c.stats.Unlock()
-		c.o.Logger.Debug("shodan retry", "path", path, "attempt", attempt+1, "wait", wait, "err", err.Error())
-		c.holdOff(wait)
+	var body []byte
+	policy := retry.Policy{
+		Attempts:   c.o.MaxRetries + 1,
+		Base:       c.o.Backoff,
+		Max:        c.o.MaxBackoff,
+		PerAttempt: c.o.RequestTimeout,
+		Clock:      c.clock,
+		Before:     c.pace,
+		OnRetry: func(attempt int, wait time.Duration, err error) {
+			c.stats.Lock()
+			c.stats.retries++
+			c.stats.Unlock()
+			c.o.Logger.Debug("shodan retry", "path", path, "attempt", attempt, "wait", wait, "err", err.Error())
+		},
 	}
+	err := retry.Do(ctx, policy, func(actx context.Context, n int) error {
+		var err error
+		body, err = c.attempt(actx, full, shown, path, n-1)
+		return err
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("shodan %s: %w", path, err)
+	}
+	return body, err
 }
 
-func (c *Client) ctxErr(path string, err, last error) error {
-	if last != nil {
-		return fmt.Errorf("shodan %s: %w (last error: %s)", path, err, last.Error())
-	}
-	return fmt.Errorf("shodan %s: %w", path, err)
-}
-
-// attempt makes one request. It reports whether a failure is worth
-// retrying and the least wait before the retry.
-func (c *Client) attempt(ctx context.Context, full, shown, path string, attempt int) (body []byte, retry bool, wait time.Duration, err error) {
-	actx, cancel := context.WithTimeout(ctx, c.o.RequestTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, &httptrace.ClientTrace{WroteRequest: c.wrote}), http.MethodGet, full, nil)
+// attempt makes one request. Its error says, the retry way, whether a
+// failure is worth another attempt and after how long.
+func (c *Client) attempt(ctx context.Context, full, shown, path string, attempt int) ([]byte, error) {
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: c.wrote}), http.MethodGet, full, nil)
 	if err != nil {
-		return nil, false, 0, fmt.Errorf("shodan %s: %s", path, c.redact(err.Error()))
+		return nil, retry.Permanent(fmt.Errorf("shodan %s: %s", path, c.redact(err.Error())))
 	}
 	req.Header.Set("User-Agent", c.o.UserAgent)
 	req.Header.Set("Accept", "application/json")
 	c.stats.Lock()
 	c.stats.requests++
 	c.stats.Unlock()
-	start := c.o.Now()
+	start := c.clock.Now()
 	resp, err := c.o.HTTPClient.Do(req)
 	if err != nil {
 		c.o.Logger.Debug("shodan request", "url", shown, "attempt", attempt, "err", c.redact(err.Error()))
-		return nil, true, 0, c.transportErr(path, err)
+		return nil, c.transportErr(path, err)
 	}
 	defer resp.Body.Close()
-	body, err = io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	body, err := retry.ReadAll(resp.Body, c.o.MaxBody)
 	c.o.Logger.Debug("shodan request", "url", shown, "attempt", attempt, "status", resp.StatusCode,
-		"bytes", len(body), "elapsed", c.o.Now().Sub(start))
+		"bytes", len(body), "elapsed", c.clock.Now().Sub(start))
+	if errors.Is(err, retry.ErrBodyTooLarge) {
+		return nil, retry.Permanent(&APIError{Endpoint: path, Status: resp.StatusCode, Message: err.Error(), Err: ErrBadResponse})
+	}
 	if err != nil {
-		return nil, true, 0, c.transportErr(path, err)
+		return nil, c.transportErr(path, err)
 	}
 	apiErr := func(sentinel error) *APIError {
 		return &APIError{Endpoint: path, Status: resp.StatusCode, Message: c.redact(errorMessage(body)), Err: sentinel}
@@ -293,32 +291,34 @@ func (c *Client) attempt(ctx context.Context, full, shown, path string, attempt 
 		if msg, ok := jsonError(body); ok {
 			e := &APIError{Endpoint: path, Status: code, Message: c.redact(msg), Err: classify(msg)}
 			// "timed out or invalid" may be a timeout: worth one more try.
-			return nil, e.Err == ErrQuery && attempt == 0, 0, e
+			if e.Err == ErrQuery && attempt == 0 {
+				return nil, e
+			}
+			return nil, retry.Permanent(e)
 		}
-		return body, false, 0, nil
+		return body, nil
 	case code == http.StatusTooManyRequests:
 		c.stats.Lock()
 		c.stats.rateLimited++
 		c.stats.Unlock()
-		// Retry-After is 0 on Shodan; wait at least a second anyway.
-		wait = time.Second
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && time.Duration(s)*time.Second > wait {
-			wait = time.Duration(s) * time.Second
-		}
-		return nil, true, wait, apiErr(ErrRateLimited)
+		// Retry-After is 0 on Shodan; wait at least a second anyway, and
+		// hold the other callers of this key back as long.
+		wait := max(time.Second, retry.ParseRetryAfter(resp.Header.Get("Retry-After"), c.clock.Now()))
+		c.holdOff(wait)
+		return nil, retry.After(wait, apiErr(ErrRateLimited))
 	case code == http.StatusUnauthorized:
 		if msg, ok := jsonError(body); ok {
-			return nil, false, 0, &APIError{Endpoint: path, Status: code, Message: c.redact(msg), Err: classifyAuth(msg)}
+			return nil, retry.Permanent(&APIError{Endpoint: path, Status: code, Message: c.redact(msg), Err: classifyAuth(msg)})
 		}
-		return nil, false, 0, &APIError{Endpoint: path, Status: code, Err: ErrUnauthorized}
+		return nil, retry.Permanent(&APIError{Endpoint: path, Status: code, Err: ErrUnauthorized})
 	case code == http.StatusForbidden:
-		return nil, false, 0, apiErr(ErrForbidden)
+		return nil, retry.Permanent(apiErr(ErrForbidden))
 	case code == http.StatusNotFound:
-		return nil, false, 0, apiErr(ErrNotFound)
+		return nil, retry.Permanent(apiErr(ErrNotFound))
 	case code >= 500:
-		return nil, true, 0, &APIError{Endpoint: path, Status: code, Err: ErrUnavailable}
+		return nil, &APIError{Endpoint: path, Status: code, Err: ErrUnavailable}
 	default:
-		return nil, false, 0, apiErr(ErrAPI)
+		return nil, retry.Permanent(apiErr(ErrAPI))
 	}
 }
 
@@ -348,16 +348,7 @@ func (r redactedErr) Timeout() bool {
 	return errors.As(r.err, &ne) && ne.Timeout()
 }
 
-func (c *Client) redact(s string) string {
-	s = Redact(s)
-	if c.o.Key != "" {
-		s = strings.ReplaceAll(s, c.o.Key, "REDACTED")
-		if esc := url.QueryEscape(c.o.Key); esc != c.o.Key {
-			s = strings.ReplaceAll(s, esc, "REDACTED")
-		}
-	}
-	return s
-}
+func (c *Client) redact(s string) string { return redact.Text(s, c.o.Key) }
 
 // jsonError finds Shodan's {"error": "..."} envelope. Success bodies of
 // any size are not searched: error envelopes are small.
@@ -500,23 +491,52 @@ func DecodePage(body []byte) (*Page, error) {
 	return p, nil
 }
 
+// MaxSearchPages bounds SearchAll whatever the caller's budget and
+// Shodan's total say: 100,000 results.
+const MaxSearchPages = 1000
+
 // SearchAll fetches pages 1, 2, ... of query and hands each to fn. It stops
-// after the last page, after maxPages pages (0: no limit), or when fn
-// returns an error, which it returns.
+// after the last page, after maxPages pages (0: MaxSearchPages), or when
+// fn returns an error, which it returns.
+//
+// The last page is the first short one (fewer than PageSize matches), or
+// the one that reaches Shodan's total. The total is only believed to stop
+// early: it may be negative, grow from page to page, or promise pages that
+// never come; a page that repeats the one before also ends the search.
 func (c *Client) SearchAll(ctx context.Context, query string, maxPages int, fn func(pageNo int, p *Page) error) error {
-	for n := 1; maxPages <= 0 || n <= maxPages; n++ {
+	if maxPages <= 0 || maxPages > MaxSearchPages {
+		maxPages = MaxSearchPages
+	}
+	var prev string
+	for n := 1; n <= maxPages; n++ {
 		p, err := c.Search(ctx, query, n)
 		if err != nil {
 			return err
 		}
+		key := pageKey(p)
+		if n > 1 && key == prev {
+			c.o.Logger.Warn("shodan returned the same page twice; stopping", "page", n)
+			return nil
+		}
+		prev = key
 		if err := fn(n, p); err != nil {
 			return err
 		}
-		if len(p.Matches)+p.Undecodable == 0 || n*PageSize >= p.Total {
+		if got := len(p.Matches) + p.Undecodable; got < PageSize || (p.Total > 0 && n*PageSize >= p.Total) {
 			return nil
 		}
 	}
 	return nil
+}
+
+// pageKey identifies a page by its banners, to notice a page served again.
+func pageKey(p *Page) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d/%d", len(p.Matches), p.Undecodable)
+	for _, m := range p.Matches {
+		fmt.Fprintf(&b, ";%s %s %d %d", m.IPStr, m.IPv6, m.Port, m.Hash)
+	}
+	return b.String()
 }
 
 // Host is what Shodan knows of one address (/shodan/host/{ip}).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"c2sweep/internal/clock"
 	"c2sweep/internal/indicator"
 	"c2sweep/internal/lab"
 	"c2sweep/internal/lab/labtest"
@@ -26,25 +28,13 @@ import (
 
 var worldNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-// fakeClock is shared by the lab and the client: the client's Sleep moves it,
-// so pacing and the lab's rate limit are tested exactly and instantly.
-type fakeClock struct {
-	mu     sync.Mutex
-	t      time.Time
-	sleeps []time.Duration
+// sleepClock is a clock whose Sleep a test replaces.
+type sleepClock struct {
+	clock.Clock
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.sleeps = append(c.sleeps, d)
-	c.mu.Unlock()
-	return nil
-}
+func (c sleepClock) Sleep(ctx context.Context, d time.Duration) error { return c.sleep(ctx, d) }
 
 // recorder notes when (on the clock) each request left the client.
 type recorder struct {
@@ -63,7 +53,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 
 type env struct {
 	lab *lab.Lab
-	clk *fakeClock
+	clk *clock.Fake
 	rec *recorder
 	c   *Client
 	log *bytes.Buffer
@@ -73,7 +63,7 @@ type env struct {
 // change the client's options.
 func newEnv(t *testing.T, lo lab.Options, mutate func(*Options)) *env {
 	t.Helper()
-	clk := &fakeClock{t: worldNow}
+	clk := clock.NewFake(worldNow)
 	if lo.Now == nil {
 		lo.Now = clk.Now
 	}
@@ -83,7 +73,7 @@ func newEnv(t *testing.T, lo lab.Options, mutate func(*Options)) *env {
 	rec := &recorder{next: hc.Transport, now: clk.Now}
 	hc.Transport = rec
 	var buf bytes.Buffer
-	o := Options{BaseURL: l.URL, Key: l.Creds.ShodanKey, HTTPClient: hc, Now: clk.Now, Sleep: clk.Sleep,
+	o := Options{BaseURL: l.URL, Key: l.Creds.ShodanKey, HTTPClient: hc, Clock: clk,
 		Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if mutate != nil {
 		mutate(&o)
@@ -306,7 +296,7 @@ func TestRetries(t *testing.T) {
 			t.Errorf("stats %+v", s)
 		}
 		var longest time.Duration
-		for _, d := range e.clk.sleeps {
+		for _, d := range e.clk.Slept() {
 			longest = max(longest, d)
 		}
 		if longest < time.Second {
@@ -363,7 +353,7 @@ func TestAPIErrors(t *testing.T) {
 	if e.c.Stats().Requests != 1 {
 		t.Error("a 401 was retried")
 	}
-	good, _ := New(Options{BaseURL: e.lab.URL, Key: e.lab.Creds.ShodanKey, HTTPClient: e.lab.HTTPClient(), Now: e.clk.Now, Sleep: e.clk.Sleep})
+	good, _ := New(Options{BaseURL: e.lab.URL, Key: e.lab.Creds.ShodanKey, HTTPClient: e.lab.HTTPClient(), Clock: e.clk})
 	if _, err := good.Search(ctx, "port:443", 1); err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +443,7 @@ func TestKeyNeverLeaks(t *testing.T) {
 	t.Run("ctx cancel", func(t *testing.T) {
 		e := newEnv(t, lab.Options{Faults: lab.Faults{Rate5xx: 1}}, nil)
 		cctx, cancel := context.WithCancel(ctx)
-		e.c.o.Sleep = func(ctx context.Context, d time.Duration) error { cancel(); return e.clk.Sleep(ctx, d) }
+		e.c.clock = sleepClock{e.clk, func(ctx context.Context, d time.Duration) error { cancel(); return e.clk.Sleep(ctx, d) }}
 		_, err := e.c.Search(cctx, csQuery, 1)
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%v", err)
@@ -478,12 +468,12 @@ func TestConcurrentPace(t *testing.T) {
 	e := newEnv(t, lab.Options{ShodanRate: time.Nanosecond, Now: time.Now}, nil)
 	var mu sync.Mutex
 	var waits []time.Duration
-	e.c.o.Sleep = func(ctx context.Context, d time.Duration) error {
+	e.c.clock = sleepClock{e.clk, func(ctx context.Context, d time.Duration) error {
 		mu.Lock()
 		waits = append(waits, d)
 		mu.Unlock()
 		return nil
-	}
+	}}
 	const goroutines, each = 4, 3
 	var wg sync.WaitGroup
 	for range goroutines {
@@ -505,25 +495,6 @@ func TestConcurrentPace(t *testing.T) {
 		if d != time.Duration(i+1)*time.Second {
 			t.Fatalf("waits %v: slot %d is %v", waits, i+1, d)
 		}
-	}
-}
-
-func TestRedact(t *testing.T) {
-	for in, want := range map[string]string{
-		`Get "https://api.shodan.io/api-info?key=SeCrEt": EOF`:        `Get "https://api.shodan.io/api-info?key=REDACTED": EOF`,
-		"https://x/shodan/host/search?query=port%3A80&key=abc&page=2": "https://x/shodan/host/search?query=port%3A80&key=REDACTED&page=2",
-		"https://x/?KEY=abc":        "https://x/?KEY=REDACTED",
-		"no key here; monkey=1":     "no key here; monkey=1",
-		"key=abc&page=2":            "key=REDACTED&page=2",
-		"https://x/?apikey=1&key=z": "https://x/?apikey=1&key=REDACTED",
-	} {
-		if got := Redact(in); got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
-		}
-	}
-	u, _ := http.NewRequest("GET", "https://u:p@x/api-info?key=abc&q=1", nil)
-	if got := RedactURL(u.URL); strings.Contains(got, "abc") || strings.Contains(got, "u:p") {
-		t.Errorf("RedactURL: %s", got)
 	}
 }
 
@@ -639,10 +610,10 @@ func BenchmarkDecodePage(b *testing.B) {
 // the same fake clock must still see every gap at least Interval, with no
 // request squeezed in after the late one.
 func TestPaceFromWrite(t *testing.T) {
-	clk := &fakeClock{t: worldNow}
+	clk := clock.NewFake(worldNow)
 	var mu sync.Mutex
 	var seen []time.Time
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		seen = append(seen, clk.Now())
 		mu.Unlock()
@@ -659,7 +630,7 @@ func TestPaceFromWrite(t *testing.T) {
 		}
 		return clk.Sleep(ctx, d)
 	}
-	c, err := New(Options{BaseURL: srv.URL, Key: "k", HTTPClient: srv.Client(), Interval: interval, Now: clk.Now, Sleep: sleep})
+	c, err := New(Options{BaseURL: srv.URL, Key: "k", HTTPClient: srv.Client(), Interval: interval, Clock: sleepClock{clk, sleep}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -677,6 +648,56 @@ func TestPaceFromWrite(t *testing.T) {
 	for i := 2; i < len(seen); i++ {
 		if gap := seen[i].Sub(seen[i-1]); gap < interval {
 			t.Errorf("request %d came %v after the previous one, want >= %v (times %v)", i, gap, interval, seen)
+		}
+	}
+}
+
+// TestLyingTotal: Shodan's total never makes SearchAll page without end,
+// even with no page budget; the pages actually returned decide.
+func TestLyingTotal(t *testing.T) {
+	ctx := context.Background()
+	world := lab.WorldConfig{Seed: 4, Servers: 900, Banners: 300}
+	walk := func(e *env) (pages, banners int, err error) {
+		err = e.c.SearchAll(ctx, csQuery, 0, func(n int, p *Page) error {
+			pages++
+			banners += len(p.Matches)
+			if pages > 50 {
+				return errors.New("pages without end")
+			}
+			return nil
+		})
+		return
+	}
+	for _, total := range []int{-1, 0, 1_000_000_000} {
+		t.Run(fmt.Sprint("total=", total), func(t *testing.T) {
+			e := newEnv(t, lab.Options{World: world, Faults: lab.Faults{ShodanTotal: &total}}, nil)
+			want, err := e.lab.World.Search(csQuery)
+			if err != nil || len(want)%PageSize == 0 || len(want) < 2*PageSize {
+				t.Fatalf("world: %d matches, %v", len(want), err)
+			}
+			pages, banners, err := walk(e)
+			// Every page is read (a negative or zero total does not stop at
+			// page 1) and the short last page ends the walk (a huge total
+			// does not ask for the empty page after it).
+			if wantPages := len(want)/PageSize + 1; err != nil || pages != wantPages || banners != len(want) || e.c.Stats().Requests != wantPages {
+				t.Errorf("%d pages (want %d), %d banners (want %d), %d requests: %v", pages, wantPages, banners, len(want), e.c.Stats().Requests, err)
+			}
+		})
+	}
+	t.Run("loop", func(t *testing.T) {
+		// A server whose pages never run out: every page is page 1.
+		e := newEnv(t, lab.Options{World: world, Faults: lab.Faults{ShodanLoop: true}}, nil)
+		pages, _, err := walk(e)
+		if err != nil || pages != 1 || e.c.Stats().Requests != 2 {
+			t.Errorf("%d pages, %d requests: %v", pages, e.c.Stats().Requests, err)
+		}
+	})
+}
+
+func TestPlainHTTPRefused(t *testing.T) {
+	for _, u := range []string{"http://api.shodan.io", "http://127.0.0.1:8080", "ftp://x"} {
+		if _, err := New(Options{BaseURL: u, Key: "k"}); err == nil || !strings.Contains(err.Error(), "not an https URL") {
+			t.Errorf("%s: %v", u, err)
 		}
 	}
 }

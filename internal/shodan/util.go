@@ -2,37 +2,11 @@ package shodan
 
 import (
 	"errors"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 )
-
-// keyParam finds a key= query parameter in any text (URLs inside error
-// strings, log lines).
-var keyParam = regexp.MustCompile(`(?i)((?:^|[?&;\s"'])key=)[^&#\s"'<>]*`)
-
-// Redact hides the value of every key= parameter in s.
-func Redact(s string) string {
-	return keyParam.ReplaceAllString(s, "${1}REDACTED")
-}
-
-// RedactURL returns u as text with its key parameter hidden.
-func RedactURL(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	c := *u
-	q := c.Query()
-	if q.Has("key") {
-		q.Set("key", "REDACTED")
-		c.RawQuery = q.Encode()
-	}
-	c.User = nil
-	return Redact(c.String())
-}
 
 // LoadKey finds the Shodan API key: $SHODAN_API_KEY, else the file the
 // official CLI writes (~/.config/shodan/api_key, older ~/.shodan/api_key).
