@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,19 +13,8 @@ import (
 )
 
 // Faults are failures the lab injects on demand. The zero value injects none.
-//
-// As a --faults SPEC they are comma-separated key=value pairs, e.g.
-// "5xx=0.1,latency=200ms,drop=0.05,expire=30s,error200=0.1,toolarge=5000":
-//
-//	5xx=P        answer a fraction P of requests with 502/503
-//	latency=D    delay every request by D
-//	drop=P       close the connection without answering for a fraction P
-//	expire=D     issue tokens that expire after D (early expiry)
-//	error200=P   Shodan: answer a fraction P of searches with status 200
-//	             and a JSON "error" body
-//	toolarge=N   hunting: reject queries longer than N bytes as over limits
-//	only=S       restrict 5xx, drop and latency to one service
-//	             (shodan, entra, graph, mde)
+// As a --faults SPEC they are comma-separated key=value pairs; FaultKeys
+// lists the keys and FaultHelp documents them.
 type Faults struct {
 	Rate5xx      float64
 	Latency      time.Duration
@@ -33,6 +23,62 @@ type Faults struct {
 	Error200Rate float64
 	TooLarge     int
 	Only         string
+}
+
+// FaultKey is one key of a --faults SPEC. FaultKeys is the one list of
+// them: the parser, its errors and `c2sweep lab --help` all read it.
+type FaultKey struct {
+	Key  string // e.g. "5xx"
+	Arg  string // its value, e.g. "P" (a fraction), "D" (a duration)
+	Help string
+	set  func(f *Faults, v string) error
+}
+
+// FaultKeys are the keys of a --faults SPEC, in the order help shows them.
+var FaultKeys = []FaultKey{
+	{"5xx", "P", "answer a fraction P of requests with 502/503",
+		func(f *Faults, v string) (err error) { f.Rate5xx, err = parseRate(v); return }},
+	{"latency", "D", "delay every request by D",
+		func(f *Faults, v string) (err error) { f.Latency, err = parseDuration(v); return }},
+	{"drop", "P", "close the connection without answering for a fraction P",
+		func(f *Faults, v string) (err error) { f.DropRate, err = parseRate(v); return }},
+	{"expire", "D", "issue tokens that expire after D (early expiry)",
+		func(f *Faults, v string) (err error) { f.TokenExpiry, err = parseDuration(v); return }},
+	{"error200", "P", `Shodan: answer a fraction P of searches with status 200 and a JSON "error" body`,
+		func(f *Faults, v string) (err error) { f.Error200Rate, err = parseRate(v); return }},
+	{"toolarge", "N", "hunting: reject queries longer than N bytes as over limits",
+		func(f *Faults, v string) (err error) {
+			if f.TooLarge, err = strconv.Atoi(v); err == nil && f.TooLarge < 1 {
+				err = fmt.Errorf("%q is not a query length in bytes (1 or more)", v)
+			}
+			return
+		}},
+	{"only", "S", "restrict 5xx, drop and latency to one service (shodan, entra, graph, mde)",
+		func(f *Faults, v string) error {
+			switch v {
+			case "shodan", "entra", "graph", "mde":
+				f.Only = v
+				return nil
+			}
+			return fmt.Errorf("unknown service %q (shodan, entra, graph, mde)", v)
+		}},
+}
+
+// FaultHelp documents every key of FaultKeys, one per line.
+func FaultHelp() string {
+	var b strings.Builder
+	for _, k := range FaultKeys {
+		fmt.Fprintf(&b, "  %-12s %s\n", k.Key+"="+k.Arg, k.Help)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func faultKeyNames() string {
+	names := make([]string, len(FaultKeys))
+	for i, k := range FaultKeys {
+		names[i] = k.Key
+	}
+	return strings.Join(names, ", ")
 }
 
 // faulter draws the lab's faults from the world's seed, so runs repeat.
@@ -55,33 +101,11 @@ func ParseFaults(spec string) (Faults, error) {
 		if !ok {
 			return f, fmt.Errorf("fault %q: want key=value", part)
 		}
-		var err error
-		switch k {
-		case "5xx":
-			f.Rate5xx, err = parseRate(v)
-		case "latency":
-			f.Latency, err = parseDuration(v)
-		case "drop":
-			f.DropRate, err = parseRate(v)
-		case "expire":
-			f.TokenExpiry, err = parseDuration(v)
-		case "error200":
-			f.Error200Rate, err = parseRate(v)
-		case "toolarge":
-			if f.TooLarge, err = strconv.Atoi(v); err == nil && f.TooLarge < 1 {
-				err = fmt.Errorf("%q is not a query length in bytes (1 or more)", v)
-			}
-		case "only":
-			switch v {
-			case "shodan", "entra", "graph", "mde":
-				f.Only = v
-			default:
-				err = fmt.Errorf("unknown service %q (shodan, entra, graph, mde)", v)
-			}
-		default:
-			return f, fmt.Errorf("unknown fault %q (5xx, latency, drop, expire, error200, toolarge, only)", k)
+		i := slices.IndexFunc(FaultKeys, func(fk FaultKey) bool { return fk.Key == k })
+		if i < 0 {
+			return f, fmt.Errorf("unknown fault %q (%s)", k, faultKeyNames())
 		}
-		if err != nil {
+		if err := FaultKeys[i].set(&f, v); err != nil {
 			return f, fmt.Errorf("fault %s: %w", k, err)
 		}
 	}
