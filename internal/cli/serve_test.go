@@ -96,4 +96,3 @@ func TestRunOutIsTheParentOfRunDirectories(t *testing.T) {
 		t.Error("the second run wrote over the first one's summary.json")
 	}
 }
-

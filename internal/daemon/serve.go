@@ -193,7 +193,6 @@ type result struct {
 	report     Report
 	err        error
 	start, end time.Time
-	cancelled  bool // we cancelled it at shutdown
 }
 
 type daemon struct {

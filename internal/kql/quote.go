@@ -3,7 +3,6 @@ package kql
 import (
 	"errors"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -157,11 +156,3 @@ func isPlainIdent(name string) bool {
 	return upper
 }
 
-// mustIdent is Ident for names already checked against the schema.
-func mustIdent(name string) string {
-	id, err := Ident(name)
-	if err != nil {
-		panic("kql: " + strconv.Quote(name) + ": " + err.Error())
-	}
-	return id
-}
