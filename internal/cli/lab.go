@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"c2sweep/internal/lab"
@@ -58,7 +59,14 @@ func (c *LabCmd) Run(g *Globals) error {
 	}
 	defer l.Close()
 	if c.WriteEnv != "" {
-		if err := l.WriteEnv(c.WriteEnv); err != nil {
+		// Written aside and renamed, so that a script waiting for the
+		// file never reads half of it.
+		tmp := c.WriteEnv + ".partial"
+		if err := l.WriteEnv(tmp); err != nil {
+			return fmt.Errorf("--write-env: %w", err)
+		}
+		if err := os.Rename(tmp, c.WriteEnv); err != nil {
+			os.Remove(tmp)
 			return fmt.Errorf("--write-env: %w", err)
 		}
 	}
