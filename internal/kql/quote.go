@@ -155,4 +155,3 @@ func isPlainIdent(name string) bool {
 	}
 	return upper
 }
-

@@ -385,4 +385,3 @@ func (w *World) ipValue(e *Event, column string) (netip.Addr, bool) {
 	}
 	return netip.Addr{}, false
 }
-
