@@ -20,9 +20,10 @@ func TestServeLogsEachSweepAtTheDefaultLevel(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	code := make(chan int, 1)
+	t.Setenv("C2SWEEP_SERVE_OUT", out) // serve's --out, as the README documents
 	go func() {
 		code <- cli.Main(ctx, []string{"--state", state, "serve", "--every", "1h", "--now", "--listen", freePort(t),
-			"--hunt", "DeimosC2", "--out", out}, &stdout, &stderr)
+			"--hunt", "DeimosC2"}, &stdout, &stderr)
 	}()
 	finished := regexp.MustCompile(`level=INFO msg="serve: sweep finished" sweep=1 outcome=hits new_hits=([1-9][0-9]*) .*results=` +
 		regexp.QuoteMeta(out) + `/\d{8}T\d{6}Z`)
