@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"c2sweep/internal/cli"
+	"c2sweep/internal/lab"
 )
 
 // serve, at its default log level, says what each sweep did and warns once
@@ -95,5 +96,25 @@ func TestRunOutIsTheParentOfRunDirectories(t *testing.T) {
 	after, _ := os.ReadFile(filepath.Join(first, "summary.json"))
 	if string(after) != string(before) {
 		t.Error("the second run wrote over the first one's summary.json")
+	}
+}
+
+// lab --help documents every key the lab's fault parser knows, from the one
+// list (lab.FaultKeys): a new fault key cannot go undocumented.
+func TestLabHelpDocumentsEveryFaultKey(t *testing.T) {
+	isolate(t)
+	help := mustCode(t, 0, "lab", "--help").stdout
+	bad := mustCode(t, cli.ExitCannotRun, "lab", "--faults", "nonsense=1").stderr
+	for _, k := range lab.FaultKeys {
+		line := `(?m)^\s+` + regexp.QuoteMeta(k.Key+"="+k.Arg) + `\s+` + regexp.QuoteMeta(k.Help) + `$`
+		if !regexp.MustCompile(line).MatchString(help) {
+			t.Errorf("lab --help does not document %s=%s:\n%s", k.Key, k.Arg, help)
+		}
+		if !strings.Contains(bad, k.Key) {
+			t.Errorf("the unknown-key error does not list %s:\n%s", k.Key, bad)
+		}
+	}
+	if len(lab.FaultKeys) < 7 {
+		t.Errorf("only %d fault keys", len(lab.FaultKeys))
 	}
 }
