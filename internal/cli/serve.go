@@ -27,6 +27,12 @@ func (c *ServeCmd) Help() string {
 time; SIGTERM lets the running sweep finish (30 s) then abandons it cleanly:
 its windows do not move, so the next sweep covers them.
 
+Each sweep logs one line at the default level (info) with its outcome and
+new hits; a warning at start says when no alert target is configured.
+/healthz answers 200 before the first sweep and after a successful one, 503
+(with the reason in its JSON) after a failed one or when sweeps stop
+succeeding. Each sweep writes its results to --out/<run time>/.
+
 Examples:
   c2sweep serve --schedule "0 6 * * *"
   c2sweep serve --every 24h --now --listen 127.0.0.1:9464
