@@ -28,7 +28,7 @@ const (
 type Globals struct {
 	Config    string `help:"YAML config file (see 'c2sweep init')." type:"path" placeholder:"FILE"`
 	State     string `help:"State database (default: $XDG_STATE_HOME/c2sweep/state.db)." type:"path" placeholder:"FILE"`
-	LogLevel  string `help:"Log level: debug, info, warn, error." default:"warn" enum:"debug,info,warn,error"`
+	LogLevel  string `help:"Log level: debug, info, warn, error (default: warn; info for serve)." default:"" enum:",debug,info,warn,error"`
 	LogFormat string `help:"Log format: text or json." default:"text" enum:"text,json"`
 	Quiet     bool   `short:"q" help:"No progress display, even on a terminal."`
 
@@ -148,6 +148,9 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {
+	if level == "" {
+		level = "warn"
+	}
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: lv}

@@ -12,65 +12,8 @@ import (
 	"c2sweep/internal/config"
 )
 
-// commands is every command of the tree.
-var commands = []string{"run", "demo", "hunts", "init", "hits", "runs", "indicators", "suppress", "unsuppress", "serve", "lab", "version"}
-
-func TestHelpShowsExamples(t *testing.T) {
-	isolate(t)
-	for _, args := range append([][]string{{"--help"}, {"-h"}}, func() [][]string {
-		var out [][]string
-		for _, c := range commands {
-			out = append(out, []string{c, "--help"})
-		}
-		return out
-	}()...) {
-		t.Run(strings.Join(args, "_"), func(t *testing.T) {
-			r := mustCode(t, 0, args...)
-			if !strings.Contains(r.stdout, "Usage: c2sweep") {
-				t.Errorf("no usage line:\n%s", r)
-			}
-			if !strings.Contains(r.stdout, "Examples:") || !regexp.MustCompile(`(?m)^\s+c2sweep \S`).MatchString(r.stdout) {
-				t.Errorf("no examples:\n%s", r)
-			}
-		})
-	}
-	// The root help lists every command and the exit codes.
-	r := mustCode(t, 0, "--help")
-	for _, c := range commands {
-		if !regexp.MustCompile(`(?m)^\s+` + c + `\b`).MatchString(r.stdout) {
-			t.Errorf("root help does not list %s", c)
-		}
-	}
-	if flat := strings.Join(strings.Fields(r.stdout), " "); !strings.Contains(flat, "Exit codes: 0 no new hits, 1 new hits found, 2 partial failure, 3 could not run, 130 interrupted.") {
-		t.Errorf("root help does not document the exit codes:\n%s", r.stdout)
-	}
-}
-
-func TestUnknownFlagOrCommandExits3WithHint(t *testing.T) {
-	isolate(t)
-	for _, args := range [][]string{
-		{"--bogus"},
-		{"run", "--max-ipz-per-query", "3"},
-		{"hits", "--format", "xml"},
-		{"sweep"},
-	} {
-		r := c2sweep(t, args...)
-		if r.code != cli.ExitCannotRun {
-			t.Errorf("%v: want exit %d, got %s", args, cli.ExitCannotRun, r)
-			continue
-		}
-		if !strings.Contains(r.stderr, "hint: c2sweep --help") {
-			t.Errorf("%v: no hint:\n%s", args, r)
-		}
-		if r.stdout != "" && !strings.Contains(r.stdout, "Usage:") {
-			t.Errorf("%v: unexpected stdout:\n%s", args, r)
-		}
-	}
-	r := c2sweep(t, "--bogus")
-	if !strings.Contains(r.stderr, "--bogus") {
-		t.Errorf("the error does not name the flag:\n%s", r)
-	}
-}
+// The command line's help, usage errors and config errors are specified by
+// the scripts in testdata/script (run by cmd/c2sweep's tests).
 
 func TestInit(t *testing.T) {
 	isolate(t)
@@ -165,40 +108,6 @@ func TestHuntsListsBuiltins(t *testing.T) {
 	r = mustCode(t, 0, "--config", path, "hunts")
 	if !regexp.MustCompile(`(?m)^PoshC2\s+no\s`).MatchString(r.stdout) || !regexp.MustCompile(`(?m)^SliverJARM\s+yes\s.*c\.yaml:4`).MatchString(r.stdout) {
 		t.Errorf("hunts with a config:\n%s", r.stdout)
-	}
-}
-
-func TestBadConfigNamesFileLineAndKey(t *testing.T) {
-	isolate(t)
-	dir := t.TempDir()
-	cases := []struct {
-		name, text, line, key string
-	}{
-		{"unknown-key.yaml", "builtin_hunts: true\nsweep:\n  lookbak: 7d\n", ":3", "lookbak"},
-		{"bad-value.yaml", "sweep:\n  api: graph\n  lookback: forever\n", ":3", "lookback"},
-		{"bad-hunt.yaml", "hunts:\n  - name: Mine\n    query: 'product:\"x\"'\n    max_age: 3x\n", ":4", "max_age"},
-	}
-	for _, c := range cases {
-		path := filepath.Join(dir, c.name)
-		if err := os.WriteFile(path, []byte(c.text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		for _, cmd := range []string{"hunts", "run"} {
-			r := c2sweep(t, "--config", path, cmd)
-			if r.code != cli.ExitCannotRun {
-				t.Errorf("%s %s: want exit 3, got %s", c.name, cmd, r)
-				continue
-			}
-			if !strings.Contains(r.stderr, path+c.line) || !strings.Contains(r.stderr, c.key) {
-				t.Errorf("%s %s: the error does not name %s%s and %s:\n%s", c.name, cmd, path, c.line, c.key, r.stderr)
-			}
-		}
-	}
-	// A config file that does not exist is named too.
-	missing := filepath.Join(dir, "nope.yaml")
-	r := mustCode(t, cli.ExitCannotRun, "--config", missing, "hunts")
-	if !strings.Contains(r.stderr, missing) {
-		t.Errorf("missing config not named:\n%s", r)
 	}
 }
 

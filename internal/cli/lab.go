@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"c2sweep/internal/lab"
@@ -14,7 +15,7 @@ type LabCmd struct {
 	Listen        string        `help:"Loopback address to serve on." default:"127.0.0.1:8443" env:"C2SWEEP_LAB_LISTEN"`
 	WriteEnv      string        `help:"Write 'export KEY=VALUE' lines that point c2sweep at the lab." type:"path" placeholder:"FILE"`
 	Seed          int64         `help:"Seed of the deterministic world." default:"1"`
-	Faults        string        `help:"Failures to inject, e.g. 5xx=0.1,latency=200ms,drop=0.05,expire=30s,error200=0.1,toolarge=5000,only=graph." placeholder:"SPEC"`
+	Faults        string        `help:"Failures to inject: comma-separated key=value pairs, e.g. 5xx=0.1,latency=200ms (keys below)." placeholder:"SPEC"`
 	Servers       int           `help:"C2 servers in the world." default:"60"`
 	Banners       int           `help:"Unrelated banners Shodan also holds." default:"200"`
 	Devices       int           `help:"Devices in the organisation." default:"50"`
@@ -28,6 +29,11 @@ func (c *LabCmd) Help() string {
 as Shodan sees them, and an organisation whose Defender telemetry holds a few
 contacts with them. It follows the services' documented behaviour, limits and
 errors (1 request/second for Shodan, 45 calls/minute for hunting, token expiry).
+What it serves and where is printed on stderr; stdout stays empty.
+
+Fault keys of --faults (P a fraction 0..1, D a duration such as 200ms, N a
+number, S a service):
+` + lab.FaultHelp() + `
 
 Examples:
   c2sweep lab --write-env lab.env        # then, in another shell:
@@ -54,20 +60,29 @@ func (c *LabCmd) Run(g *Globals) error {
 	}
 	defer l.Close()
 	if c.WriteEnv != "" {
-		if err := l.WriteEnv(c.WriteEnv); err != nil {
+		// Written aside and renamed, so that a script waiting for the
+		// file never reads half of it.
+		tmp := c.WriteEnv + ".partial"
+		if err := l.WriteEnv(tmp); err != nil {
+			return fmt.Errorf("--write-env: %w", err)
+		}
+		if err := os.Rename(tmp, c.WriteEnv); err != nil {
+			os.Remove(tmp)
 			return fmt.Errorf("--write-env: %w", err)
 		}
 	}
-	fmt.Fprintf(g.stdout, "c2sweep lab serving %s (seed %d: %d C2 servers, %d devices, %d telemetry events)\n",
+	// The banner is for the person who started the lab: stderr, so that
+	// stdout stays free for whatever a script pipes it to.
+	fmt.Fprintf(g.stderr, "c2sweep lab serving %s (seed %d: %d C2 servers, %d devices, %d telemetry events)\n",
 		l.URL, c.Seed, len(l.World.Servers), len(l.World.Devices), len(l.World.Events))
-	fmt.Fprintf(g.stdout, "CA certificate: %s\n", l.CAFile)
+	fmt.Fprintf(g.stderr, "CA certificate: %s\n", l.CAFile)
 	if c.WriteEnv != "" {
-		fmt.Fprintf(g.stdout, "environment: . %s && c2sweep run\n", c.WriteEnv)
+		fmt.Fprintf(g.stderr, "environment: . %s && c2sweep run\n", c.WriteEnv)
 	} else {
-		fmt.Fprintln(g.stdout, "hint: --write-env FILE writes the variables that point c2sweep at the lab")
+		fmt.Fprintln(g.stderr, "hint: --write-env FILE writes the variables that point c2sweep at the lab")
 	}
-	fmt.Fprintln(g.stdout, "Ctrl-C stops the lab.")
+	fmt.Fprintln(g.stderr, "Ctrl-C stops the lab.")
 	<-g.ctx.Done()
-	fmt.Fprintln(g.stdout, "lab stopped")
+	fmt.Fprintln(g.stderr, "lab stopped")
 	return nil
 }

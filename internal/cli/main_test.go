@@ -469,9 +469,24 @@ func decodeSummary(t *testing.T, data []byte) summary {
 	return s
 }
 
-func readSummary(t *testing.T, outDir string) summary {
+// runDir is the one run directory that `--out parent` made: runs write
+// parent/<run time>/.
+func runDir(t *testing.T, parent string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(outDir, "summary.json"))
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 || !ents[0].IsDir() {
+		t.Fatalf("%s should hold one run directory, holds %v", parent, ents)
+	}
+	return filepath.Join(parent, ents[0].Name())
+}
+
+// readSummary reads the summary.json of the one run under --out parent.
+func readSummary(t *testing.T, parent string) summary {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(runDir(t, parent), "summary.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -182,7 +182,7 @@ func TestLabCommandServesARun(t *testing.T) {
 	envFile := filepath.Join(dir, "lab.env")
 	addr := freePort(t)
 	labProc := start(t, childEnv(t, nil), "lab", "--listen", addr, "--write-env", envFile)
-	eventually(t, 15*time.Second, "the lab to serve", func() bool { return strings.Contains(labProc.stdout.String(), "Ctrl-C stops the lab.") })
+	eventually(t, 15*time.Second, "the lab to serve", func() bool { return strings.Contains(labProc.stderr.String(), "Ctrl-C stops the lab.") })
 
 	env := parseEnvFile(t, envFile)
 	for _, k := range []string{"SHODAN_API_KEY", "SHODAN_API_URL", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_AUTHORITY_HOST", "SSL_CERT_FILE", "C2SWEEP_API_URL"} {
@@ -220,8 +220,8 @@ func TestLabCommandServesARun(t *testing.T) {
 		t.Fatal(err)
 	}
 	rl := labProc.wait(t, 10*time.Second)
-	if rl.code != 0 || !strings.Contains(rl.stdout, "lab stopped") {
-		t.Errorf("lab on SIGINT: %s", rl)
+	if rl.code != 0 || !strings.Contains(rl.stderr, "lab stopped") || rl.stdout != "" {
+		t.Errorf("lab on SIGINT (its banner belongs on stderr, stdout empty): %s", rl)
 	}
 	// The lab logged the sweep's requests, key redacted.
 	if !strings.Contains(rl.stderr, "/shodan/host/search") || !strings.Contains(rl.stderr, "/v1.0/security/runHuntingQuery") {

@@ -4,17 +4,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"c2sweep/internal/config"
+	"c2sweep/internal/output"
 	"c2sweep/internal/pipeline"
 )
 
 // RunCmd is one sweep.
 type RunCmd struct {
 	SweepFlags
-	Out    string `help:"Results directory (default ./c2sweep-results/<run time>)." type:"path" placeholder:"DIR"`
+	Out    string `help:"Results directory: each run writes DIR/<run time>/ (default ./c2sweep-results), as 'serve --out' does." type:"path" placeholder:"DIR"`
 	JSON   bool   `help:"Print the summary as JSON instead of text."`
 	DryRun bool   `help:"Do everything except calling the hunting API; print each KQL query."`
 }
@@ -66,10 +66,7 @@ func (g *Globals) sweep(cfg *config.Config, f *SweepFlags, httpClient *http.Clie
 	}
 	defer sw.close()
 	now := time.Now().UTC()
-	sw.opts.OutDir = o.dir
-	if sw.opts.OutDir == "" {
-		sw.opts.OutDir = filepath.Join("c2sweep-results", now.Format("20060102T150405Z"))
-	}
+	sw.opts.OutDir = output.RunDirIn(o.dir, now)
 	sum, err := sw.pipe.Run(g.ctx, sw.opts)
 	// A run that failed before it swept anything has no results to show:
 	// the error and its hint say it all.

@@ -68,7 +68,7 @@ func TestRunLifecycle(t *testing.T) {
 	var huntFile struct {
 		Hits []json.RawMessage `json:"hits"`
 	}
-	b, err := os.ReadFile(filepath.Join(out1, "CobaltStrikeJARM.json"))
+	b, err := os.ReadFile(filepath.Join(runDir(t, out1), "CobaltStrikeJARM.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"c2sweep/internal/daemon"
+	"c2sweep/internal/output"
 	"c2sweep/internal/pipeline"
 )
 
@@ -19,13 +19,19 @@ type ServeCmd struct {
 	Listen      string        `help:"Address of /healthz and /metrics (default 127.0.0.1:9464)." env:"C2SWEEP_SERVE_LISTEN" placeholder:"ADDR"`
 	AllowRemote bool          `help:"Allow a non-loopback --listen (the endpoints have no authentication)."`
 	Now         bool          `help:"Also sweep once at start."`
-	OutRoot     string        `name:"out" env:"C2SWEEP_SERVE_OUT" help:"Directory under which each sweep writes its results (default ./c2sweep-results)." type:"path" placeholder:"DIR"`
+	Out         string        `env:"C2SWEEP_SERVE_OUT" help:"Results directory: each sweep writes DIR/<run time>/ (default ./c2sweep-results), as 'run --out' does." type:"path" placeholder:"DIR"`
 }
 
 func (c *ServeCmd) Help() string {
 	return `Sweeps never overlap; a failed sweep is logged and retried at the next
 time; SIGTERM lets the running sweep finish (30 s) then abandons it cleanly:
 its windows do not move, so the next sweep covers them.
+
+Each sweep logs one line at the default level (info) with its outcome and
+new hits; a warning at start says when no alert target is configured.
+/healthz answers 200 before the first sweep and after a successful one, 503
+(with the reason in its JSON) after a failed one or when sweeps stop
+succeeding. Each sweep writes its results to --out/<run time>/.
 
 Examples:
   c2sweep serve --schedule "0 6 * * *"
@@ -34,9 +40,17 @@ Examples:
 }
 
 func (c *ServeCmd) Run(g *Globals) error {
+	if g.LogLevel == "" {
+		// A service's log is its only report: each sweep's outcome is
+		// logged at info, so that is serve's default.
+		g.log = newLogger(g.stderr, "info", g.LogFormat)
+	}
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return err
+	}
+	if c.Every < 0 {
+		return fmt.Errorf("--every %s: an interval must be more than 0", c.Every)
 	}
 	spec := c.Schedule
 	if spec == "" && c.Every == 0 {
@@ -66,40 +80,39 @@ func (c *ServeCmd) Run(g *Globals) error {
 	if _, err := c.SweepFlags.apply(cfg); err != nil {
 		return err // a bad flag fails now, not at 6 a.m.
 	}
+	if len(cfg.Notify) == 0 {
+		g.log.Warn("serve: no notify target is configured; new hits are only logged and stored (add a webhook, teams or slack target under notify: in the config)")
+	}
 	metrics := daemon.NewMetrics()
-	sweep := func(ctx context.Context) error {
+	sweep := func(ctx context.Context) (daemon.Report, error) {
+		var rep daemon.Report
 		cfg, err := g.loadConfig()
 		if err != nil {
-			return err
+			return rep, err
 		}
 		hunts, err := c.SweepFlags.apply(cfg)
 		if err != nil {
-			return err
+			return rep, err
 		}
 		sw, err := g.newSweeper(ctx, cfg, &c.SweepFlags, hunts, nil, false, "serve")
 		if err != nil {
-			return err
+			return rep, err
 		}
 		defer sw.close()
 		sw.pipe.Progress = nil // no terminal redraws in a service
-		root := c.OutRoot
-		if root == "" {
-			root = "c2sweep-results"
-		}
-		sw.opts.OutDir = filepath.Join(root, time.Now().UTC().Format("20060102T150405Z"))
+		sw.opts.OutDir = output.RunDirIn(c.Out, time.Now())
 		sum, err := sw.pipe.Run(ctx, sw.opts)
 		if sum != nil {
 			observe(metrics, sum)
-			g.log.Info("sweep finished", "outcome", sum.Outcome, "indicators", sum.Totals.Indicators,
-				"hits", sum.Totals.Hits, "new_hits", sum.Totals.NewHits, "results", sum.OutDir)
+			rep = daemon.Report{Outcome: string(sum.Outcome), NewHits: sum.Totals.NewHits, Results: sum.OutDir}
 		}
 		if err != nil {
-			return err
+			return rep, err
 		}
 		if sum.Outcome == pipeline.OutcomePartial || sum.Outcome == pipeline.OutcomeFailed {
-			return fmt.Errorf("sweep %s: %d errors, first: %s", sum.Outcome, len(sum.Errors), first(sum.Errors))
+			return rep, fmt.Errorf("sweep %s: %d errors, first: %s", sum.Outcome, len(sum.Errors), first(sum.Errors))
 		}
-		return nil
+		return rep, nil
 	}
 	fmt.Fprintf(g.stderr, "c2sweep serve: schedule %s, health and metrics on http://%s\n", sched, orDefault(listen, daemon.DefaultListen))
 	return daemon.Serve(g.ctx, daemon.Options{

@@ -64,18 +64,25 @@ func (f *SweepFlags) apply(cfg *config.Config) ([]config.Hunt, error) {
 		cfg.Azure.Auth = f.Auth
 	}
 	if f.MaxAge != "" {
-		d, err := config.ParseDuration(f.MaxAge)
+		d, err := positiveDuration("--max-age", f.MaxAge)
 		if err != nil {
-			return nil, fmt.Errorf("--max-age: %w", err)
+			return nil, err
 		}
 		cfg.SetMaxAge(d)
 	}
 	if f.Lookback != "" {
-		d, err := config.ParseDuration(f.Lookback)
+		d, err := positiveDuration("--lookback", f.Lookback)
 		if err != nil {
-			return nil, fmt.Errorf("--lookback: %w", err)
+			return nil, err
 		}
 		cfg.Sweep.Lookback = d
+	}
+	// 0 is the flags' "not given"; below 0 means nothing.
+	if f.CreditBudget < 0 {
+		return nil, fmt.Errorf("--credit-budget %d: a number of credits is 0 or more", f.CreditBudget)
+	}
+	if f.MaxIPsPerQuery < 0 {
+		return nil, fmt.Errorf("--max-ips-per-query %d: a number of indicators is 1 or more", f.MaxIPsPerQuery)
 	}
 	if cfg.Sweep.Lookback.Std() > 30*24*time.Hour {
 		return nil, fmt.Errorf("lookback %s is beyond the 30 days advanced hunting keeps\nhint: use --lookback 30d or less", cfg.Sweep.Lookback)
@@ -101,6 +108,19 @@ func (f *SweepFlags) apply(cfg *config.Config) ([]config.Hunt, error) {
 		return nil, errors.New("no hunt is enabled\nhint: enable one in the config, or check 'c2sweep hunts'")
 	}
 	return hunts, nil
+}
+
+// positiveDuration reads a duration flag that must be more than 0: a
+// window of 0 would silently fall back to the default.
+func positiveDuration(flag, v string) (config.Duration, error) {
+	d, err := config.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", flag, err)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%s %s: a window must be more than 0, e.g. 7d or 36h", flag, v)
+	}
+	return d, nil
 }
 
 // sweeper is everything a sweep needs, built from the config.

@@ -24,9 +24,9 @@ func TestServeSweepAgainstAHangingServiceEnds(t *testing.T) {
 	}
 	hunter := hunting.NewGraph(hunting.Options{BaseURL: l.URL, Credential: cred, HTTPClient: hc,
 		AttemptTimeout: 100 * time.Millisecond, MaxRetries: 1, Clock: clock.NewFake(time.Now())})
-	sweep := func(ctx context.Context) error {
+	sweep := func(ctx context.Context) (Report, error) {
 		_, err := hunter.Hunt(ctx, hunting.Request{Query: "DeviceNetworkEvents | take 1"}, nil, nil)
-		return err
+		return Report{}, err
 	}
 	h := start(t, Options{RunAtStart: true}, sweep)
 	eventually(t, func() bool { return h.runs(OutcomeFailure) == 1 }, "the sweep to end failed")

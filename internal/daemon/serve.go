@@ -48,9 +48,6 @@ type Options struct {
 	// stop before its context is cancelled (default 30s); Abandon is how
 	// long it then has to return (default 30s) before Serve gives up on it.
 	Grace, Abandon time.Duration
-	// FailAfter is the number of failed sweeps in a row that makes
-	// /healthz answer 503 (default 3).
-	FailAfter int
 }
 
 // Health is what /healthz reports.
@@ -59,14 +56,16 @@ type Options struct {
 //
 //	starting  no sweep has finished yet                          200
 //	ok        the last sweep succeeded                           200
-//	degraded  the last sweep failed, fewer than FailAfter in a row 200
-//	failing   FailAfter or more sweeps in a row failed           503
+//	failing   the last sweep failed                              503
 //	stale     no success for more than two and a half intervals  503
 //	          since the last success (or since start): two
 //	          scheduled runs missed, and half an interval for the
 //	          third to finish; a hung sweep shows up here
+//
+// Reason says in words why a 503 is answered.
 type Health struct {
 	Status              string     `json:"status"`
+	Reason              string     `json:"reason,omitempty"`
 	Schedule            string     `json:"schedule"`
 	Running             bool       `json:"running"`
 	LastSuccess         *time.Time `json:"last_success"`
@@ -79,9 +78,17 @@ type Health struct {
 // Healthy reports whether Status should be answered with 200.
 func (h Health) Healthy() bool { return h.Status != "failing" && h.Status != "stale" }
 
+// Report is what a sweep tells the daemon about itself, for the log line
+// of each sweep (a failed sweep may still have found and stored hits).
+type Report struct {
+	Outcome string // the sweep's own outcome, e.g. "hits", "partial"
+	NewHits int
+	Results string // where its result files are
+}
+
 // SweepFunc runs one sweep. It must return soon after ctx is cancelled,
 // leaving nothing half done (the state store's transactions see to that).
-type SweepFunc func(ctx context.Context) error
+type SweepFunc func(ctx context.Context) (Report, error)
 
 // errPanic marks a sweep that panicked; the daemon survives it.
 var errPanic = errors.New("sweep panicked")
@@ -110,9 +117,6 @@ func Serve(ctx context.Context, opts Options, sweep SweepFunc, metrics *Metrics)
 	}
 	if opts.Abandon <= 0 {
 		opts.Abandon = 30 * time.Second
-	}
-	if opts.FailAfter <= 0 {
-		opts.FailAfter = 3
 	}
 	if metrics == nil {
 		metrics = NewMetrics()
@@ -186,9 +190,9 @@ func checkLoopback(addr string, allowRemote bool) error {
 }
 
 type result struct {
+	report     Report
 	err        error
 	start, end time.Time
-	cancelled  bool // we cancelled it at shutdown
 }
 
 type daemon struct {
@@ -275,12 +279,12 @@ func (d *daemon) launch(parent context.Context) {
 	start := d.clock.Now()
 	d.log.Info("serve: sweep started", "sweep", d.runID)
 	go func() {
-		err := d.safeSweep(sctx)
-		d.done <- result{err: err, start: start, end: d.clock.Now()}
+		rep, err := d.safeSweep(sctx)
+		d.done <- result{report: rep, err: err, start: start, end: d.clock.Now()}
 	}()
 }
 
-func (d *daemon) safeSweep(ctx context.Context) (err error) {
+func (d *daemon) safeSweep(ctx context.Context) (rep Report, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			d.log.Error("serve: sweep panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -313,15 +317,29 @@ func (d *daemon) finish(r result) {
 	failures := d.failures
 	d.mu.Unlock()
 	d.metrics.sweepFinished(outcome, dur, r.end)
+	// One line per sweep, at the default level, with what an operator
+	// reads first: did it work, and how many new hits.
+	attrs := []any{"sweep", d.runID, "outcome", orOutcome(r.report.Outcome, outcome), "new_hits", r.report.NewHits,
+		"duration", dur.Round(time.Millisecond)}
+	if r.report.Results != "" {
+		attrs = append(attrs, "results", r.report.Results)
+	}
 	switch outcome {
 	case OutcomeSuccess:
-		d.log.Info("serve: sweep finished", "sweep", d.runID, "duration", dur)
+		d.log.Info("serve: sweep finished", attrs...)
 	case OutcomeCancelled:
-		d.log.Warn("serve: sweep cancelled at shutdown", "sweep", d.runID, "duration", dur, "err", r.err)
+		d.log.Warn("serve: sweep cancelled at shutdown", append(attrs, "err", r.err)...)
 	default:
-		d.log.Error("serve: sweep failed; waiting for the next run", "sweep", d.runID, "duration", dur,
-			"failures_in_a_row", failures, "err", r.err)
+		d.log.Error("serve: sweep failed; waiting for the next run", append(attrs, "failures_in_a_row", failures, "err", r.err)...)
 	}
+}
+
+// orOutcome is the sweep's own outcome, else the daemon's.
+func orOutcome(sweep, daemon string) string {
+	if sweep != "" {
+		return sweep
+	}
+	return daemon
 }
 
 // stop lets a running sweep finish within Grace, then cancels it.
@@ -375,14 +393,14 @@ func (d *daemon) health() Health {
 	}
 	iv := d.opts.Schedule.Interval(ref)
 	switch {
-	case d.failures >= d.opts.FailAfter:
+	case d.failures > 0:
 		h.Status = "failing"
+		h.Reason = fmt.Sprintf("the last sweep failed (%d in a row): %s", d.failures, d.lastError)
 	case iv > 0 && now.Sub(ref) > 2*iv+iv/2:
 		h.Status = "stale"
-	case d.lastSuccess.IsZero() && d.failures == 0:
+		h.Reason = fmt.Sprintf("no sweep has succeeded since %s", ref.UTC().Format(time.RFC3339))
+	case d.lastSuccess.IsZero():
 		h.Status = "starting"
-	case d.failures > 0:
-		h.Status = "degraded"
 	default:
 		h.Status = "ok"
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -186,7 +187,7 @@ func newGate() *gate {
 	return &gate{started: make(chan context.Context, 10), release: make(chan error, 10)}
 }
 
-func (g *gate) sweep(ctx context.Context) error {
+func (g *gate) sweep(ctx context.Context) (Report, error) {
 	n := g.inFlight.Add(1)
 	defer g.inFlight.Add(-1)
 	for {
@@ -198,9 +199,9 @@ func (g *gate) sweep(ctx context.Context) error {
 	g.started <- ctx
 	select {
 	case err := <-g.release:
-		return err
+		return Report{}, err
 	case <-ctx.Done():
-		return ctx.Err()
+		return Report{}, ctx.Err()
 	}
 }
 
@@ -278,25 +279,30 @@ func TestServeRunAtStart(t *testing.T) {
 
 func TestServeSurvivesFailuresAndPanics(t *testing.T) {
 	var n atomic.Int32
-	sweep := func(ctx context.Context) error {
+	sweep := func(ctx context.Context) (Report, error) {
 		switch n.Add(1) {
 		case 1, 2:
-			return errors.New("graph: HTTP 503")
+			return Report{}, errors.New("graph: HTTP 503")
 		case 3:
 			panic("nil map")
 		}
-		return nil
+		return Report{Outcome: "hits", NewHits: 4, Results: "out/r4"}, nil
 	}
-	h := start(t, Options{FailAfter: 3}, sweep)
+	h := start(t, Options{}, sweep)
+	// Before any sweep: 200, nothing to complain about yet.
+	if code, hl := h.health(); code != 200 || hl.Status != "starting" || hl.Reason != "" {
+		t.Errorf("before the first sweep: %d %+v", code, hl)
+	}
 	want := []struct {
 		code     int
 		status   string
 		failures int
+		reason   string
 	}{
-		{200, "degraded", 1},
-		{200, "degraded", 2},
-		{503, "failing", 3},
-		{200, "ok", 0},
+		{503, "failing", 1, "the last sweep failed (1 in a row): graph: HTTP 503"},
+		{503, "failing", 2, "the last sweep failed (2 in a row): graph: HTTP 503"},
+		{503, "failing", 3, "the last sweep failed (3 in a row): sweep panicked: nil map"},
+		{200, "ok", 0, ""},
 	}
 	for i, w := range want {
 		h.clock.waitWaiters(t, 1)
@@ -305,8 +311,8 @@ func TestServeSurvivesFailuresAndPanics(t *testing.T) {
 			return h.runs(OutcomeFailure)+h.runs(OutcomeSuccess) == i+1
 		}, "sweep %d to finish", i+1)
 		code, hl := h.health()
-		if code != w.code || hl.Status != w.status || hl.ConsecutiveFailures != w.failures {
-			t.Errorf("after sweep %d: %d %+v, want %d %s", i+1, code, hl, w.code, w.status)
+		if code != w.code || hl.Status != w.status || hl.ConsecutiveFailures != w.failures || hl.Reason != w.reason {
+			t.Errorf("after sweep %d: %d %+v, want %d %s %q", i+1, code, hl, w.code, w.status, w.reason)
 		}
 		if i == 2 && !strings.Contains(hl.LastError, "sweep panicked: nil map") {
 			t.Errorf("last error %q", hl.LastError)
@@ -318,8 +324,17 @@ func TestServeSurvivesFailuresAndPanics(t *testing.T) {
 	if h.runs(OutcomeFailure) != 3 || h.runs(OutcomeSuccess) != 1 {
 		t.Errorf("runs: %v failures, %v successes", h.runs(OutcomeFailure), h.runs(OutcomeSuccess))
 	}
-	if !strings.Contains(h.logs.String(), "sweep failed; waiting for the next run") {
-		t.Error("failure not logged")
+	// Each sweep is one line at the info level or above, with its outcome
+	// and new-hit count.
+	logs := h.logs.String()
+	for _, re := range []string{
+		`level=ERROR msg="serve: sweep failed; waiting for the next run" sweep=1 outcome=failure new_hits=0 .*failures_in_a_row=1 err="graph: HTTP 503"`,
+		`level=ERROR msg="serve: sweep failed; waiting for the next run" sweep=3 outcome=failure new_hits=0 .*err="sweep panicked: nil map"`,
+		`level=INFO msg="serve: sweep finished" sweep=4 outcome=hits new_hits=4 duration=0s results=out/r4`,
+	} {
+		if !regexp.MustCompile(re).MatchString(logs) {
+			t.Errorf("log lacks %s:\n%s", re, logs)
+		}
 	}
 }
 
@@ -395,10 +410,10 @@ func TestServeGivesUpOnASweepThatIgnoresCancel(t *testing.T) {
 	stuck := make(chan struct{})
 	t.Cleanup(func() { close(stuck) })
 	started := make(chan struct{}, 1)
-	h := start(t, Options{RunAtStart: true, Grace: time.Minute, Abandon: 10 * time.Second}, func(ctx context.Context) error {
+	h := start(t, Options{RunAtStart: true, Grace: time.Minute, Abandon: 10 * time.Second}, func(ctx context.Context) (Report, error) {
 		started <- struct{}{}
 		<-stuck
-		return nil
+		return Report{}, nil
 	})
 	<-started
 	h.clock.waitWaiters(t, 1)
@@ -413,7 +428,7 @@ func TestServeGivesUpOnASweepThatIgnoresCancel(t *testing.T) {
 }
 
 func TestServeIdleStopsAtOnce(t *testing.T) {
-	h := start(t, Options{}, func(context.Context) error { return nil })
+	h := start(t, Options{}, func(context.Context) (Report, error) { return Report{}, nil })
 	h.clock.waitWaiters(t, 1)
 	if err := h.stop(); err != nil {
 		t.Fatal(err)
@@ -463,7 +478,7 @@ func TestServeMetricsEndpoint(t *testing.T) {
 func TestServeRefusesRemoteListen(t *testing.T) {
 	s, _ := Every(time.Hour)
 	for _, addr := range []string{"0.0.0.0:0", ":9464", "192.0.2.10:9464", "[::]:0", "example.com:80"} {
-		err := Serve(context.Background(), Options{Schedule: s, Listen: addr}, func(context.Context) error { return nil }, nil)
+		err := Serve(context.Background(), Options{Schedule: s, Listen: addr}, func(context.Context) (Report, error) { return Report{}, nil }, nil)
 		if err == nil || !strings.Contains(err.Error(), "not loopback") {
 			t.Errorf("Listen %q: %v", addr, err)
 		}
@@ -476,7 +491,7 @@ func TestServeRefusesRemoteListen(t *testing.T) {
 	if err := checkLoopback("0.0.0.0:9464", true); err != nil {
 		t.Errorf("AllowRemote: %v", err)
 	}
-	if err := Serve(context.Background(), Options{Listen: "127.0.0.1:0"}, func(context.Context) error { return nil }, nil); err == nil {
+	if err := Serve(context.Background(), Options{Listen: "127.0.0.1:0"}, func(context.Context) (Report, error) { return Report{}, nil }, nil); err == nil {
 		t.Error("Serve without a schedule")
 	}
 }
@@ -491,7 +506,7 @@ func TestServeRealClock(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- Serve(ctx, Options{Schedule: s, Listener: ln, RunAtStart: true, Logger: slog.New(slog.DiscardHandler)},
-			func(context.Context) error { ran <- struct{}{}; return nil }, nil)
+			func(context.Context) (Report, error) { ran <- struct{}{}; return Report{}, nil }, nil)
 	}()
 	<-ran
 	cancel()

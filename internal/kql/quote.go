@@ -3,7 +3,6 @@ package kql
 import (
 	"errors"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -155,13 +154,4 @@ func isPlainIdent(name string) bool {
 		}
 	}
 	return upper
-}
-
-// mustIdent is Ident for names already checked against the schema.
-func mustIdent(name string) string {
-	id, err := Ident(name)
-	if err != nil {
-		panic("kql: " + strconv.Quote(name) + ": " + err.Error())
-	}
-	return id
 }

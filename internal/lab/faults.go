@@ -15,36 +15,8 @@ import (
 )
 
 // Faults are failures the lab injects on demand. The zero value injects none.
-//
-// As a --faults SPEC they are comma-separated key=value pairs, e.g.
-// "5xx=0.1,latency=200ms,drop=0.05,expire=30s,error200=0.1,toolarge=5000":
-//
-//	5xx=P        answer a fraction P of requests with 502/503
-//	latency=D    delay every request by D
-//	drop=P       close the connection without answering for a fraction P
-//	expire=D     issue tokens that expire after D (early expiry)
-//	error200=P   Shodan: answer a fraction P of searches with status 200
-//	             and a JSON "error" body
-//	toolarge=N   hunting: reject queries longer than N bytes as over limits
-//	hang=P       never answer a fraction P of requests (until the client
-//	             gives up or the lab stops)
-//	trickle=D    write every answer one byte at a time, D apart
-//	huge=SIZE    answer every request with status 200 and a JSON body of
-//	             SIZE bytes (e.g. 1g, 64m, 512k) of hunting-style rows,
-//	             written without holding it in memory
-//	cpuquota=P   hunting: refuse a fraction P of queries with the
-//	             services' 400 "exceeded the allowed limits" envelope
-//	             saying the tenant is over its CPU quota
-//	echo=P       answer a fraction P of requests with 400 and a plain-text
-//	             body that echoes the request line and headers, the
-//	             Authorization header included, as a broken proxy might
-//	total=N      Shodan: searches report N as their total (a lie: N may
-//	             be negative or far more than there is)
-//	loop=1       Shodan: every search page is answered as page 1, so
-//	             pages never run out
-//	only=S       restrict 5xx, drop, latency, hang, trickle, huge,
-//	             cpuquota and echo to one service (shodan, entra, graph,
-//	             mde)
+// As a --faults SPEC they are comma-separated key=value pairs; FaultKeys
+// lists the keys and FaultHelp documents them.
 type Faults struct {
 	Rate5xx      float64
 	Latency      time.Duration
@@ -67,6 +39,88 @@ type Faults struct {
 // over-limits text, saying it is the tenant's CPU quota that is spent.
 const CPUQuotaMessage = "Query execution has exceeded the allowed limits. The tenant has exceeded its CPU quota for the current cycle. Please try again later."
 
+// FaultKey is one key of a --faults SPEC. FaultKeys is the one list of
+// them: the parser, its errors and `c2sweep lab --help` all read it.
+type FaultKey struct {
+	Key  string // e.g. "5xx"
+	Arg  string // its value, e.g. "P" (a fraction), "D" (a duration)
+	Help string
+	set  func(f *Faults, v string) error
+}
+
+// FaultKeys are the keys of a --faults SPEC, in the order help shows them.
+var FaultKeys = []FaultKey{
+	{"5xx", "P", "answer a fraction P of requests with 502/503",
+		func(f *Faults, v string) (err error) { f.Rate5xx, err = parseRate(v); return }},
+	{"latency", "D", "delay every request by D",
+		func(f *Faults, v string) (err error) { f.Latency, err = parseDuration(v); return }},
+	{"drop", "P", "close the connection without answering for a fraction P",
+		func(f *Faults, v string) (err error) { f.DropRate, err = parseRate(v); return }},
+	{"expire", "D", "issue tokens that expire after D (early expiry)",
+		func(f *Faults, v string) (err error) { f.TokenExpiry, err = parseDuration(v); return }},
+	{"error200", "P", `Shodan: answer a fraction P of searches with status 200 and a JSON "error" body`,
+		func(f *Faults, v string) (err error) { f.Error200Rate, err = parseRate(v); return }},
+	{"toolarge", "N", "hunting: reject queries longer than N bytes as over limits",
+		func(f *Faults, v string) (err error) {
+			if f.TooLarge, err = strconv.Atoi(v); err == nil && f.TooLarge < 1 {
+				err = fmt.Errorf("%q is not a query length in bytes (1 or more)", v)
+			}
+			return
+		}},
+	{"hang", "P", "never answer a fraction P of requests (until the client gives up or the lab stops)",
+		func(f *Faults, v string) (err error) { f.HangRate, err = parseRate(v); return }},
+	{"trickle", "D", "write every answer one byte at a time, D apart",
+		func(f *Faults, v string) (err error) { f.Trickle, err = parseDuration(v); return }},
+	{"huge", "SIZE", "answer every request with status 200 and a JSON body of SIZE bytes (e.g. 1g, 64m, 512k) of hunting-style rows, never held in memory",
+		func(f *Faults, v string) (err error) { f.Huge, err = parseSize(v); return }},
+	{"cpuquota", "P", `hunting: refuse a fraction P of queries with the services' 400 "exceeded the allowed limits" envelope, saying the tenant is over its CPU quota`,
+		func(f *Faults, v string) (err error) { f.CPUQuotaRate, err = parseRate(v); return }},
+	{"echo", "P", "answer a fraction P of requests with 400 and a plain-text body echoing the request line and headers, Authorization included (a broken proxy)",
+		func(f *Faults, v string) (err error) { f.EchoRate, err = parseRate(v); return }},
+	{"total", "N", "Shodan: searches report N as their total (a lie: N may be negative or far more than there is)",
+		func(f *Faults, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a whole number", v)
+			}
+			f.ShodanTotal = &n
+			return nil
+		}},
+	{"loop", "BOOL", "Shodan: every search page is answered as page 1, so pages never run out",
+		func(f *Faults, v string) (err error) {
+			if f.ShodanLoop, err = strconv.ParseBool(v); err != nil {
+				err = fmt.Errorf("%q is not true or false", v)
+			}
+			return
+		}},
+	{"only", "S", "restrict 5xx, drop, latency, hang, trickle, huge, cpuquota and echo to one service (shodan, entra, graph, mde)",
+		func(f *Faults, v string) error {
+			switch v {
+			case "shodan", "entra", "graph", "mde":
+				f.Only = v
+				return nil
+			}
+			return fmt.Errorf("unknown service %q (shodan, entra, graph, mde)", v)
+		}},
+}
+
+// FaultHelp documents every key of FaultKeys, one per line.
+func FaultHelp() string {
+	var b strings.Builder
+	for _, k := range FaultKeys {
+		fmt.Fprintf(&b, "  %-12s %s\n", k.Key+"="+k.Arg, k.Help)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func faultKeyNames() string {
+	names := make([]string, len(FaultKeys))
+	for i, k := range FaultKeys {
+		names[i] = k.Key
+	}
+	return strings.Join(names, ", ")
+}
+
 // faulter draws the lab's faults from the world's seed, so runs repeat.
 type faulter struct {
 	Faults
@@ -87,55 +141,11 @@ func ParseFaults(spec string) (Faults, error) {
 		if !ok {
 			return f, fmt.Errorf("fault %q: want key=value", part)
 		}
-		var err error
-		switch k {
-		case "5xx":
-			f.Rate5xx, err = parseRate(v)
-		case "latency":
-			f.Latency, err = parseDuration(v)
-		case "drop":
-			f.DropRate, err = parseRate(v)
-		case "expire":
-			f.TokenExpiry, err = parseDuration(v)
-		case "error200":
-			f.Error200Rate, err = parseRate(v)
-		case "toolarge":
-			if f.TooLarge, err = strconv.Atoi(v); err == nil && f.TooLarge < 1 {
-				err = fmt.Errorf("%q is not a query length in bytes (1 or more)", v)
-			}
-		case "hang":
-			f.HangRate, err = parseRate(v)
-		case "trickle":
-			f.Trickle, err = parseDuration(v)
-		case "huge":
-			f.Huge, err = parseSize(v)
-		case "cpuquota":
-			f.CPUQuotaRate, err = parseRate(v)
-		case "echo":
-			f.EchoRate, err = parseRate(v)
-		case "total":
-			var n int
-			if n, err = strconv.Atoi(v); err == nil {
-				f.ShodanTotal = &n
-			} else {
-				err = fmt.Errorf("%q is not a whole number", v)
-			}
-		case "loop":
-			f.ShodanLoop, err = strconv.ParseBool(v)
-			if err != nil {
-				err = fmt.Errorf("%q is not true or false", v)
-			}
-		case "only":
-			switch v {
-			case "shodan", "entra", "graph", "mde":
-				f.Only = v
-			default:
-				err = fmt.Errorf("unknown service %q (shodan, entra, graph, mde)", v)
-			}
-		default:
-			return f, fmt.Errorf("unknown fault %q (5xx, latency, drop, expire, error200, toolarge, hang, trickle, huge, cpuquota, echo, total, loop, only)", k)
+		i := slices.IndexFunc(FaultKeys, func(fk FaultKey) bool { return fk.Key == k })
+		if i < 0 {
+			return f, fmt.Errorf("unknown fault %q (%s)", k, faultKeyNames())
 		}
-		if err != nil {
+		if err := FaultKeys[i].set(&f, v); err != nil {
 			return f, fmt.Errorf("fault %s: %w", k, err)
 		}
 	}

@@ -278,7 +278,7 @@ func TestFaultDraws(t *testing.T) {
 		}
 		return b.String()
 	}
-	if draws(1, 50) != draws(1, 50) {
+	if a, b := draws(1, 50), draws(1, 50); a != b {
 		t.Error("the same seed should draw the same faults")
 	}
 	if draws(1, 50) == draws(2, 50) {

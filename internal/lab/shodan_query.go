@@ -1,5 +1,7 @@
 package lab
 
+//lint:file-ignore ST1005 the emulator answers with Shodan's own error text
+
 import (
 	"errors"
 	"fmt"

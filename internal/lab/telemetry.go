@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
-	"strconv"
 	"time"
 )
 
@@ -406,6 +405,3 @@ func (w *World) ipValue(e *Event, column string) (netip.Addr, bool) {
 	}
 	return netip.Addr{}, false
 }
-
-// reportIDString is ReportId in the tables that keep it as a string.
-func reportIDString(e *Event) string { return strconv.FormatInt(e.ReportID, 10) }

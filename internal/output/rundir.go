@@ -6,10 +6,14 @@ package output
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"time"
 
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/indicator"
@@ -39,10 +43,39 @@ type ServerHit struct {
 	Server *indicator.Indicator `json:"server,omitempty"`
 }
 
-// Create makes dir (and parents) and opens a file for each hunt.
+// DefaultParent is where runs write their results without --out.
+const DefaultParent = "c2sweep-results"
+
+// ErrUsed is returned by Create for a directory that already holds files:
+// a run never writes over the results of another.
+var ErrUsed = errors.New("results directory is not empty")
+
+// RunDirIn names the results directory of a run that starts at start:
+// parent/<start, UTC>, e.g. c2sweep-results/20261201T061500Z. `run --out`
+// and `serve --out` both give parent (default DefaultParent). A name that
+// is taken (two runs in one second) gets a -2, -3 ... suffix.
+func RunDirIn(parent string, start time.Time) string {
+	if parent == "" {
+		parent = DefaultParent
+	}
+	base := filepath.Join(parent, start.UTC().Format("20060102T150405Z"))
+	dir := base
+	for n := 2; ; n++ {
+		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+			return dir
+		}
+		dir = base + "-" + strconv.Itoa(n)
+	}
+}
+
+// Create makes dir (and parents) and opens a file for each hunt. A dir
+// that exists must be empty (ErrUsed otherwise).
 func Create(dir string, hunts []string) (*RunDir, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("results directory: %w", err)
+	}
+	if err := checkEmpty(dir); err != nil {
+		return nil, err
 	}
 	d := &RunDir{dir: dir, hunts: map[string]*huntFile{}, schemas: map[string][]hunting.Column{}}
 	for _, h := range hunts {
@@ -59,6 +92,20 @@ func Create(dir string, hunts []string) (*RunDir, error) {
 		d.order = append(d.order, h)
 	}
 	return d, nil
+}
+
+func checkEmpty(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("results directory: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Readdirnames(1); err == nil {
+		return fmt.Errorf("%w: %s (a run never writes over earlier results)", ErrUsed, dir)
+	} else if err != io.EOF {
+		return fmt.Errorf("results directory: %w", err)
+	}
+	return nil
 }
 
 // Dir is the directory's path.

@@ -2,6 +2,7 @@ package output
 
 import (
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -77,5 +78,41 @@ func TestRunDirAbortLeavesNothingHalfWritten(t *testing.T) {
 	d.Abort()
 	if names, _ := os.ReadDir(dir); len(names) != 0 {
 		t.Fatalf("abort left %v", names)
+	}
+}
+
+func TestRunDirNeverWritesOverEarlierResults(t *testing.T) {
+	parent := filepath.Join(t.TempDir(), "results")
+	start := time.Date(2026, 12, 1, 6, 15, 0, 0, time.FixedZone("CET", 3600))
+	first := RunDirIn(parent, start)
+	if want := filepath.Join(parent, "20261201T051500Z"); first != want {
+		t.Fatalf("RunDirIn = %s, want %s (the run time in UTC)", first, want)
+	}
+	d, err := Create(first, []string{"A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(map[string]int{"hits": 0}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(filepath.Join(first, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A second run into the same directory is refused ...
+	if _, err := Create(first, []string{"A"}); !errors.Is(err, ErrUsed) {
+		t.Fatalf("Create on a used directory: %v, want ErrUsed", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(first, "summary.json"))
+	if string(after) != string(before) {
+		t.Error("the earlier run's summary changed")
+	}
+	// ... and a second run in the same second gets its own directory.
+	if second := RunDirIn(parent, start); second != first+"-2" {
+		t.Errorf("second RunDirIn = %s, want %s-2", second, first)
+	}
+	if got := RunDirIn("", start); got != filepath.Join(DefaultParent, "20261201T051500Z") {
+		t.Errorf("default parent: %s", got)
 	}
 }

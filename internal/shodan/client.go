@@ -5,6 +5,8 @@
 // every error and log line.
 package shodan
 
+//lint:file-ignore ST1005 the errors start with the name Shodan, not a capitalised word
+
 import (
 	"bytes"
 	"context"

@@ -1,5 +1,7 @@
 package huntinglab
 
+//lint:file-ignore ST1005 the emulators answer with the services' own error text, capitals and full stops included
+
 // The advanced hunting emulators: Microsoft Graph runHuntingQuery and the
 // Defender for Endpoint / Microsoft 365 Defender advanced hunting APIs,
 // answering from the world's telemetry through the matcher in
