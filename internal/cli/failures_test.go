@@ -116,7 +116,7 @@ func TestPreflightSpendsNoShodanCredit(t *testing.T) {
 		want, hint string
 	}{
 		{"out under a file", []string{"--out", filepath.Join(file, "results")},
-			`results directory ` + regexp.QuoteMeta(filepath.Join(file, "results")) + `: .*not a directory`, `--out`},
+			`results directory ` + regexp.QuoteMeta(filepath.Join(file, "results")) + `/\S+: .*not a directory`, `--out`},
 		{"hunting API down", []string{"--out", filepath.Join(t.TempDir(), "r"), "--api-url", "https://" + closed},
 			`cannot reach the hunting API \(graph\) at ` + closed, `proxy.*--api-url`},
 	} {

@@ -60,12 +60,16 @@ func RunDirIn(parent string, start time.Time) string {
 	}
 	base := filepath.Join(parent, start.UTC().Format("20060102T150405Z"))
 	dir := base
-	for n := 2; ; n++ {
-		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+	// Any error other than "exists" (a parent that is a file, no
+	// permission) is left for Create to report; the suffix is bounded so a
+	// directory full of odd names cannot loop.
+	for n := 2; n <= 1000; n++ {
+		if _, err := os.Lstat(dir); err != nil {
 			return dir
 		}
 		dir = base + "-" + strconv.Itoa(n)
 	}
+	return dir
 }
 
 // Create makes dir (and parents) and opens a file for each hunt. A dir
