@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -185,29 +186,37 @@ func (r *run) do(ctx context.Context) error {
 // runs out. Only sightings of this run's hunts count, so attribution stays
 // with hunts that still exist and run.
 func (r *run) carryOver(ctx context.Context) error {
-	recs, err := r.p.Store.Indicators(ctx, store.IndicatorFilter{Active: true})
-	if err != nil {
-		return err
-	}
-	for _, rec := range recs {
-		if _, ok := r.set.Get(rec.IP); ok {
-			continue
+	// Stream the sightings instead of listing every indicator: the run's
+	// own indicators are in memory already, and rebuilding them doubled
+	// the live heap of a large sweep.
+	var (
+		cur     netip.Addr
+		held    bool   // cur was in the set before the carry-over
+		carried bool   // cur has been carried
+		hunt    string // the last hunt cur was carried for (sightings come by hunt)
+	)
+	keep := func(hunt string) bool { _, ok := r.hunts[hunt]; return ok }
+	return r.p.Store.EachActiveSighting(ctx, r.s.RunID, keep, func(ip netip.Addr, sg indicator.Sighting) error {
+		if ip != cur {
+			cur, carried, hunt = ip, false, ""
+			_, held = r.set.Get(ip)
 		}
-		carried := false
-		for _, sg := range rec.Sightings {
+		if held {
+			return nil
+		}
+		r.set.Add(ip, sg)
+		if sg.Hunt != hunt {
+			hunt = sg.Hunt
 			if hs, ok := r.hunts[sg.Hunt]; ok {
-				r.set.Add(rec.IP, sg)
-				if !carried {
-					hs.Carried++
-				}
-				carried = true
+				hs.Carried++
 			}
 		}
-		if carried {
+		if !carried {
+			carried = true
 			r.s.Totals.Carried++
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // fail records an error that makes the run partial.
