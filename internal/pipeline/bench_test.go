@@ -227,6 +227,7 @@ type sweepResult struct {
 	Throttled int    // 429s from Shodan and the hunting API
 	HeapPeak  uint64 // HeapInuse
 	LivePeak  uint64 // live heap
+	GoPeak    uint64 // memory the Go runtime holds (the rest of the RSS is SQLite's and the binary's)
 	MaxRSS    uint64 // the client process's peak resident set, when it ran alone
 }
 
@@ -293,14 +294,14 @@ func runSweep(ctx context.Context, c sweepClient, hc *http.Client) (sweepResult,
 	start := time.Now()
 	sum, err := p.Run(ctx, o)
 	wall := time.Since(start)
-	inuse, live := peak.stop()
+	inuse, live, held := peak.stop()
 	if err != nil {
 		return r, fmt.Errorf("run: %w", err)
 	}
 	if len(sum.Errors) > 0 {
 		return r, fmt.Errorf("run %s with errors: %s", sum.Outcome, strings.Join(sum.Errors, "; "))
 	}
-	r = sweepResult{Sum: sum, Wall: wall, Started: start, Calls: sum.Totals.HuntingCalls, HeapPeak: inuse, LivePeak: live,
+	r = sweepResult{Sum: sum, Wall: wall, Started: start, Calls: sum.Totals.HuntingCalls, HeapPeak: inuse, LivePeak: live, GoPeak: held,
 		Throttled: sum.Totals.Throttled + sc.Stats().RateLimited}
 	for _, h := range sum.Hunts {
 		r.Pages += h.Pages
@@ -351,33 +352,41 @@ func (g *sweepRig) check(tb testing.TB, e expectation, r sweepResult) {
 // (HeapInuse: objects, garbage not yet collected included, plus the unused
 // part of their spans) and the largest live heap (what the last GC marked).
 type heapSampler struct {
-	done        chan struct{}
-	wg          sync.WaitGroup
-	inuse, live uint64
+	done              chan struct{}
+	wg                sync.WaitGroup
+	inuse, live, held uint64
 }
 
-var heapMetrics = []string{"/memory/classes/heap/objects:bytes", "/memory/classes/heap/unused:bytes", "/gc/heap/live:bytes"}
+var heapMetrics = []string{"/memory/classes/heap/objects:bytes", "/memory/classes/heap/unused:bytes", "/gc/heap/live:bytes",
+	"/memory/classes/total:bytes", "/memory/classes/heap/released:bytes"}
 
 func readHeap() (inuse, live uint64) {
+	inuse, live, _ = readMemory()
+	return inuse, live
+}
+
+// readMemory adds to readHeap the memory the Go runtime holds from the
+// system (heap, stacks, its own structures), returned pages excluded.
+func readMemory() (inuse, live, held uint64) {
 	s := make([]metrics.Sample, len(heapMetrics))
 	for i, name := range heapMetrics {
 		s[i].Name = name
 	}
 	metrics.Read(s)
-	return s[0].Value.Uint64() + s[1].Value.Uint64(), s[2].Value.Uint64()
+	return s[0].Value.Uint64() + s[1].Value.Uint64(), s[2].Value.Uint64(), s[3].Value.Uint64() - s[4].Value.Uint64()
 }
 
 func newHeapSampler() *heapSampler {
 	h := &heapSampler{done: make(chan struct{})}
-	h.inuse, h.live = readHeap()
+	h.inuse, h.live, h.held = readMemory()
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
 		t := time.NewTicker(5 * time.Millisecond)
 		defer t.Stop()
 		for {
-			inuse, live := readHeap()
-			h.inuse, h.live = max(h.inuse, inuse), max(h.live, live)
+			inuse, live, held := readMemory()
+			h.inuse, h.live, h.held = max(h.inuse, inuse), max(h.live, live), max(h.held, held)
 			select {
 			case <-h.done:
 				return
@@ -388,10 +397,10 @@ func newHeapSampler() *heapSampler {
 	return h
 }
 
-func (h *heapSampler) stop() (inuse, live uint64) {
+func (h *heapSampler) stop() (inuse, live, held uint64) {
 	close(h.done)
 	h.wg.Wait()
-	return h.inuse, h.live
+	return h.inuse, h.live, h.held
 }
 
 // maxRSS is the process's peak resident set in bytes: the benchmark's own,
@@ -422,7 +431,7 @@ func BenchmarkFullSweep(b *testing.B) {
 
 	var wall, floor time.Duration
 	var last sweepResult
-	var peak, live, rss uint64
+	var peak, live, held, rss uint64
 	throttled := 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -438,11 +447,12 @@ func BenchmarkFullSweep(b *testing.B) {
 		wall += r.Wall
 		floor += g.floor(r)
 		throttled += r.Throttled
-		peak, live, rss = max(peak, r.HeapPeak), max(live, r.LivePeak), max(rss, r.MaxRSS)
+		peak, live, held, rss = max(peak, r.HeapPeak), max(live, r.LivePeak), max(held, r.GoPeak), max(rss, r.MaxRSS)
 		last = r
 		t := r.Sum.Timing
-		b.Logf("run %d: wall %.2fs, floor %.2fs (shodan %.2fs, hunting %.2fs, output %.2fs), %d pages, %d hunting calls, %d hits, %d 429s, client max RSS %.1f MB",
-			i+1, r.Wall.Seconds(), g.floor(r).Seconds(), t.ShodanSec, t.HuntingSec, t.OutputSec, r.Pages, r.Calls, r.Sum.Totals.Hits, r.Throttled, float64(r.MaxRSS)/(1<<20))
+		b.Logf("run %d: wall %.2fs, floor %.2fs (shodan %.2fs, hunting %.2fs, output %.2fs), %d pages, %d hunting calls, %d hits, %d 429s; client: max RSS %.1f MB, Go runtime %.1f MB, heap in use %.1f MB, live %.1f MB",
+			i+1, r.Wall.Seconds(), g.floor(r).Seconds(), t.ShodanSec, t.HuntingSec, t.OutputSec, r.Pages, r.Calls, r.Sum.Totals.Hits, r.Throttled,
+			float64(r.MaxRSS)/(1<<20), float64(r.GoPeak)/(1<<20), float64(r.HeapPeak)/(1<<20), float64(r.LivePeak)/(1<<20))
 		b.StartTimer()
 	}
 	b.StopTimer()
@@ -457,6 +467,7 @@ func BenchmarkFullSweep(b *testing.B) {
 	b.ReportMetric(float64(last.Sum.Totals.Hits), "hits")
 	b.ReportMetric(float64(peak)/(1<<20), "MB-heap-peak")
 	b.ReportMetric(float64(live)/(1<<20), "MB-live-peak")
+	b.ReportMetric(float64(held)/(1<<20), "MB-go-peak")
 	b.ReportMetric(float64(base)/(1<<20), "MB-live-lab")
 	if !*sweepInProcess {
 		b.ReportMetric(float64(rss)/(1<<20), "MB-client-maxrss")
