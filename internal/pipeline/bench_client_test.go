@@ -4,7 +4,7 @@ package pipeline_test
 // its memory is measured without the lab's world: the benchmark starts
 // this test binary again with C2SWEEP_SWEEP_CLIENT naming a file that says
 // where the lab is, and reads the sweep's result back with the child's peak
-// resident set from its rusage.
+// resident set (VmHWM).
 
 import (
 	"bytes"
@@ -19,8 +19,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -79,6 +80,9 @@ func sweepClientMain(path string) error {
 	}
 	r, err := runSweep(context.Background(), c, &http.Client{Transport: t})
 	if err != nil {
+		return err
+	}
+	if r.MaxRSS, err = peakRSS(); err != nil {
 		return err
 	}
 	if c.MemProfile != "" {
@@ -158,8 +162,22 @@ func (g *sweepRig) runClientProcess(tb testing.TB, dir, memProfile string) sweep
 	if err := json.Unmarshal(out, &r); err != nil {
 		tb.Fatal(err)
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.MaxRSS = uint64(ru.Maxrss) * 1024 // kilobytes on Linux
-	}
 	return r
+}
+
+// peakRSS is this process's peak resident set, VmHWM. The rusage of a
+// child is no measure: Linux starts it from the peak of the process that
+// started it (the benchmark, with the lab's world).
+func peakRSS() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, fmt.Errorf("peak RSS (Linux only): %w", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc/self/status")
 }
