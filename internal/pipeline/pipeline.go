@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+	"unique"
 
 	"c2sweep/internal/config"
 	"c2sweep/internal/hunting"
@@ -204,7 +205,7 @@ func (r *run) carryOver(ctx context.Context) error {
 		if held {
 			return nil
 		}
-		r.set.Add(ip, sg)
+		r.set.Add(ip, intern(sg))
 		if sg.Hunt != hunt {
 			hunt = sg.Hunt
 			if hs, ok := r.hunts[sg.Hunt]; ok {
@@ -217,6 +218,18 @@ func (r *run) carryOver(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// intern makes the text fields of sg that repeat across indicators (hunt,
+// product, network, country, ...) share one copy: a sweep holds tens of
+// thousands of sightings, most naming the same few organisations.
+func intern(sg indicator.Sighting) indicator.Sighting {
+	for _, f := range []*string{&sg.Hunt, &sg.Source, &sg.Transport, &sg.Product, &sg.Version, &sg.Org, &sg.ISP, &sg.ASN, &sg.Country, &sg.JARM} {
+		if *f != "" {
+			*f = unique.Make(*f).Value()
+		}
+	}
+	return sg
 }
 
 // fail records an error that makes the run partial.
