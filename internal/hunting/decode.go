@@ -240,13 +240,25 @@ func (d *answerDecoder) key() (string, error) {
 	return k, d.expect(':')
 }
 
-// row consumes one result row.
+// row consumes one result row, parsed where it lies in the buffer; a row
+// cut by the buffer's end is parsed again once more has been read.
 func (d *answerDecoder) row() (Row, error) {
-	raw, err := d.value()
-	if err != nil {
+	if _, err := d.peek(); err != nil {
 		return nil, err
 	}
-	return d.parseRow(raw)
+	for {
+		rw, n, err := d.parseRow(d.buf[d.pos:])
+		if err == nil {
+			d.pos += n
+			return rw, nil
+		}
+		if err != errMore {
+			return nil, err
+		}
+		if err := d.fill(); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // scanValue returns the length of the JSON value at the start of b, by its
@@ -318,57 +330,70 @@ func scanString(b []byte) (int, error) {
 	return 0, errMore
 }
 
-// parseRow parses one row: an object whose values are scalars, as the
-// services send them, or null. The row's text values are unquoted into
+// parseRow parses the row at the start of b, an object whose values are
+// scalars as the services send them, or null, and returns its length;
+// errMore when b ends inside it. The row's text values are unquoted into
 // one string and sliced from it: one allocation for all of them.
-func (d *answerDecoder) parseRow(b []byte) (Row, error) {
-	if string(b) == "null" {
-		return nil, nil // as encoding/json leaves a Row for null
+func (d *answerDecoder) parseRow(b []byte) (Row, int, error) {
+	if len(b) < 4 {
+		return nil, 0, errMore
+	}
+	if string(b[:4]) == "null" {
+		return nil, 4, nil // as encoding/json leaves a Row for null
 	}
 	if b[0] != '{' {
-		return nil, fmt.Errorf("a row is %s, not an object", kindOf(b[0]))
+		return nil, 0, fmt.Errorf("a row is %s, not an object", kindOf(b[0]))
 	}
 	d.text, d.cells = d.text[:0], d.cells[:0]
 	i := skipSpace(b, 1)
-	if i < len(b) && b[i] == '}' {
-		return Row{}, trailing(b, i+1)
+	if i >= len(b) {
+		return nil, 0, errMore
+	}
+	if b[i] == '}' {
+		return Row{}, i + 1, nil
 	}
 	for {
-		if i >= len(b) || b[i] != '"' {
-			return nil, errors.New("want a column name")
+		if i >= len(b) {
+			return nil, 0, errMore
+		}
+		if b[i] != '"' {
+			return nil, 0, errors.New("want a column name")
 		}
 		n, _ := scanString(b[i:])
 		if n == 0 {
-			return nil, io.ErrUnexpectedEOF
+			return nil, 0, errMore
 		}
 		k, err := d.column(b[i : i+n])
 		if err != nil {
-			return nil, err
-		}
-		i = skipSpace(b, i+n)
-		if i >= len(b) || b[i] != ':' {
-			return nil, fmt.Errorf("column %q: want ':'", k)
-		}
-		i = skipSpace(b, i+1)
-		n, err = d.cell(k, b[i:])
-		if err != nil {
-			return nil, fmt.Errorf("column %q: %w", k, err)
+			return nil, 0, err
 		}
 		i = skipSpace(b, i+n)
 		if i >= len(b) {
-			return nil, io.ErrUnexpectedEOF
+			return nil, 0, errMore
 		}
-		switch b[i] {
-		case ',':
+		if b[i] != ':' {
+			return nil, 0, fmt.Errorf("column %q: want ':'", k)
+		}
+		i = skipSpace(b, i+1)
+		n, err = d.cell(k, b[i:])
+		if err == errMore {
+			return nil, 0, err
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("column %q: %w", k, err)
+		}
+		i = skipSpace(b, i+n)
+		if i >= len(b) {
+			return nil, 0, errMore
+		}
+		if b[i] == ',' {
 			i = skipSpace(b, i+1)
 			continue
-		case '}':
-			if err := trailing(b, i+1); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, fmt.Errorf("after column %q: want ',' or '}', got %q", k, b[i])
 		}
+		if b[i] != '}' {
+			return nil, 0, fmt.Errorf("after column %q: want ',' or '}', got %q", k, b[i])
+		}
+		i++
 		break
 	}
 	text := string(d.text)
@@ -383,7 +408,7 @@ func (d *answerDecoder) parseRow(b []byte) (Row, error) {
 			rw[c.key] = c.v
 		}
 	}
-	return rw, nil
+	return rw, i, nil
 }
 
 // cell is one parsed value of a row: text values point into the row's
@@ -402,11 +427,13 @@ const (
 )
 
 // cell parses the value at the start of b for column k and returns its
-// length: strings and numbers go to the row's text; booleans, null, and
-// objects and arrays (as encoding/json gives them with UseNumber) are held.
+// length, or errMore when b ends inside it: strings and numbers go to the
+// row's text; booleans, null, and objects and arrays (as encoding/json
+// gives them with UseNumber) are held. A value that ends b is cut: at the
+// answer's end, that is an error anyway, since a row ends with '}'.
 func (d *answerDecoder) cell(k string, b []byte) (int, error) {
 	if len(b) == 0 {
-		return 0, io.ErrUnexpectedEOF
+		return 0, errMore
 	}
 	start := len(d.text)
 	switch c := b[0]; {
@@ -418,7 +445,7 @@ func (d *answerDecoder) cell(k string, b []byte) (int, error) {
 			// escapes: encoding/json decides, as it always did.
 			d.text = d.text[:start]
 			if n, _ = scanString(b); n == 0 {
-				return 0, io.ErrUnexpectedEOF
+				return 0, errMore
 			}
 			var s string
 			if err := json.Unmarshal(b[:n], &s); err != nil {
@@ -430,12 +457,17 @@ func (d *answerDecoder) cell(k string, b []byte) (int, error) {
 		return n, nil
 	case c == '-' || c >= '0' && c <= '9':
 		n := numberLen(b)
+		if bytes.IndexAny(b, ",}] \t\r\n") < 0 {
+			return 0, errMore // the number may go on
+		}
 		if n == 0 {
 			return 0, fmt.Errorf("invalid number %q", firstBytes(b))
 		}
 		d.text = append(d.text, b[:n]...)
 		d.cells = append(d.cells, cell{key: k, kind: cellNumber, start: start, end: len(d.text)})
 		return n, nil
+	case len(b) < 5:
+		return 0, errMore // the longest literal, false, and what follows it
 	case c == 't' && bytes.HasPrefix(b, []byte("true")):
 		d.cells = append(d.cells, cell{key: k, v: true})
 		return 4, nil
@@ -446,7 +478,7 @@ func (d *answerDecoder) cell(k string, b []byte) (int, error) {
 		d.cells = append(d.cells, cell{key: k})
 		return 4, nil
 	case c == '{' || c == '[':
-		n, err := scanValue(b, true)
+		n, err := scanValue(b, false)
 		if err != nil {
 			return 0, err
 		}
@@ -589,15 +621,6 @@ func skipSpace(b []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// trailing fails when anything but white space follows a row's end inside
-// its delimited bytes.
-func trailing(b []byte, i int) error {
-	if skipSpace(b, i) != len(b) {
-		return fmt.Errorf("invalid character %q after a row", b[i])
-	}
-	return nil
 }
 
 func kindOf(c byte) string {
