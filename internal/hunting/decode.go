@@ -494,6 +494,15 @@ func (d *answerDecoder) cell(k string, b []byte) (int, error) {
 	return 0, fmt.Errorf("invalid character %q looking for a value", b[0])
 }
 
+// plain marks the bytes a string literal holds as they are: printable
+// ASCII but the quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendUnquoted appends the text of the string literal at the start of b
 // to dst and returns the literal's length. It reports false, leaving the
 // rest to encoding/json, for control characters, invalid UTF-8, \u escapes
@@ -541,7 +550,7 @@ func appendUnquoted(dst, b []byte) ([]byte, int, bool) {
 			i += 2
 		case c < utf8.RuneSelf:
 			j := i + 1
-			for j < len(b) && b[j] >= 0x20 && b[j] < utf8.RuneSelf && b[j] != '"' && b[j] != '\\' {
+			for j < len(b) && plain[b[j]] {
 				j++
 			}
 			dst = append(dst, b[i:j]...)
