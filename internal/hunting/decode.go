@@ -126,11 +126,12 @@ var errMore = errors.New("need more input")
 // answerDecoder reads JSON from in through buf: buf[pos:] is what has been
 // read and not consumed yet.
 type answerDecoder struct {
-	in   io.Reader
-	buf  []byte
-	pos  int
-	err  error             // the reader's error, io.EOF included, once seen
-	keys map[string]string // column names, interned: rows repeat them
+	in    io.Reader
+	buf   []byte
+	pos   int
+	err   error             // the reader's error, io.EOF included, once seen
+	keys  map[string]string // column names, interned: rows repeat them
+	order []orderedColumn   // the columns of the last row, in order
 	// text and cells are the row being parsed, reused from row to row.
 	text  []byte
 	cells []cell
@@ -363,7 +364,7 @@ func (d *answerDecoder) parseRow(b []byte) (Row, int, error) {
 		if n == 0 {
 			return nil, 0, errMore
 		}
-		k, err := d.column(b[i : i+n])
+		k, err := d.column(len(d.cells), b[i:i+n])
 		if err != nil {
 			return nil, 0, err
 		}
@@ -409,6 +410,12 @@ func (d *answerDecoder) parseRow(b []byte) (Row, int, error) {
 		}
 	}
 	return rw, i, nil
+}
+
+// orderedColumn is a column name as quoted on the wire, and unquoted.
+type orderedColumn struct {
+	raw  []byte
+	name string
 }
 
 // cell is one parsed value of a row: text values point into the row's
@@ -567,17 +574,27 @@ func appendUnquoted(dst, b []byte) ([]byte, int, bool) {
 	return dst, 0, false
 }
 
-// column returns the name in the quoted key q, interned.
-func (d *answerDecoder) column(q []byte) (string, error) {
-	if k, ok := d.keys[string(q)]; ok {
-		return k, nil
+// column returns the name in the quoted key q, the n-th of its row,
+// interned. Rows list their columns in the same order: the name the
+// previous row had at n is tried before the map.
+func (d *answerDecoder) column(n int, q []byte) (string, error) {
+	if n < len(d.order) && string(d.order[n].raw) == string(q) {
+		return d.order[n].name, nil
 	}
-	var k string
-	if err := json.Unmarshal(q, &k); err != nil {
-		return "", err
+	k, ok := d.keys[string(q)]
+	if !ok {
+		if err := json.Unmarshal(q, &k); err != nil {
+			return "", err
+		}
+		if len(d.keys) < 1024 { // a schema's worth; more is not a schema
+			d.keys[string(q)] = k
+		}
 	}
-	if len(d.keys) < 1024 { // a schema's worth; more is not a schema
-		d.keys[string(q)] = k
+	if n < 1024 {
+		for len(d.order) <= n {
+			d.order = append(d.order, orderedColumn{})
+		}
+		d.order[n] = orderedColumn{raw: append(d.order[n].raw[:0], q...), name: k}
 	}
 	return k, nil
 }
