@@ -464,7 +464,7 @@ func (d *answerDecoder) cell(k string, b []byte) (int, error) {
 		return n, nil
 	case c == '-' || c >= '0' && c <= '9':
 		n := numberLen(b)
-		if bytes.IndexAny(b, ",}] \t\r\n") < 0 {
+		if !bytes.ContainsAny(b, ",}] \t\r\n") {
 			return 0, errMore // the number may go on
 		}
 		if n == 0 {
