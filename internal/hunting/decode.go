@@ -20,9 +20,11 @@ import (
 //
 // The answer is read through one reused buffer and each row is parsed in
 // place by a scanner for the documented shape (an object of column names
-// to scalars), so a 100,000-row answer costs little more than reading it;
-// nested values, escapes and anything unusual go to encoding/json, which
-// keeps its exact semantics.
+// to scalars), so a 100,000-row answer costs little more than reading it.
+// Nested values, surrogate escapes, invalid UTF-8 and anything malformed
+// go to encoding/json, which keeps its exact semantics (FuzzDecode checks
+// them against the json.Decoder this replaced). The buffer grows only for
+// a single value larger than it; the body's size is bounded by the caller.
 func (c *client) decode(r io.Reader, schema func([]Column) error, row func(Row) error, st *Stats) (bool, error) {
 	d := &answerDecoder{in: r, buf: make([]byte, 0, 64<<10), keys: map[string]string{}}
 	delivered, schemaSent := false, false
