@@ -24,7 +24,7 @@ import (
 // Nested values, surrogate escapes, invalid UTF-8 and anything malformed
 // go to encoding/json, which keeps its exact semantics (FuzzDecode checks
 // them against the json.Decoder this replaced). The buffer grows only for
-// a single value larger than it; the body's size is bounded by the caller.
+// a single value larger than it; bounding the body is the caller's job.
 func (c *client) decode(r io.Reader, schema func([]Column) error, row func(Row) error, st *Stats) (bool, error) {
 	d := &answerDecoder{in: r, buf: make([]byte, 0, 64<<10), keys: map[string]string{}}
 	delivered, schemaSent := false, false
