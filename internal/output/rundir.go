@@ -89,7 +89,7 @@ func Create(dir string, hunts []string) (*RunDir, error) {
 			d.Abort()
 			return nil, fmt.Errorf("results directory: %w", err)
 		}
-		hf := &huntFile{f: f, w: bufio.NewWriterSize(f, 64<<10), tmp: tmp, name: h}
+		hf := &huntFile{f: f, w: bufio.NewWriter(f), tmp: tmp, name: h}
 		name, _ := json.Marshal(h)
 		fmt.Fprintf(hf.w, "{\n  \"hunt\": %s,\n  \"hits\": [", name)
 		d.hunts[h] = hf

@@ -24,7 +24,9 @@ package pipeline_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"math"
+	"net/http"
 	"net/netip"
 	"path/filepath"
 	"runtime"
@@ -54,6 +56,8 @@ var (
 	sweepEvents     = flag.Int("sweep.events", 200000, "BenchmarkFullSweep: ordinary telemetry events")
 	sweepContacts   = flag.Int("sweep.contacts", 2000, "BenchmarkFullSweep: planted device-to-C2 contacts")
 	sweepMaxIPs     = flag.Int("sweep.maxips", 0, "BenchmarkFullSweep: indicators per KQL query (0: c2sweep's default)")
+	sweepInProcess  = flag.Bool("sweep.inprocess", false, "BenchmarkFullSweep: run the client in the benchmark's process, next to the lab, instead of a process of its own")
+	sweepMemProfile = flag.String("sweep.memprofile", "", "BenchmarkFullSweep: write the client's heap profile at its live-heap peak to this file")
 )
 
 // genFamily is a C2 framework the built-in hunts do not look for, with a
@@ -207,16 +211,19 @@ func newSweepRig(tb testing.TB, world lab.WorldConfig, hunts []config.Hunt, inte
 	return &sweepRig{lab: l, hunts: hunts, interval: interval, perMinute: perMinute, maxIPs: maxIPs}
 }
 
-// sweepResult is one measured sweep.
+// sweepResult is one measured sweep. It travels as JSON from a client
+// process to the benchmark.
 type sweepResult struct {
-	sum       *pipeline.Summary
-	wall      time.Duration
-	started   time.Time
-	pages     int
-	calls     int    // hunting HTTP calls
-	throttled int    // 429s from Shodan and the hunting API
-	heapPeak  uint64 // HeapInuse
-	livePeak  uint64 // live heap
+	Sum       *pipeline.Summary
+	Wall      time.Duration
+	Started   time.Time
+	Pages     int
+	Calls     int    // hunting HTTP calls
+	Throttled int    // 429s from Shodan and the hunting API
+	HeapPeak  uint64 // HeapInuse
+	LivePeak  uint64 // live heap
+	GoPeak    uint64 // memory the Go runtime holds (the rest of the RSS is SQLite's and the binary's)
+	MaxRSS    uint64 // the client process's peak resident set, when it ran alone
 }
 
 // floor is the time the rate limits alone impose on r: P pages after
@@ -224,68 +231,83 @@ type sweepResult struct {
 // take a minute for every n after the first n (call k, from 0, cannot go
 // before minute k/n): (calls-1)/n whole minutes.
 func (g *sweepRig) floor(r sweepResult) time.Duration {
-	f := time.Duration(r.pages) * g.interval
-	if r.calls > 0 {
-		f += time.Duration((r.calls-1)/g.perMinute) * time.Minute
+	f := time.Duration(r.Pages) * g.interval
+	if r.Calls > 0 {
+		f += time.Duration((r.Calls-1)/g.perMinute) * time.Minute
 	}
 	return f
 }
 
 // run performs one full sweep with a fresh state database, as a first run
-// does: every indicator gets the full lookback.
+// does: every indicator gets the full lookback. The client runs in this
+// process, next to the lab.
 func (g *sweepRig) run(tb testing.TB, dir string) sweepResult {
 	tb.Helper()
-	ctx := context.Background()
-	l := g.lab
-	hc := l.HTTPClient()
-	sc, err := shodan.New(shodan.Options{BaseURL: l.URL, Key: l.Creds.ShodanKey, HTTPClient: hc, Interval: g.interval})
+	r, err := runSweep(context.Background(), g.client(dir), g.lab.HTTPClient())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cred, err := hunting.NewCredential(hunting.AuthOptions{Method: "secret", TenantID: l.Creds.TenantID, ClientID: l.Creds.ClientID,
-		ClientSecret: l.Creds.ClientSecret, AuthorityHost: l.URL + "/", HTTPClient: hc})
+	return r
+}
+
+// client is what a sweep's client needs to know of the rig.
+func (g *sweepRig) client(dir string) sweepClient {
+	return sweepClient{URL: g.lab.URL, CAFile: g.lab.CAFile, Creds: g.lab.Creds, Hunts: len(g.hunts),
+		Interval: g.interval, PerMinute: g.perMinute, MaxIPs: g.maxIPs, Dir: dir}
+}
+
+// runSweep is one sweep by a client of the lab at c.URL, with a new state
+// database in c.Dir.
+func runSweep(ctx context.Context, c sweepClient, hc *http.Client) (sweepResult, error) {
+	var r sweepResult
+	sc, err := shodan.New(shodan.Options{BaseURL: c.URL, Key: c.Creds.ShodanKey, HTTPClient: hc, Interval: c.Interval})
 	if err != nil {
-		tb.Fatal(err)
+		return r, err
 	}
-	st, err := store.Open(ctx, filepath.Join(dir, "state.db"), store.Options{})
+	cred, err := hunting.NewCredential(hunting.AuthOptions{Method: "secret", TenantID: c.Creds.TenantID, ClientID: c.Creds.ClientID,
+		ClientSecret: c.Creds.ClientSecret, AuthorityHost: c.URL + "/", HTTPClient: hc})
 	if err != nil {
-		tb.Fatal(err)
+		return r, err
+	}
+	st, err := store.Open(ctx, filepath.Join(c.Dir, "state.db"), store.Options{})
+	if err != nil {
+		return r, err
 	}
 	defer st.Close()
 	if err := st.Lock(ctx, false); err != nil {
-		tb.Fatal(err)
+		return r, err
 	}
 	p := &pipeline.Pipeline{
 		Shodan: sc,
-		Hunter: hunting.NewGraph(hunting.Options{BaseURL: l.URL, Credential: cred, HTTPClient: hc, PerMinute: g.perMinute}),
+		Hunter: hunting.NewGraph(hunting.Options{BaseURL: c.URL, Credential: cred, HTTPClient: hc, PerMinute: c.PerMinute}),
 		Store:  st,
 	}
-	o := pipeline.Options{Hunts: g.hunts, API: "graph", Limits: kql.Limits{MaxIPs: g.maxIPs},
-		OutDir: filepath.Join(dir, "results"), Command: "bench"}
+	o := pipeline.Options{Hunts: sweepHuntsFor(c.Hunts), API: "graph", Limits: kql.Limits{MaxIPs: c.MaxIPs},
+		OutDir: filepath.Join(c.Dir, "results"), Command: "bench"}
 
 	peak := newHeapSampler()
 	start := time.Now()
 	sum, err := p.Run(ctx, o)
 	wall := time.Since(start)
-	inuse, live := peak.stop()
+	inuse, live, held := peak.stop()
 	if err != nil {
-		tb.Fatalf("run: %v", err)
+		return r, fmt.Errorf("run: %w", err)
 	}
 	if len(sum.Errors) > 0 {
-		tb.Fatalf("run %s with errors: %s", sum.Outcome, strings.Join(sum.Errors, "; "))
+		return r, fmt.Errorf("run %s with errors: %s", sum.Outcome, strings.Join(sum.Errors, "; "))
 	}
-	r := sweepResult{sum: sum, wall: wall, started: start, calls: sum.Totals.HuntingCalls, heapPeak: inuse, livePeak: live,
-		throttled: sum.Totals.Throttled + sc.Stats().RateLimited}
+	r = sweepResult{Sum: sum, Wall: wall, Started: start, Calls: sum.Totals.HuntingCalls, HeapPeak: inuse, LivePeak: live, GoPeak: held,
+		Throttled: sum.Totals.Throttled + sc.Stats().RateLimited}
 	for _, h := range sum.Hunts {
-		r.pages += h.Pages
+		r.Pages += h.Pages
 	}
-	return r
+	return r, nil
 }
 
 // check compares a sweep with what the world says it must find.
 func (g *sweepRig) check(tb testing.TB, e expectation, r sweepResult) {
 	tb.Helper()
-	s := r.sum
+	s := r.Sum
 	if s.Totals.Indicators != len(e.all) {
 		tb.Errorf("%d indicators, want %d", s.Totals.Indicators, len(e.all))
 	}
@@ -301,7 +323,7 @@ func (g *sweepRig) check(tb testing.TB, e expectation, r sweepResult) {
 		}
 	}
 	lookback := 30 * 24 * time.Hour
-	if want := e.hits(g.lab.World, r.started.Add(-lookback), r.started.Add(time.Hour)); s.Totals.Hits != want || s.Totals.NewHits != want {
+	if want := e.hits(g.lab.World, r.Started.Add(-lookback), r.Started.Add(time.Hour)); s.Totals.Hits != want || s.Totals.NewHits != want {
 		tb.Errorf("%d hits (%d new), the world has %d", s.Totals.Hits, s.Totals.NewHits, want)
 	}
 	// Every query fits the limits: as few calls as the chunking allows.
@@ -316,8 +338,8 @@ func (g *sweepRig) check(tb testing.TB, e expectation, r sweepResult) {
 	if s.Totals.Queries != want {
 		tb.Errorf("%d hunting queries, want %d", s.Totals.Queries, want)
 	}
-	if calls := g.lab.Calls(); r.calls > calls["graph"] {
-		tb.Errorf("summary counts %d hunting calls, the lab answered %d", r.calls, calls["graph"])
+	if calls := g.lab.Calls(); r.Calls > calls["graph"] {
+		tb.Errorf("summary counts %d hunting calls, the lab answered %d", r.Calls, calls["graph"])
 	}
 }
 
@@ -325,33 +347,41 @@ func (g *sweepRig) check(tb testing.TB, e expectation, r sweepResult) {
 // (HeapInuse: objects, garbage not yet collected included, plus the unused
 // part of their spans) and the largest live heap (what the last GC marked).
 type heapSampler struct {
-	done        chan struct{}
-	wg          sync.WaitGroup
-	inuse, live uint64
+	done              chan struct{}
+	wg                sync.WaitGroup
+	inuse, live, held uint64
 }
 
-var heapMetrics = []string{"/memory/classes/heap/objects:bytes", "/memory/classes/heap/unused:bytes", "/gc/heap/live:bytes"}
+var heapMetrics = []string{"/memory/classes/heap/objects:bytes", "/memory/classes/heap/unused:bytes", "/gc/heap/live:bytes",
+	"/memory/classes/total:bytes", "/memory/classes/heap/released:bytes"}
 
 func readHeap() (inuse, live uint64) {
+	inuse, live, _ = readMemory()
+	return inuse, live
+}
+
+// readMemory adds to readHeap the memory the Go runtime holds from the
+// system (heap, stacks, its own structures), returned pages excluded.
+func readMemory() (inuse, live, held uint64) {
 	s := make([]metrics.Sample, len(heapMetrics))
 	for i, name := range heapMetrics {
 		s[i].Name = name
 	}
 	metrics.Read(s)
-	return s[0].Value.Uint64() + s[1].Value.Uint64(), s[2].Value.Uint64()
+	return s[0].Value.Uint64() + s[1].Value.Uint64(), s[2].Value.Uint64(), s[3].Value.Uint64() - s[4].Value.Uint64()
 }
 
 func newHeapSampler() *heapSampler {
 	h := &heapSampler{done: make(chan struct{})}
-	h.inuse, h.live = readHeap()
+	h.inuse, h.live, h.held = readMemory()
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
 		t := time.NewTicker(5 * time.Millisecond)
 		defer t.Stop()
 		for {
-			inuse, live := readHeap()
-			h.inuse, h.live = max(h.inuse, inuse), max(h.live, live)
+			inuse, live, held := readMemory()
+			h.inuse, h.live, h.held = max(h.inuse, inuse), max(h.live, live), max(h.held, held)
 			select {
 			case <-h.done:
 				return
@@ -362,13 +392,14 @@ func newHeapSampler() *heapSampler {
 	return h
 }
 
-func (h *heapSampler) stop() (inuse, live uint64) {
+func (h *heapSampler) stop() (inuse, live, held uint64) {
 	close(h.done)
 	h.wg.Wait()
-	return h.inuse, h.live
+	return h.inuse, h.live, h.held
 }
 
-// maxRSS is the process's peak resident set in bytes (lab world included).
+// maxRSS is the process's peak resident set in bytes: the benchmark's own,
+// lab world included (and the client, with -sweep.inprocess).
 func maxRSS() float64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -395,21 +426,28 @@ func BenchmarkFullSweep(b *testing.B) {
 
 	var wall, floor time.Duration
 	var last sweepResult
-	var peak, live uint64
+	var peak, live, held, rss uint64
 	throttled := 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		r := g.run(b, b.TempDir())
+		dir := b.TempDir()
+		var r sweepResult
+		if *sweepInProcess {
+			r = g.run(b, dir)
+		} else {
+			r = g.runClientProcess(b, dir, *sweepMemProfile)
+		}
 		b.StopTimer()
 		g.check(b, e, r)
-		wall += r.wall
+		wall += r.Wall
 		floor += g.floor(r)
-		throttled += r.throttled
-		peak, live = max(peak, r.heapPeak), max(live, r.livePeak)
+		throttled += r.Throttled
+		peak, live, held, rss = max(peak, r.HeapPeak), max(live, r.LivePeak), max(held, r.GoPeak), max(rss, r.MaxRSS)
 		last = r
-		t := r.sum.Timing
-		b.Logf("run %d: wall %.2fs, floor %.2fs (shodan %.2fs, hunting %.2fs, output %.2fs), %d pages, %d hunting calls, %d hits, %d 429s",
-			i+1, r.wall.Seconds(), g.floor(r).Seconds(), t.ShodanSec, t.HuntingSec, t.OutputSec, r.pages, r.calls, r.sum.Totals.Hits, r.throttled)
+		t := r.Sum.Timing
+		b.Logf("run %d: wall %.2fs, floor %.2fs (shodan %.2fs, hunting %.2fs, output %.2fs), %d pages, %d hunting calls, %d hits, %d 429s; client: max RSS %.1f MB, Go runtime %.1f MB, heap in use %.1f MB, live %.1f MB",
+			i+1, r.Wall.Seconds(), g.floor(r).Seconds(), t.ShodanSec, t.HuntingSec, t.OutputSec, r.Pages, r.Calls, r.Sum.Totals.Hits, r.Throttled,
+			float64(r.MaxRSS)/(1<<20), float64(r.GoPeak)/(1<<20), float64(r.HeapPeak)/(1<<20), float64(r.LivePeak)/(1<<20))
 		b.StartTimer()
 	}
 	b.StopTimer()
@@ -417,15 +455,19 @@ func BenchmarkFullSweep(b *testing.B) {
 	b.ReportMetric(wall.Seconds()/n, "wall-s")
 	b.ReportMetric(floor.Seconds()/n, "floor-s")
 	b.ReportMetric(wall.Seconds()/floor.Seconds(), "wall/floor")
-	b.ReportMetric(float64(last.pages), "shodan-pages")
-	b.ReportMetric(float64(last.calls), "hunting-calls")
+	b.ReportMetric(float64(last.Pages), "shodan-pages")
+	b.ReportMetric(float64(last.Calls), "hunting-calls")
 	b.ReportMetric(float64(throttled)/n, "429s")
-	b.ReportMetric(float64(last.sum.Totals.Indicators), "indicators")
-	b.ReportMetric(float64(last.sum.Totals.Hits), "hits")
+	b.ReportMetric(float64(last.Sum.Totals.Indicators), "indicators")
+	b.ReportMetric(float64(last.Sum.Totals.Hits), "hits")
 	b.ReportMetric(float64(peak)/(1<<20), "MB-heap-peak")
 	b.ReportMetric(float64(live)/(1<<20), "MB-live-peak")
+	b.ReportMetric(float64(held)/(1<<20), "MB-go-peak")
 	b.ReportMetric(float64(base)/(1<<20), "MB-live-lab")
-	b.ReportMetric(maxRSS()/(1<<20), "MB-maxrss")
+	if !*sweepInProcess {
+		b.ReportMetric(float64(rss)/(1<<20), "MB-client-maxrss")
+	}
+	b.ReportMetric(maxRSS()/(1<<20), "MB-bench-maxrss")
 	if throttled > 0 {
 		b.Errorf("%d 429s: the sweep went faster than the limits allow", throttled)
 	}
@@ -453,24 +495,24 @@ func TestFullSweepBench(t *testing.T) {
 	}
 	r := g.run(t, t.TempDir())
 	g.check(t, e, r)
-	if r.sum.Totals.Throttled != 0 {
-		t.Errorf("%d hunting 429s", r.sum.Totals.Throttled)
+	if r.Sum.Totals.Throttled != 0 {
+		t.Errorf("%d hunting 429s", r.Sum.Totals.Throttled)
 	}
 	// The floor: pages x interval, plus a whole minute for each n hunting
 	// calls after the first n.
-	if f := g.floor(r); f != time.Duration(r.pages)*5*time.Millisecond || r.calls > 45 {
-		t.Errorf("floor %s for %d pages and %d calls", f, r.pages, r.calls)
+	if f := g.floor(r); f != time.Duration(r.Pages)*5*time.Millisecond || r.Calls > 45 {
+		t.Errorf("floor %s for %d pages and %d calls", f, r.Pages, r.Calls)
 	}
 	limits := &sweepRig{interval: time.Second, perMinute: 45}
-	if f := limits.floor(sweepResult{pages: 200, calls: 90}); f != 200*time.Second+time.Minute {
+	if f := limits.floor(sweepResult{Pages: 200, Calls: 90}); f != 200*time.Second+time.Minute {
 		t.Errorf("floor of 200 pages and 90 calls at 1 s, 45/min: %s, want 4m20s", f)
 	}
-	if f := limits.floor(sweepResult{pages: 3, calls: 45}); f != 3*time.Second {
+	if f := limits.floor(sweepResult{Pages: 3, Calls: 45}); f != 3*time.Second {
 		t.Errorf("floor of 3 pages and 45 calls at 1 s, 45/min: %s, want 3s", f)
 	}
-	if f := limits.floor(sweepResult{pages: 3, calls: 46}); f != 63*time.Second {
+	if f := limits.floor(sweepResult{Pages: 3, Calls: 46}); f != 63*time.Second {
 		t.Errorf("floor of 3 pages and 46 calls at 1 s, 45/min: %s, want 1m3s", f)
 	}
 	t.Logf("%d indicators, %d pages, %d hunting calls, %d hits, %d 429s, wall %s, floor %s, timing %+v",
-		r.sum.Totals.Indicators, r.pages, r.calls, r.sum.Totals.Hits, r.throttled, r.wall, g.floor(r), r.sum.Timing)
+		r.Sum.Totals.Indicators, r.Pages, r.Calls, r.Sum.Totals.Hits, r.Throttled, r.Wall, g.floor(r), r.Sum.Timing)
 }

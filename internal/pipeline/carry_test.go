@@ -48,3 +48,43 @@ func TestRunSweepsIndicatorsOfEarlierRunsUntilTheyExpire(t *testing.T) {
 		t.Fatalf("after the TTL: %+v; want %d expired, none carried", s3.Totals, deimos.Fresh)
 	}
 }
+
+// An indicator that two hunts named is carried for both: each hunt's
+// count says how many of its own indicators were carried, and every
+// indicator is carried once, with each hunt's sighting.
+func TestCarriedIndicatorCountsForEveryHuntThatNamedIt(t *testing.T) {
+	l := ptStartLab(t, lab.Options{})
+	st := ptTempStore(t)
+	now := time.Now().UTC()
+	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: st,
+		Now: func() time.Time { return now }}
+	hunts := ptHunts()
+	var deimos config.Hunt
+	for _, h := range hunts {
+		if h.Name == "DeimosC2" {
+			deimos = h
+		}
+	}
+	twin := deimos
+	twin.Name = "DeimosC2-twin"
+	hunts = append(hunts, twin)
+	s1 := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph", IndicatorTTL: 30 * 24 * time.Hour})
+	n := huntSummary(t, s1, "DeimosC2").Fresh
+	if n == 0 || huntSummary(t, s1, "DeimosC2-twin").Fresh != n {
+		t.Fatalf("the twin hunts found %d and %d indicators", n, huntSummary(t, s1, "DeimosC2-twin").Fresh)
+	}
+	for i := range hunts {
+		if hunts[i].Query == deimos.Query {
+			hunts[i].Query = `product:"no such product anywhere"`
+		}
+	}
+	now = now.Add(time.Hour)
+	s2 := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph", IndicatorTTL: 30 * 24 * time.Hour})
+	a, b := huntSummary(t, s2, "DeimosC2"), huntSummary(t, s2, "DeimosC2-twin")
+	if a.Carried != n || b.Carried != n || s2.Totals.Carried != n {
+		t.Fatalf("carried: %d and %d by hunt, %d in all; want %d each and %d in all", a.Carried, b.Carried, s2.Totals.Carried, n, n)
+	}
+	if s2.Totals.Indicators != s1.Totals.Indicators {
+		t.Fatalf("run 2 swept %d indicators, want the %d of run 1", s2.Totals.Indicators, s1.Totals.Indicators)
+	}
+}

@@ -123,7 +123,7 @@ func (r *run) hunt(ctx context.Context, h config.Hunt, hs *HuntSummary, credits,
 				r.s.Totals.Stale++
 				continue
 			}
-			r.set.Add(ip, sg)
+			r.set.Add(ip, intern(sg))
 		}
 		return nil
 	})

@@ -14,9 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
+	"unique"
 
 	"c2sweep/internal/config"
 	"c2sweep/internal/hunting"
@@ -250,29 +252,49 @@ func (r *run) do(ctx context.Context) error {
 // runs out. Only sightings of this run's hunts count, so attribution stays
 // with hunts that still exist and run.
 func (r *run) carryOver(ctx context.Context) error {
-	recs, err := r.p.Store.Indicators(ctx, store.IndicatorFilter{Active: true})
-	if err != nil {
-		return err
-	}
-	for _, rec := range recs {
-		if _, ok := r.set.Get(rec.IP); ok {
-			continue
+	// Stream the sightings instead of listing every indicator: the run's
+	// own indicators are in memory already, and rebuilding them doubled
+	// the live heap of a large sweep.
+	var (
+		cur     netip.Addr
+		held    bool   // cur was in the set before the carry-over
+		carried bool   // cur has been carried
+		hunt    string // the last hunt cur was carried for (sightings come by hunt)
+	)
+	keep := func(hunt string) bool { _, ok := r.hunts[hunt]; return ok }
+	return r.p.Store.EachActiveSighting(ctx, r.s.RunID, keep, func(ip netip.Addr, sg indicator.Sighting) error {
+		if ip != cur {
+			cur, carried, hunt = ip, false, ""
+			_, held = r.set.Get(ip)
 		}
-		carried := false
-		for _, sg := range rec.Sightings {
+		if held {
+			return nil
+		}
+		r.set.Add(ip, intern(sg))
+		if sg.Hunt != hunt {
+			hunt = sg.Hunt
 			if hs, ok := r.hunts[sg.Hunt]; ok {
-				r.set.Add(rec.IP, sg)
-				if !carried {
-					hs.Carried++
-				}
-				carried = true
+				hs.Carried++
 			}
 		}
-		if carried {
+		if !carried {
+			carried = true
 			r.s.Totals.Carried++
 		}
+		return nil
+	})
+}
+
+// intern makes the text fields of sg that repeat across indicators (hunt,
+// product, network, country, ...) share one copy: a sweep holds tens of
+// thousands of sightings, most naming the same few organisations.
+func intern(sg indicator.Sighting) indicator.Sighting {
+	for _, f := range []*string{&sg.Hunt, &sg.Source, &sg.Transport, &sg.Product, &sg.Version, &sg.Org, &sg.ISP, &sg.ASN, &sg.Country, &sg.JARM} {
+		if *f != "" {
+			*f = unique.Make(*f).Value()
+		}
 	}
-	return nil
+	return sg
 }
 
 // fail records an error that makes the run partial.

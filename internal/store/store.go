@@ -213,7 +213,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)" +
 		// Statement journals in memory: without it every insert in a
 		// big commit writes a temp file (half the cost of a commit).
-		"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-16000)"
+		// A 2 MB page cache a connection, SQLite's default: 16 MB made
+		// SQLite a third of a 20,000-indicator run's resident memory.
+		"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-2000)"
 	for _, p := range opts.pragmas {
 		dsn += "&_pragma=" + p
 	}
