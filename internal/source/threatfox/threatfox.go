@@ -81,18 +81,18 @@ type Filter struct {
 // IOC is one get_iocs item, as ThreatFox writes it. Nullable strings
 // (JSON null or the literal "None") decode to "".
 type IOC struct {
-	ID               nullString `json:"id"`
-	IOC              nullString `json:"ioc"`
-	IOCType          nullString `json:"ioc_type"`
-	ThreatType       nullString `json:"threat_type"`
-	Malware          nullString `json:"malware"`
-	MalwarePrintable nullString `json:"malware_printable"`
-	MalwareAlias     nullString `json:"malware_alias"`
+	ID               source.Text `json:"id"`
+	IOC              source.Text `json:"ioc"`
+	IOCType          source.Text `json:"ioc_type"`
+	ThreatType       source.Text `json:"threat_type"`
+	Malware          source.Text `json:"malware"`
+	MalwarePrintable source.Text `json:"malware_printable"`
+	MalwareAlias     source.Text `json:"malware_alias"`
 	ConfidenceLevel  json.Number `json:"confidence_level"`
-	FirstSeen        nullString `json:"first_seen"`
-	LastSeen         nullString `json:"last_seen"`
-	Reference        nullString `json:"reference"`
-	Tags             tags       `json:"tags"`
+	FirstSeen        source.Text `json:"first_seen"`
+	LastSeen         source.Text `json:"last_seen"`
+	Reference        source.Text `json:"reference"`
+	Tags             tags        `json:"tags"`
 }
 
 // Parse reads a get_iocs answer (a 200 body) and returns the sightings of
@@ -222,28 +222,6 @@ func ParseIOC(s string) (ip netip.Addr, port int, ok bool) {
 	return ip, 0, true
 }
 
-// nullString is a string where JSON null, "None" and non-strings are "".
-type nullString string
-
-func (n *nullString) UnmarshalJSON(b []byte) error {
-	*n = ""
-	var s string
-	if json.Unmarshal(b, &s) != nil {
-		// An id may come as a number.
-		if num := json.Number(bytes.TrimSpace(b)); num != "" {
-			if _, err := num.Int64(); err == nil {
-				*n = nullString(num)
-			}
-		}
-		return nil
-	}
-	if s == "None" {
-		s = ""
-	}
-	*n = nullString(strings.TrimSpace(s))
-	return nil
-}
-
 // tags is a list of tags: a JSON list (the API), a comma-joined string (the
 // JSON export), or null/"None".
 type tags []string
@@ -259,7 +237,7 @@ func (t *tags) UnmarshalJSON(b []byte) error {
 		}
 		return nil
 	}
-	var s nullString
+	var s source.Text
 	_ = s.UnmarshalJSON(b)
 	for p := range strings.SplitSeq(string(s), ",") {
 		if p = strings.TrimSpace(p); p != "" {
