@@ -16,6 +16,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 
 	"c2sweep/internal/indicator"
@@ -198,4 +199,27 @@ func Names() []string {
 
 func namesLocked() []string {
 	return slices.Sorted(maps.Keys(kinds))
+}
+
+// ParseAddrPort reads an address as sources write it: "1.2.3.4",
+// "1.2.3.4:443", "[2001:db8::1]:443" or a bare IPv6 address, through
+// indicator.ParseIP. The port is 0 when there is none; port 0 itself is
+// refused.
+func ParseAddrPort(s string) (ip netip.Addr, port int, ok bool) {
+	s = strings.TrimSpace(s)
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		if ap.Port() == 0 {
+			return netip.Addr{}, 0, false
+		}
+		ip, err := indicator.ParseIP(ap.Addr().String())
+		if err != nil {
+			return netip.Addr{}, 0, false
+		}
+		return ip, int(ap.Port()), true
+	}
+	ip, err := indicator.ParseIP(s)
+	if err != nil {
+		return netip.Addr{}, 0, false
+	}
+	return ip, 0, true
 }

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -62,5 +63,22 @@ func TestStats(t *testing.T) {
 	}
 	if a.Read != a.Kept+a.Skipped.Total() {
 		t.Fatalf("read %d != kept %d + skipped %d", a.Read, a.Kept, a.Skipped.Total())
+	}
+}
+func TestParseAddrPort(t *testing.T) {
+	for in, want := range map[string]string{
+		"1.2.3.4:443": "1.2.3.4:443", "[2001:db8::1]:443": "[2001:db8::1]:443", "1.2.3.4": "1.2.3.4:0",
+		" 1.2.3.4:80 ": "1.2.3.4:80", "[::ffff:1.2.3.4]:80": "1.2.3.4:80",
+		"1.2.3.4:0": "", "1.2.3.4:70000": "", "[fe80::1%eth0]:80": "", "0.0.0.0:80": "", "1.2.3:80": "", "": "",
+		"1.2.3.4:443/path": "", "http://1.2.3.4:80": "",
+	} {
+		ip, port, ok := ParseAddrPort(in)
+		got := ""
+		if ok {
+			got = netip.AddrPortFrom(ip, uint16(port)).String()
+		}
+		if got != want {
+			t.Errorf("ParseAddrPort(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

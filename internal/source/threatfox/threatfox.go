@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -157,7 +156,7 @@ func (ioc *IOC) sighting(f Filter, want map[string]bool) (source.Sighting, strin
 	default:
 		return source.Sighting{}, source.SkipNotIP
 	}
-	ip, port, ok := ParseIOC(string(ioc.IOC))
+	ip, port, ok := source.ParseAddrPort(string(ioc.IOC))
 	if !ok {
 		return source.Sighting{}, source.SkipInvalidIP
 	}
@@ -199,27 +198,6 @@ func (ioc *IOC) sighting(f Filter, want map[string]bool) (source.Sighting, strin
 		sg.Reference = recordURL + id + "/"
 	}
 	return sg, ""
-}
-
-// ParseIOC reads an ip:port IOC ("1.2.3.4:443", "[2001:db8::1]:443") or a
-// plain IP. The port is 0 when there is none; port 0 itself is refused.
-func ParseIOC(s string) (ip netip.Addr, port int, ok bool) {
-	s = strings.TrimSpace(s)
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		if ap.Port() == 0 {
-			return netip.Addr{}, 0, false
-		}
-		ip, err := indicator.ParseIP(ap.Addr().String())
-		if err != nil {
-			return netip.Addr{}, 0, false
-		}
-		return ip, int(ap.Port()), true
-	}
-	ip, err := indicator.ParseIP(s)
-	if err != nil {
-		return netip.Addr{}, 0, false
-	}
-	return ip, 0, true
 }
 
 // tags is a list of tags: a JSON list (the API), a comma-joined string (the

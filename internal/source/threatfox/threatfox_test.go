@@ -197,24 +197,6 @@ func TestResponseError(t *testing.T) {
 	}
 }
 
-func TestParseIOC(t *testing.T) {
-	for in, want := range map[string]string{
-		"1.2.3.4:443": "1.2.3.4:443", "[2001:db8::1]:443": "[2001:db8::1]:443", "1.2.3.4": "1.2.3.4:0",
-		" 1.2.3.4:80 ": "1.2.3.4:80", "[::ffff:1.2.3.4]:80": "1.2.3.4:80",
-		"1.2.3.4:0": "", "1.2.3.4:70000": "", "[fe80::1%eth0]:80": "", "0.0.0.0:80": "", "1.2.3:80": "", "": "",
-		"1.2.3.4:443/path": "", "http://1.2.3.4:80": "",
-	} {
-		ip, port, ok := ParseIOC(in)
-		got := ""
-		if ok {
-			got = netip.AddrPortFrom(ip, uint16(port)).String()
-		}
-		if got != want {
-			t.Errorf("ParseIOC(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func FuzzParse(f *testing.F) {
 	f.Add(answer)
 	f.Add(`{"query_status":"no_result","data":"x"}`)
