@@ -34,7 +34,7 @@ type genBanner struct {
 	Data      string         `json:"data"`
 	Location  map[string]any `json:"location"`
 	HTTP      map[string]any `json:"http"`
-	SSL       map[string]any `json:"ssl"`
+	SSL       map[string]any `json:"ssl,omitempty"`
 	Opts      map[string]any `json:"opts"`
 	Shodan    map[string]any `json:"_shodan"`
 }
@@ -72,7 +72,7 @@ func genHex(r *rand.Rand, n int) string {
 func writeBanners(w io.Writer, n int, seed uint64) error {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	base := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
-	der := make([]byte, 900)
+	der := make([]byte, 700)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for i := range n {
@@ -90,7 +90,7 @@ func writeBanners(w io.Writer, n int, seed uint64) error {
 		k := r.IntN(len(genOrgs))
 		title := genTitles[r.IntN(len(genTitles))]
 		html := "<!DOCTYPE html>\n<html><head><title>" + title + "</title>\n<meta charset=\"utf-8\"><style>body{font-family:sans-serif;margin:2em}</style></head>\n<body><h1>" +
-			title + "</h1>\n<p>" + genText(r, 900+r.IntN(1200)) + "</p>\n</body></html>\n"
+			title + "</h1>\n<p>" + genText(r, 400+r.IntN(400)) + "</p>\n</body></html>\n"
 		for j := range der {
 			der[j] = byte(r.Uint32())
 		}
@@ -104,13 +104,13 @@ func writeBanners(w io.Writer, n int, seed uint64) error {
 			Hash: r.Int64() - r.Int64(), IP: &ipn, IPStr: ipStr, Port: genPorts[r.IntN(len(genPorts))], Transport: "tcp",
 			Timestamp: stamp, Org: genOrgs[k], ISP: genOrgs[k], ASN: fmt.Sprintf("AS%d", 14061+k*1000),
 			Hostnames: []string{host}, Domains: []string{"example.net"}, CPE23: []string{"cpe:2.3:a:f5:nginx"}, CPE: []string{"cpe:/a:f5:nginx"},
-			Data: "HTTP/1.1 404 Not Found\r\nDate: " + ts.Format(time.RFC1123) + "\r\nContent-Type: text/plain\r\nContent-Length: 0\r\nServer: nginx\r\nKeep-Alive: timeout=5\r\n\r\n",
+			Data:     "HTTP/1.1 404 Not Found\r\nDate: " + ts.Format(time.RFC1123) + "\r\nContent-Type: text/plain\r\nContent-Length: 0\r\nServer: nginx\r\nKeep-Alive: timeout=5\r\n\r\n",
 			Location: map[string]any{"city": genCities[k], "region_code": "HE", "area_code": nil, "longitude": 8.68 + float64(k), "latitude": 50.11, "country_code": genCountry[k], "country_name": "Germany", "postal_code": nil, "dma_code": nil},
 			HTTP: map[string]any{
 				"status": 404, "title": title, "server": "nginx", "host": ipStr, "html": html, "html_hash": r.Int32() - r.Int32(),
 				"headers_hash": r.Int32(), "location": "/", "redirects": []any{}, "robots": nil, "sitemap": nil, "securitytxt": nil,
 				"robots_hash": nil, "sitemap_hash": nil, "securitytxt_hash": nil, "components": map[string]any{"Nginx": map[string]any{"categories": []string{"Web servers", "Reverse proxies"}}},
-				"waf": nil, "favicon": map[string]any{"hash": r.Int32(), "data": base64.StdEncoding.EncodeToString(der[:300]), "location": "https://" + ipStr + "/favicon.ico"},
+				"waf": nil, "favicon": map[string]any{"hash": r.Int32(), "data": base64.StdEncoding.EncodeToString(der[:200]), "location": "https://" + ipStr + "/favicon.ico"},
 			},
 			SSL: map[string]any{
 				"jarm": genHex(r, 62), "ja3s": genHex(r, 32), "versions": []string{"TLSv1.2", "TLSv1.3", "-SSLv2", "-SSLv3", "-TLSv1", "-TLSv1.1"},
@@ -132,6 +132,11 @@ func writeBanners(w io.Writer, n int, seed uint64) error {
 			},
 			Opts:   map[string]any{"vulns": []any{}, "heartbleed": "2026/04/01 00:00:00 " + ipStr + ":443 - SAFE\n"},
 			Shodan: map[string]any{"id": genHex(r, 8) + "-" + genHex(r, 4) + "-" + genHex(r, 4) + "-" + genHex(r, 12), "module": "https", "crawler": genHex(r, 40), "ptr": true, "options": map[string]any{}, "region": "eu"},
+		}
+		if p := b.Port; p != 443 && p != 8443 && p != 50050 {
+			// Plain HTTP: no TLS.
+			b.SSL = nil
+			b.Shodan["module"] = "http"
 		}
 		if i%3 == 0 {
 			b.Product, b.Tags = "Cobalt Strike Beacon", []string{"c2", "self-signed"}
