@@ -320,3 +320,31 @@ func parseBlock(data []byte, hunt string) []item {
 	}
 	return items
 }
+
+func init() {
+	source.Register(source.Kind{
+		Name:   Name,
+		Doc:    "banner files written by `shodan download` (gzip or plain JSON lines), a path or a glob",
+		Fields: []string{"path"},
+		New:    func(source.Settings) (source.Source, error) { return Source{}, nil },
+	})
+}
+
+// Source reads a hunt's banner files: Hunt.Path, a path or a glob
+// (relative paths are the caller's to resolve). It has no settings.
+type Source struct{}
+
+// Name implements source.Source.
+func (Source) Name() string { return Name }
+
+// Collect implements source.Source: Expand then ReadFiles.
+func (Source) Collect(ctx context.Context, h source.Hunt, emit func(source.Sighting) error) (source.Stats, error) {
+	if h.Path == "" {
+		return source.Stats{}, errors.New("shodan-file hunt has no path: set path: to a banner file or a glob")
+	}
+	paths, err := Expand(h.Path)
+	if err != nil {
+		return source.Stats{}, err
+	}
+	return ReadFiles(ctx, paths, h.Name, emit)
+}

@@ -268,3 +268,36 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func TestRegistered(t *testing.T) {
+	k, err := source.Lookup(Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := k.New(source.Settings{})
+	if err != nil || s.Name() != Name {
+		t.Fatalf("New = %v, %v", s, err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x.json.gz"), gz(t, []byte(strings.Join(ugly, "\n"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	st, err := s.Collect(context.Background(), source.Hunt{Name: "Downloaded", Path: filepath.Join(dir, "*.json.gz")},
+		func(sg source.Sighting) error {
+			if sg.Hunt != "Downloaded" {
+				t.Errorf("hunt %q", sg.Hunt)
+			}
+			n++
+			return nil
+		})
+	if err != nil || n != 4 || st.Requests != 1 || st.Read != 8 {
+		t.Fatalf("Collect: %d sightings, %+v, %v", n, st, err)
+	}
+	if _, err := s.Collect(context.Background(), source.Hunt{Name: "D", Path: filepath.Join(dir, "none*")}, nil); !errors.Is(err, ErrNoFiles) {
+		t.Fatalf("no files: %v", err)
+	}
+	if _, err := s.Collect(context.Background(), source.Hunt{Name: "D"}, nil); err == nil {
+		t.Fatal("no error without a path")
+	}
+}
