@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"net/url"
 	"path"
@@ -49,7 +50,7 @@ var (
 	ErrEmpty = errors.New("feed is empty")
 	// ErrShape: lines were read but no address came out of them, or the
 	// CSV has no column of the name asked for.
-	ErrShape = errors.New("feed changed shape: no addresses parsed")
+	ErrShape = errors.New("feed changed shape")
 	// ErrLineTooLong: a line is longer than MaxLine.
 	ErrLineTooLong = errors.New("feed line too long")
 )
@@ -120,7 +121,7 @@ func Parse(r io.Reader, o Options) ([]source.Sighting, source.Stats, error) {
 		return nil, st, ErrEmpty
 	}
 	if len(out) == 0 {
-		return nil, st, fmt.Errorf("%w: %d lines read, skipped: %v", ErrShape, st.Read, st.Skipped)
+		return nil, st, fmt.Errorf("%w: no address in %d lines (%s)", ErrShape, st.Read, skipList(st))
 	}
 	return out, st, nil
 }
@@ -212,17 +213,24 @@ func parseCSV(r io.Reader, o Options, base source.Sighting) ([]source.Sighting, 
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	cr.ReuseRecord = true
+	shown := header
+	if shown == nil {
+		// For the message: what looks like the header.
+		if shown = findHeader(comments, ""); shown == nil {
+			shown = splitHeader(first)
+		}
+	}
 	ipCol, labelCol := 0, -1
 	if o.Column != "" {
 		ipCol = slices.IndexFunc(header, func(h string) bool { return strings.EqualFold(h, o.Column) })
 		if ipCol < 0 {
-			return nil, st, fmt.Errorf("%w: no column %q in the header %q", ErrShape, o.Column, clip(strings.Join(header, ",")))
+			return nil, st, fmt.Errorf("%w: no column %q in the header %q", ErrShape, o.Column, clip(strings.Join(shown, ",")))
 		}
 	}
 	if o.LabelColumn != "" {
 		labelCol = slices.IndexFunc(header, func(h string) bool { return strings.EqualFold(h, o.LabelColumn) })
 		if labelCol < 0 {
-			return nil, st, fmt.Errorf("%w: no column %q in the header %q", ErrShape, o.LabelColumn, clip(strings.Join(header, ",")))
+			return nil, st, fmt.Errorf("%w: no column %q in the header %q", ErrShape, o.LabelColumn, clip(strings.Join(shown, ",")))
 		}
 	}
 	var out []source.Sighting
@@ -340,6 +348,15 @@ func readLine(br *bufio.Reader) (string, error) {
 		}
 		return strings.TrimRight(string(b), "\r\n"), err
 	}
+}
+
+// skipList renders the skip counts as "reason: n, ...", sorted.
+func skipList(st source.Stats) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(st.Skipped)) {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, st.Skipped[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func clip(s string) string {

@@ -158,6 +158,10 @@ func TestParseFaults(t *testing.T) {
 			}
 		})
 	}
+	_, _, err := Parse(strings.NewReader("#address,ioc\n1.2.3.4,x\n"), Options{Format: CSV, Column: "ip", Seen: seen})
+	if want := `feed changed shape: no column "ip" in the header "address,ioc"`; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %s", err, want)
+	}
 	if _, _, err := Parse(strings.NewReader("1.2.3.4\n"), Options{}); err == nil {
 		t.Error("no error without Seen")
 	}

@@ -46,9 +46,9 @@ var (
 	ErrNoFiles = errors.New("no banner file matches")
 	// ErrTruncated is wrapped when a gzip stream ends early (a download
 	// cut short): the banners read before it stand.
-	ErrTruncated = errors.New("banner file is truncated")
+	ErrTruncated = errors.New("truncated: the gzip stream ends early")
 	// ErrLineTooLong is wrapped when a line is longer than MaxLine.
-	ErrLineTooLong = errors.New("banner line too long")
+	ErrLineTooLong = errors.New("line too long for a banner")
 )
 
 // Expand turns paths and globs into the files they name, in order, each
