@@ -301,3 +301,22 @@ func TestRegistered(t *testing.T) {
 		t.Fatal("no error without a path")
 	}
 }
+
+// TestLongLine reads a banner longer than several blocks between two
+// ordinary ones: it is carried over from block to block, not cut.
+func TestLongLine(t *testing.T) {
+	big := `{"ip_str":"203.0.113.20","port":80,"transport":"tcp","timestamp":"2026-04-26T07:06:05","data":"` + strings.Repeat("B", 3*blockSize+17) + `"}`
+	body := []byte(ugly[0] + "\n" + big + "\n" + ugly[3] + "\n")
+	for name, b := range map[string][]byte{"plain": body, "gzip": gz(t, body)} {
+		got, st := collect(t, func(emit func(source.Sighting) error) (source.Stats, error) {
+			return Read(context.Background(), bytes.NewReader(b), "H", emit)
+		})
+		var ips []string
+		for _, s := range got {
+			ips = append(ips, s.IP.String())
+		}
+		if strings.Join(ips, " ") != "192.0.2.10 203.0.113.20 2001:db8::5" || st.Read != 3 {
+			t.Errorf("%s: got %v, stats %+v", name, ips, st)
+		}
+	}
+}
