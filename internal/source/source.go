@@ -34,6 +34,10 @@ import (
 // returns then still count what was read before the failure, and sightings
 // already emitted stand. If emit returns an error, Collect stops and
 // returns that error unwrapped. Errors never contain secrets.
+//
+// Freshness is the caller's: Collect emits valid sightings whatever their
+// age, each with the source's own last-seen time (UTC), and the caller
+// applies the hunt's max_age to Sighting.LastSeen, one rule for every kind.
 type Source interface {
 	// Name is the registry name of the kind, as a hunt's source: names it.
 	Name() string
