@@ -13,7 +13,9 @@ package shodanfile
 //     a syntax error elsewhere is still there;
 //   - a string is blanked only after checking its content by the rules of
 //     encoding/json's scanner (no control bytes, valid escapes), so a bad
-//     string is never hidden; any doubt leaves the line as it is;
+//     string is never hidden; any doubt leaves the line as it is (strings
+//     that are kept are only delimited: encoding/json checks them, and a
+//     line that is bad before a blanked string stays bad);
 //   - only strings under top-level keys whose fields Banner.Sighting and
 //     the tags never read are blanked: data, http, _shodan, opts, and ssl
 //     except ssl.jarm. Keys are matched in plain ASCII, case-insensitively
@@ -54,39 +56,77 @@ func foldIn(key []byte, set [][]byte) bool {
 }
 
 // stringEnd returns the index of the quote that closes the string whose
-// content starts at i, and whether the content is valid JSON.
+// content starts at i, and whether the content is valid JSON: no control
+// bytes, and only the escapes JSON has.
 func stringEnd(b []byte, i int) (int, bool) {
-	for i < len(b) {
-		switch c := b[i]; {
-		case c == '"':
-			return i, true
-		case c == '\\':
-			if i+1 >= len(b) {
-				return 0, false
-			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(b) {
-					return 0, false
-				}
-				for _, h := range b[i+2 : i+6] {
-					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
-						return 0, false
-					}
-				}
-				i += 6
-			default:
-				return 0, false
-			}
-		case c < 0x20:
+	for {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
 			return 0, false
-		default:
-			i++
 		}
+		q += i
+		k := i
+		for k < q {
+			c := b[k]
+			if c >= 0x20 && c != '\\' {
+				k++
+				continue
+			}
+			n := escapeLen(b, k)
+			if n == 0 {
+				return 0, false
+			}
+			k += n
+		}
+		if k == q {
+			return q, true
+		}
+		// An escape took the quote at q (\"): look further.
+		i = k
 	}
-	return 0, false
+}
+
+// quoteEnd returns the index of the quote that closes the string whose
+// content starts at i (one not escaped), or -1. It checks nothing else:
+// strings that are kept are checked by encoding/json.
+func quoteEnd(b []byte, i int) int {
+	for {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return -1
+		}
+		q += i
+		n := 0
+		for k := q - 1; k >= i && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q
+		}
+		i = q + 1
+	}
+}
+
+// escapeLen is the length of the valid escape at b[k], or 0.
+func escapeLen(b []byte, k int) int {
+	if b[k] != '\\' || k+1 >= len(b) {
+		return 0
+	}
+	switch b[k+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2
+	case 'u':
+		if k+6 > len(b) {
+			return 0
+		}
+		for _, h := range b[k+2 : k+6] {
+			if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+				return 0
+			}
+		}
+		return 6
+	}
+	return 0
 }
 
 // slim appends line, with the long strings no sighting reads blanked, to
@@ -104,8 +144,8 @@ func slim(dst, line []byte) []byte {
 	for i := 0; i < len(line); i++ {
 		switch line[i] {
 		case '"':
-			j, ok := stringEnd(line, i+1)
-			if !ok {
+			j := quoteEnd(line, i+1)
+			if j < 0 {
 				return append(dst[:start], line...)
 			}
 			depth := len(objects)
@@ -119,6 +159,10 @@ func slim(dst, line []byte) []byte {
 				}
 				expectKey = false
 			} else if j-i-1 >= slimMin && topSlim && depth >= 1 && blankable(depth, top, second) {
+				// Only a string checked by JSON's rules is blanked.
+				if end, ok := stringEnd(line, i+1); !ok || end != j {
+					return append(dst[:start], line...)
+				}
 				dst = append(dst, line[from:i+1]...)
 				from = j
 			}

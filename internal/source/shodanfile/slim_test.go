@@ -43,6 +43,9 @@ func TestSlim(t *testing.T) {
 		{`{"data":"` + long + `\n\u00e9\""}`, `{"data":""}`},
 		{`{"location":{"country_code":"` + long + `"}}`, `{"location":{"country_code":"` + long + `"}}`},
 		{`]{"data":"` + long + `"}`, `]{"data":"` + long + `"}`},
+		// Kept strings with escaped quotes and backslashes are delimited right.
+		{`{"ip_str":"a\"b\\","data":"` + long + `","org":"\\\""}`, `{"ip_str":"a\"b\\","data":"","org":"\\\""}`},
+		{`{"data":"` + long + `\"` + long + `"}`, `{"data":""}`},
 	} {
 		if got := string(slim(nil, []byte(tc.in))); got != tc.want {
 			t.Errorf("slim(%.60q)\n got %q\nwant %q", tc.in, got, tc.want)
