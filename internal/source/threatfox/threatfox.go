@@ -19,6 +19,10 @@ import (
 // Name is the registry name of the kind.
 const Name = "threatfox"
 
+// DefaultAPIURL is the ThreatFox API endpoint; THREATFOX_API_URL or the
+// source's api_url overrides it.
+const DefaultAPIURL = "https://threatfox-api.abuse.ch/api/v1/"
+
 // TimeLayout is how ThreatFox writes first_seen and last_seen.
 const TimeLayout = "2006-01-02 15:04:05 UTC"
 
