@@ -82,25 +82,37 @@ func TestBlogPostHuntsStay(t *testing.T) {
 	}
 }
 
-// The catalog's queries find the lab's world: many families have a server
-// the lab's Shodan returns for one of their catalog queries.
+// The catalog's queries find the lab's world: every catalog server of the
+// lab is found by a catalog query of its own family, some sit behind CDNs,
+// and some families stay silent.
 func TestCatalogFindsLabWorld(t *testing.T) {
 	w := lab.NewWorld(lab.WorldConfig{Seed: 1})
 	c := catalog.Builtin()
-	found := map[string]bool{}
+	found := map[*lab.Server]bool{}
+	families := map[string]bool{}
 	for _, h := range c.Hunts {
 		bs, err := w.Search(h.Query)
 		if err != nil {
 			t.Fatalf("%s: %v", h.Name, err)
 		}
 		for _, b := range bs {
-			if b.Server != nil {
-				found[h.Family] = true
+			if b.Server != nil && strings.EqualFold(b.Server.Framework, h.Family) {
+				found[b.Server] = true
+				families[h.Family] = true
 			}
 		}
 	}
-	if len(found) < 30 {
-		t.Errorf("the lab's world answers catalog queries of %d families, want at least 30: %v", len(found), found)
+	cdn := 0
+	for _, s := range w.CatalogServers {
+		if !found[s] {
+			t.Errorf("no catalog query of %s finds the lab's %s server %s", s.Framework, s.Framework, s.IP)
+		}
+		if s.CDN != "" {
+			cdn++
+		}
+	}
+	if len(families) < 50 || cdn < 3 || len(families) == len(c.Families()) {
+		t.Errorf("catalog queries find %d of %d families (want >= 50 and some silent), %d servers behind CDNs (want >= 3)", len(families), len(c.Families()), cdn)
 	}
 }
 
