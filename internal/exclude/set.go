@@ -32,6 +32,9 @@ type Set struct {
 	// over one small contiguous slice.
 	v4lo, v4hi []uint32
 	v4rng      []int32
+	// v4idx[k] is how many IPv4 intervals start below k<<16: a lookup
+	// searches only the intervals of its /16, usually none or one.
+	v4idx []uint32
 	v6         []interval
 	ranges     []Range
 }
@@ -136,6 +139,14 @@ func NewSet(lists []*List, user []netip.Prefix) *Set {
 		s.v4hi = append(s.v4hi, uint32(iv.hi.lo))
 		s.v4rng = append(s.v4rng, iv.rng)
 	}
+	s.v4idx = make([]uint32, 1<<16+1)
+	j := 0
+	for k := range s.v4idx {
+		for j < len(s.v4lo) && uint64(s.v4lo[j]) < uint64(k)<<16 {
+			j++
+		}
+		s.v4idx[k] = uint32(j)
+	}
 	s.v6 = s.build(false)
 	return s
 }
@@ -212,8 +223,11 @@ func (s *Set) Lookup(ip netip.Addr) *Range {
 	if ip.Is4() || ip.Is4In6() {
 		b := ip.As16()
 		x := binary.BigEndian.Uint32(b[12:])
-		// The last interval starting at or before x.
-		lo, hi := 0, len(s.v4lo)
+		// The last interval starting at or before x: how many start at or
+		// before x, which is between the counts below x's /16 and below
+		// the next one.
+		k := x >> 16
+		lo, hi := int(s.v4idx[k]), int(s.v4idx[k+1])
 		for lo < hi {
 			m := int(uint(lo+hi) >> 1)
 			if x < s.v4lo[m] {
