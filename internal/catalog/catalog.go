@@ -61,6 +61,8 @@ type Source struct {
 	ID    string    `yaml:"id"`
 	Title string    `yaml:"title"`
 	Date  time.Time `yaml:"date"`
+	// DateNote says what Date is when it is not the source's own date.
+	DateNote string `yaml:"date_note"`
 }
 
 // Hunt is one catalog entry.
