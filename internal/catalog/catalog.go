@@ -83,7 +83,11 @@ type Hunt struct {
 
 // Provenance says where the hunt comes from and as of when.
 func (h Hunt) Provenance() string {
-	return h.Source.Title + ", " + h.Source.Date.Format(time.DateOnly)
+	s := h.Source.Title + ", " + h.Source.Date.Format(time.DateOnly)
+	if h.Source.DateNote != "" {
+		s += " (" + h.Source.DateNote + ")"
+	}
+	return s
 }
 
 // Catalog is a loaded catalog, in file order.
