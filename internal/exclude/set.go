@@ -34,9 +34,9 @@ type Set struct {
 	v4rng      []int32
 	// v4idx[k] is how many IPv4 intervals start below k<<16: a lookup
 	// searches only the intervals of its /16, usually none or one.
-	v4idx []uint32
-	v6         []interval
-	ranges     []Range
+	v4idx  []uint32
+	v6     []interval
+	ranges []Range
 }
 
 type interval struct {
