@@ -192,3 +192,27 @@ func TestSelectUnknownWord(t *testing.T) {
 		}
 	}
 }
+
+func TestWhere(t *testing.T) {
+	c := catalog.Builtin()
+	hs, err := c.Where("cobalt STRIKE", "C2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != 6 || hs[0].Name != "CobaltStrikeJARM" {
+		t.Errorf("Cobalt Strike c2 hunts: %v", names(hs))
+	}
+	if hs, _ := c.Where("Sliver", "rat"); len(hs) != 0 {
+		t.Errorf("Sliver RATs: %v", names(hs))
+	}
+	if hs, _ := c.Where("", "stealer"); len(hs) < 15 {
+		t.Errorf("%d stealer hunts", len(hs))
+	}
+	var se *catalog.SelectorError
+	if _, err := c.Where("Slivr", ""); !errors.As(err, &se) || se.Nearest != "Sliver" {
+		t.Errorf("family Slivr: %v", err)
+	}
+	if _, err := c.Where("", "rats"); !errors.As(err, &se) || se.Nearest != "rat" {
+		t.Errorf("kind rats: %v", err)
+	}
+}

@@ -102,3 +102,36 @@ func (c *Catalog) matcher(w string) (matcher, error) {
 	}
 	return nil, &SelectorError{Word: w, Nearest: config.Nearest(w, known)}
 }
+
+// Where returns the hunts of a family and of a kind (either "" for any),
+// in catalog order: the filters of a listing such as `c2sweep hunts
+// --family Sliver --kind c2`. An unknown family or kind is a
+// *SelectorError with the nearest known one.
+func (c *Catalog) Where(family, kind string) ([]Hunt, error) {
+	if kind != "" && !validKind(Kind(strings.ToLower(kind))) {
+		known := make([]string, len(Kinds))
+		for i, k := range Kinds {
+			known[i] = string(k)
+		}
+		return nil, &SelectorError{Word: kind, Nearest: config.Nearest(kind, known)}
+	}
+	if family != "" && !c.hasFamily(family) {
+		return nil, &SelectorError{Word: family, Nearest: config.Nearest(family, c.Families())}
+	}
+	var out []Hunt
+	for _, h := range c.Hunts {
+		if (family == "" || strings.EqualFold(h.Family, family)) && (kind == "" || strings.EqualFold(string(h.Kind), kind)) {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+func (c *Catalog) hasFamily(f string) bool {
+	for _, h := range c.Hunts {
+		if strings.EqualFold(h.Family, f) {
+			return true
+		}
+	}
+	return false
+}
