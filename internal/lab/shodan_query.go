@@ -90,15 +90,6 @@ func (q *shodanQuery) matches(b *Banner) bool {
 	return true
 }
 
-// CheckShodanQuery reports whether the lab's Shodan would run query: nil,
-// or the invalid-query error naming what it could not read (an unknown
-// filter, a bad value, an unbalanced quote). The hunt catalog's tests use
-// it on every catalog query.
-func CheckShodanQuery(query string) error {
-	_, err := parseShodanQuery(query)
-	return err
-}
-
 func parseShodanQuery(query string) (*shodanQuery, error) {
 	toks, err := tokenizeQuery(query)
 	if err != nil {
