@@ -137,7 +137,15 @@ func (b *Banner) AppendJSON(dst []byte, minify bool) []byte {
 			j.key("html").str(h.HTML)
 		}
 		j.key("location").str("/")
-		j.key("components").raw("{}")
+		if len(h.Components) == 0 {
+			j.key("components").raw("{}")
+		} else {
+			j.key("components").open('{')
+			for _, c := range h.Components {
+				j.key(c).raw(`{"categories":["JavaScript frameworks"]}`)
+			}
+			j.close('}')
+		}
 		j.key("html_hash").int(int64(h.HTMLHash))
 		j.key("sitemap").raw("null")
 		j.key("headers_hash").int(int64(h.HeadersHash))

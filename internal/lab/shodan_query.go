@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +33,12 @@ var ErrShodanQuery = errors.New("The search request timed out or your query was 
 //   - http.html_hash:, http.favicon.hash:, hash:, port: take integers,
 //     comma-separated for "any of";
 //   - after:/before: take DD/MM/YYYY (UTC); after: keeps banners at or after
-//     the start of that day, before: those before it.
+//     the start of that day, before: those before it;
+//   - http.html: (and its older name html:) matches a case-insensitive
+//     substring of the page; http.component: a web component by name,
+//     case-insensitively; ssl.cert.issuer.cn: a substring of the issuer's
+//     common name; http.status: and http.headers_hash: take integers like
+//     port:.
 //
 // An unbalanced quote, an empty query, an unknown filter or a bad value is
 // the invalid-query error, as Shodan reports it.
@@ -245,6 +251,24 @@ func filterMatcher(name, value string) (func(*Banner) bool, error) {
 		}, nil
 	case "ssl.jarm":
 		return func(b *Banner) bool { return b.SSL != nil && b.SSL.JARM == lv }, nil
+	case "http.html", "html":
+		return func(b *Banner) bool { return b.HTTP != nil && containsFold(b.HTTP.HTML, lv) }, nil
+	case "http.component":
+		return func(b *Banner) bool {
+			return b.HTTP != nil && slices.ContainsFunc(b.HTTP.Components, func(c string) bool { return strings.EqualFold(c, value) })
+		}, nil
+	case "ssl.cert.issuer.cn":
+		return func(b *Banner) bool {
+			if b.SSL == nil {
+				return false
+			}
+			for _, kv := range b.SSL.Cert.Issuer {
+				if kv[0] == "CN" && containsFold(kv[1], lv) {
+					return true
+				}
+			}
+			return false
+		}, nil
 	case "ssl.cert.serial":
 		want, ok := new(big.Int).SetString(lv, 10)
 		if !ok {
@@ -254,7 +278,7 @@ func filterMatcher(name, value string) (func(*Banner) bool, error) {
 			return nil, fmt.Errorf("%w (bad serial %q)", ErrShodanQuery, value)
 		}
 		return func(b *Banner) bool { return b.SSL != nil && b.SSL.Cert.Serial.Cmp(want) == 0 }, nil
-	case "http.html_hash", "http.favicon.hash", "hash", "port":
+	case "http.html_hash", "http.favicon.hash", "hash", "port", "http.status", "http.headers_hash":
 		set := map[int64]bool{}
 		for _, v := range strings.Split(value, ",") {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -281,6 +305,20 @@ func filterMatcher(name, value string) (func(*Banner) bool, error) {
 			}
 		case "hash":
 			get = func(b *Banner) (int64, bool) { return int64(b.Hash), true }
+		case "http.status":
+			get = func(b *Banner) (int64, bool) {
+				if b.HTTP == nil {
+					return 0, false
+				}
+				return int64(b.HTTP.Status), true
+			}
+		case "http.headers_hash":
+			get = func(b *Banner) (int64, bool) {
+				if b.HTTP == nil {
+					return 0, false
+				}
+				return int64(b.HTTP.HeadersHash), true
+			}
 		default:
 			get = func(b *Banner) (int64, bool) { return int64(b.Port), true }
 		}

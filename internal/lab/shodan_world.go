@@ -75,6 +75,7 @@ type HTTPBanner struct {
 	Status      int
 	FaviconHash int32 // 0: no favicon property
 	HeadersHash int32
+	Components  []string // web components Shodan recognised (http.component:)
 }
 
 // SSLBanner is the ssl property of a TLS banner.

@@ -32,6 +32,9 @@ type World struct {
 	Config WorldConfig
 	// Servers are the C2 servers, in a fixed order.
 	Servers []*Server
+	// CatalogServers are the servers of the hunt catalog's other families
+	// (see shodan_catalog.go): no planted contacts, some behind CDNs.
+	CatalogServers []*Server
 	// Banners are every banner Shodan holds, C2 and unrelated, newest first.
 	Banners []*Banner
 	// Devices and Events are the organisation's telemetry.
@@ -49,6 +52,7 @@ func NewWorld(cfg WorldConfig) *World {
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0xc25eed))
 	genShodan(rng, w)
 	genTelemetry(rng, w)
+	genCatalogServers(w)
 	return w
 }
 
@@ -82,4 +86,7 @@ type Server struct {
 	Banners   []*Banner
 	LastSeen  time.Time
 	Stale     bool // last seen long ago: a sweep with a 7d max age drops it
+	// CDN names the CDN front end the server hides behind ("" for none):
+	// its address is the CDN's shared edge (catalog servers only).
+	CDN string
 }

@@ -35,6 +35,7 @@ type Service struct {
 	mu      sync.Mutex
 	credits int
 	last    map[string]time.Time // last admitted request of each key
+	silent  map[string]bool      // lower-case frameworks whose servers Shodan no longer sees
 }
 
 func New(l *lab.Lab) (*Service, error) {
@@ -70,6 +71,39 @@ func Credits(l *lab.Lab) int {
 		}
 	}
 	return 0
+}
+
+// Silence makes the lab's Shodan stop seeing the servers of the named
+// frameworks or families (Server.Framework, case-insensitive) in searches
+// and counts, as when a fingerprint stops working; Silence with no names
+// brings them all back. Tests of hunt health use it between runs.
+func Silence(l *lab.Lab, frameworks ...string) {
+	for _, svc := range l.Services() {
+		if s, ok := svc.(*Service); ok {
+			s.mu.Lock()
+			s.silent = map[string]bool{}
+			for _, f := range frameworks {
+				s.silent[strings.ToLower(f)] = true
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// audible drops the banners of silenced frameworks.
+func (s *Service) audible(matches []*lab.Banner) []*lab.Banner {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.silent) == 0 {
+		return matches
+	}
+	out := make([]*lab.Banner, 0, len(matches))
+	for _, b := range matches {
+		if b.Server == nil || !s.silent[strings.ToLower(b.Server.Framework)] {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -164,7 +198,7 @@ func (s *Service) search(w http.ResponseWriter, q url.Values, count bool) {
 			return
 		}
 	}
-	matches := query.Run(s.l.World.Banners)
+	matches := s.audible(query.Run(s.l.World.Banners))
 	var facets map[string][]lab.Facet
 	if f := q.Get("facets"); f != "" {
 		if facets, err = lab.ShodanFacets(f, matches); err != nil {

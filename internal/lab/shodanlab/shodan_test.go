@@ -624,3 +624,30 @@ func TestShodanPythonCLI(t *testing.T) {
 		}
 	}
 }
+
+// A silenced framework disappears from searches and counts, and comes back.
+func TestShodanSilence(t *testing.T) {
+	l, clk := shodanLab(t, lab.Options{World: lab.WorldConfig{Seed: 5}})
+	total := func(path, q string) int {
+		return decodeSearch(t, shodanGet(t, l, clk, path, url.Values{"query": {q}})).Total
+	}
+	const q2 = `"X-Havoc: true"`
+	before, remcos := total("/shodan/host/count", q2), total("/shodan/host/search", `product:"Remcos Pro RAT Trojan"`)
+	if before == 0 || remcos != 1 {
+		t.Fatalf("world has %d Havoc banners and %d Remcos", before, remcos)
+	}
+	shodanlab.Silence(l, "havoc", "Remcos")
+	if n := total("/shodan/host/count", q2); n != 0 {
+		t.Errorf("silenced Havoc: count %d", n)
+	}
+	if n := total("/shodan/host/search", `product:"Remcos Pro RAT Trojan"`); n != 0 {
+		t.Errorf("silenced Remcos: search %d", n)
+	}
+	if n := total("/shodan/host/search", "ssl:multiplayer"); n == 0 {
+		t.Error("Sliver silenced too")
+	}
+	shodanlab.Silence(l)
+	if n := total("/shodan/host/count", q2); n != before {
+		t.Errorf("after Silence(): %d, want %d", n, before)
+	}
+}
