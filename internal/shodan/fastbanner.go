@@ -230,7 +230,7 @@ func lookup(fields []field, key []byte) int {
 		}
 	}
 	for i := range fields {
-		if bytes.EqualFold(key, []byte(fields[i].name)) {
+		if len(key) == len(fields[i].name) && bytes.EqualFold(key, []byte(fields[i].name)) {
 			return -2
 		}
 	}

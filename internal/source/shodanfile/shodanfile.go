@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -289,10 +288,9 @@ func split(ctx context.Context, in io.Reader, blocks chan<- block) error {
 	}
 }
 
-// parseBlock decodes every line of data exactly as the Shodan client does.
-// Long strings no sighting reads are blanked first (see slim).
+// parseBlock decodes every line of data exactly as the Shodan client does
+// (shodan.DecodeSightingBanner reads only what a sighting needs).
 func parseBlock(data []byte, hunt string) []item {
-	var scratch []byte
 	items := make([]item, 0, bytes.Count(data, []byte{'\n'})+1)
 	for len(data) > 0 {
 		line := data
@@ -305,9 +303,8 @@ func parseBlock(data []byte, hunt string) []item {
 		if len(line) == 0 {
 			continue
 		}
-		scratch = slim(scratch[:0], line)
 		var b shodan.Banner
-		if err := json.Unmarshal(scratch, &b); err != nil {
+		if err := shodan.DecodeSightingBanner(line, &b); err != nil {
 			items = append(items, item{skip: shodan.SkipUndecodableMatch})
 			continue
 		}
