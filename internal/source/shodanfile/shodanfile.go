@@ -12,7 +12,6 @@ package shodanfile
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +21,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+
+	"github.com/klauspost/compress/gzip"
 
 	"c2sweep/internal/shodan"
 	"c2sweep/internal/source"
