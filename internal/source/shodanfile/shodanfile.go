@@ -145,24 +145,33 @@ type result struct {
 	items []item
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, blockSize+64<<10); return &b }}
+// inFlight is how many blocks each worker may have queued: enough that
+// the inflating goroutine rarely waits for a worker to be scheduled on a
+// busy machine. The buffers are made once per stream and go round.
+const inFlight = 4
 
 func decode(ctx context.Context, in io.Reader, hunt string, emit func(source.Sighting) error) (source.Stats, error) {
 	var st source.Stats
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := max(1, runtime.GOMAXPROCS(0))
-	blocks := make(chan block, workers)
-	results := make(chan result, workers)
+	n := workers * inFlight
+	blocks := make(chan block, n)
+	results := make(chan result, n)
+	free := make(chan *[]byte, n)
+	for range n {
+		b := make([]byte, 0, blockSize+64<<10)
+		free <- &b
+	}
 	readErr := make(chan error, 1)
 
-	go func() { readErr <- split(ctx, in, blocks) }()
+	go func() { readErr <- split(ctx, in, free, blocks) }()
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for b := range blocks {
 				items := parseBlock(b.data, hunt)
-				bufPool.Put(b.buf)
+				free <- b.buf
 				select {
 				case results <- result{b.seq, items}:
 				case <-ctx.Done():
@@ -222,7 +231,7 @@ func decode(ctx context.Context, in io.Reader, hunt string, emit func(source.Sig
 // split cuts the inflated stream into blocks of whole lines and closes
 // blocks when done. When the stream fails, the whole lines before the
 // failure are still sent.
-func split(ctx context.Context, in io.Reader, blocks chan<- block) error {
+func split(ctx context.Context, in io.Reader, free chan *[]byte, blocks chan<- block) error {
 	defer close(blocks)
 	seq := 0
 	send := func(bp *[]byte, data []byte) bool {
@@ -236,7 +245,12 @@ func split(ctx context.Context, in io.Reader, blocks chan<- block) error {
 	}
 	var carry []byte // the start of a line cut by the end of a block
 	for {
-		bp := bufPool.Get().(*[]byte)
+		var bp *[]byte
+		select {
+		case bp = <-free:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		buf := append((*bp)[:0], carry...)
 		// Read up to blockSize past the carried part, so that a long line
 		// always makes progress.
@@ -252,7 +266,7 @@ func split(ctx context.Context, in io.Reader, blocks chan<- block) error {
 		if err == io.EOF {
 			// The last line may lack its end.
 			if len(buf) == 0 {
-				bufPool.Put(bp)
+				free <- bp
 				return nil
 			}
 			if !send(bp, buf) {
@@ -275,11 +289,11 @@ func split(ctx context.Context, in io.Reader, blocks chan<- block) error {
 		if i < 0 {
 			// No line end in a whole block: carry it all on.
 			if len(buf) > MaxLine {
-				bufPool.Put(bp)
+				free <- bp
 				return fmt.Errorf("%w: more than %d bytes", ErrLineTooLong, MaxLine)
 			}
 			carry = append(carry[:0:0], buf...)
-			bufPool.Put(bp)
+			free <- bp
 			continue
 		}
 		carry = append(carry[:0:0], buf[i+1:]...)
