@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -421,16 +422,16 @@ const (
 	msb = 0x8080808080808080
 )
 
-// plain8 reports whether none of the 8 bytes in x is a quote, a backslash
-// or a control byte (it may say no when the answer is yes, never the
-// other way).
-func plain8(x uint64) bool {
+// special8 marks, in the high bit of each byte, the bytes of x that are a
+// quote, a backslash or a control byte. The lowest mark is always right
+// (a false mark can only follow a true one), which is all str uses.
+func special8(x uint64) uint64 {
 	q := x ^ ('"' * lsb)
 	bs := x ^ ('\\' * lsb)
 	hit := (q - lsb) &^ q
 	hit |= (bs - lsb) &^ bs
 	hit |= (x - 0x20*lsb) &^ x
-	return hit&msb == 0
+	return hit & msb
 }
 
 // str reads the string at s.i (its opening quote) by JSON's rules: no
@@ -440,15 +441,21 @@ func plain8(x uint64) bool {
 func (s *scanner) str() (end int, esc, high bool, ok bool) {
 	d := s.d
 	i := s.i + 1
-	var or uint64
+	var or uint64 // the bytes passed 8 at a time, for high
 	for {
+		// Eight bytes at a time up to the first special one.
 		for i+8 <= len(d) {
 			x := binary.LittleEndian.Uint64(d[i:])
-			if !plain8(x) {
-				break
+			hit := special8(x)
+			if hit == 0 {
+				or |= x
+				i += 8
+				continue
 			}
-			or |= x
-			i += 8
+			n := bits.TrailingZeros64(hit) / 8
+			or |= x & (1<<(8*n) - 1)
+			i += n
+			break
 		}
 		if i >= len(d) {
 			return 0, false, false, false
