@@ -1,11 +1,13 @@
 // Package shodanfile reads the banner files that `shodan download` writes:
 // one full banner JSON object a line, gzip'd (.json.gz) or plain. Banners
 // are decoded and checked exactly as the Shodan client's (shodan.Banner and
-// its Sighting method), so a file and a live search of the same banners give
-// the same sightings and the same skip counts.
+// its Sighting method; shodan.DecodeSightingBanner reads only what a sighting
+// needs and gives the same result as encoding/json), so a file and a live
+// search of the same banners give the same sightings and the same skip counts.
 //
-// Reading keeps up with decompression: one goroutine inflates and cuts the
-// stream into blocks of whole lines, the others decode banners, and the
+// Reading keeps up with decompression: one goroutine inflates (klauspost's
+// gzip, faster than compress/gzip) and cuts the stream into blocks of whole
+// lines, one goroutine per core decodes banners, and the
 // caller's goroutine emits the sightings in file order.
 package shodanfile
 
