@@ -201,9 +201,8 @@ func Validate(data []byte) error {
 			}
 			where, _ := o["where_sighted_refs"].([]any)
 			for _, r := range where {
-				if s, _ := r.(string); types[s] != "identity" && types[s] != "location" {
-					t := types[s]
-					fail("%s: where_sighted_refs %s is a %s, not an identity or location", id, r, t)
+				if t := types[fmt.Sprint(r)]; t != "identity" && t != "location" {
+					fail("%s: where_sighted_refs %v is a %s, not an identity or location", id, r, t)
 				}
 			}
 		case "indicator":
