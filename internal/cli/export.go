@@ -21,7 +21,7 @@ type ExportCmd struct {
 // ExportStixCmd writes the state as a STIX 2.1 bundle.
 type ExportStixCmd struct {
 	Output string `short:"o" env:"-" help:"Write the bundle to FILE (atomically, mode 0640) instead of stdout." placeholder:"FILE" type:"path"`
-	Since  string `env:"-" help:"Only C2 servers a run named, and contacts with events, at or after this age or date (e.g. 7d, 2026-11-01); default: the active servers and all their contacts." placeholder:"AGE|DATE"`
+	Since  string `env:"-" help:"Only C2 servers a run named at or after this age or date (e.g. 7d, 2026-11-01), expired ones included; default: the servers still active." placeholder:"AGE|DATE"`
 	Org    string `env:"C2SWEEP_ORG" help:"Name of the organisation whose devices made the sightings (its STIX identity)." placeholder:"NAME"`
 	TTL    string `env:"-" name:"ttl" help:"How long an indicator stays valid after its server was last seen (default: state.indicator_ttl of the config, else 30d)." placeholder:"AGE"`
 }
@@ -31,7 +31,7 @@ func (c *ExportStixCmd) Help() string {
 valid until last seen + the TTL), the server as infrastructure
 (command-and-control) and its address, its family as malware, their
 relationships, and a sighting by the organisation for each server its
-devices contacted. Ids are derived from the content: importing the bundle
+devices contacted (every stored hit that is not suppressed counts). Ids are derived from the content: importing the bundle
 again updates the objects a platform holds instead of duplicating them.
 
 Examples:
@@ -83,7 +83,9 @@ func (c *ExportStixCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	hits, err := st.Hits(g.ctx, store.HitFilter{Since: since, HideSuppressed: true})
+	// Every contact of an exported server, whatever --since: a sighting's
+	// id does not depend on the window, so neither may its content.
+	hits, err := st.Hits(g.ctx, store.HitFilter{HideSuppressed: true})
 	if err != nil {
 		return err
 	}
@@ -126,7 +128,8 @@ var builtinFamilies = map[string]string{
 // stixInput maps the state to the bundle's input: the one place that says
 // which stored fact becomes which STIX property. Servers a run named
 // before since are left out; each hit (not suppressed) of an exported
-// server counts as one contact.
+// server counts as one contact. Sources' families, confidence and tags
+// join here when the state keeps them.
 func stixInput(org string, ttl time.Duration, since time.Time, recs []store.IndicatorRecord, hits []store.StoredHit) stix.Input {
 	in := stix.Input{Organisation: org, TTL: ttl}
 	at := map[netip.Addr]int{}
@@ -161,6 +164,9 @@ func stixInput(org string, ttl time.Duration, since time.Time, recs []store.Indi
 		}
 		if h.Timestamp.After(c.Last) {
 			c.Last = h.Timestamp
+		}
+		if h.FirstReported.After(c.Recorded) {
+			c.Recorded = h.FirstReported
 		}
 		c.Count++
 	}

@@ -73,8 +73,12 @@ type Server struct {
 
 // Contacts summarises the telemetry events that matched one server.
 type Contacts struct {
-	First, Last time.Time
+	First, Last time.Time // of the events
 	Count       int
+	// Recorded is when the newest of these events was recorded (optional):
+	// the sighting's modified is the later of it and Last, so an event that
+	// arrives late still makes a new version.
+	Recorded time.Time
 }
 
 // Bundle is a STIX 2.1 bundle. Bundles carry no spec_version in 2.1.
@@ -295,7 +299,7 @@ func serverObjects(s Server, ttl time.Duration, orgID string, families map[strin
 	}
 	if c := s.Contacts; c.Count > 0 {
 		objs = append(objs, sighting{
-			common:           common{Type: "sighting", SpecVersion: "2.1", ID: id("sighting", ind.ID, orgID), CreatedByRef: orgID, Created: stamp(c.First), Modified: stamp(c.Last)},
+			common:           common{Type: "sighting", SpecVersion: "2.1", ID: id("sighting", ind.ID, orgID), CreatedByRef: orgID, Created: stamp(c.First), Modified: stamp(later(c.Last, c.Recorded))},
 			FirstSeen:        stamp(c.First),
 			LastSeen:         stamp(c.Last),
 			Count:            min(c.Count, maxCount),
@@ -333,7 +337,7 @@ func normalise(s *Server) error {
 	case c.Count > 0 && (c.First.IsZero() || c.Last.IsZero()):
 		return fmt.Errorf("%w: server %s: contacts need their first and last time", ErrInput, s.IP)
 	}
-	c.First, c.Last = ms(c.First), ms(c.Last)
+	c.First, c.Last, c.Recorded = ms(c.First), ms(c.Last), ms(c.Recorded)
 	if c.Last.Before(c.First) {
 		return fmt.Errorf("%w: server %s: last contact is before the first", ErrInput, s.IP)
 	}
@@ -397,6 +401,13 @@ func patternString(s string) string {
 // timeLayout is RFC 3339 in UTC with milliseconds, as STIX requires for
 // created and modified.
 const timeLayout = "2006-01-02T15:04:05.000Z"
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
 
 func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 

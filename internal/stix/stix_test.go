@@ -248,6 +248,16 @@ func TestIDsAreStableAndFollowContent(t *testing.T) {
 		t.Error("new content, same bundle id")
 	}
 
+	// An event that arrives late (older than the last contact): a new
+	// version of the sighting all the same.
+	in = sample()
+	in.Servers[1].Contacts.Count++
+	in.Servers[1].Contacts.Recorded = at("2026-11-21T00:00:00Z")
+	late := objects(t, encode(t, in))
+	if late[sg]["id"] != b[sg]["id"] || late[sg]["modified"] != "2026-11-21T00:00:00.000Z" || late[sg]["last_seen"] != b[sg]["last_seen"] {
+		t.Errorf("a late event: %v, was %v", late[sg], b[sg])
+	}
+
 	// Other identifying content: other ids.
 	in = sample()
 	in.Servers[1].IP = netip.MustParseAddr("198.51.100.8")
