@@ -37,10 +37,10 @@ const Namespace = "ab770f03-96ad-4dfe-b8c2-cae6c0f700c6"
 // gives 198.51.100.7 the same ipv4-addr id.
 const scoNamespace = "00abedb4-aa42-466c-9c01-fed23315a9b7"
 
-// Epoch is created and modified of the objects whose content has no time
+// epoch is created and modified of the objects whose content has no time
 // of its own (the organisation's identity, a malware family): a fixed time,
 // so that a re-export never presents them as a new version.
-var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // maxCount is the largest count a sighting may carry (STIX 2.1, 5.1).
 const maxCount = 999_999_999
@@ -185,9 +185,9 @@ func Build(in Input) (*Bundle, error) {
 		}
 	}
 
-	epoch := stamp(Epoch)
+	epochStamp := stamp(epoch)
 	org := identity{
-		common:        common{Type: "identity", SpecVersion: "2.1", Created: epoch, Modified: epoch},
+		common:        common{Type: "identity", SpecVersion: "2.1", Created: epochStamp, Modified: epochStamp},
 		Name:          in.Organisation,
 		IdentityClass: "organization",
 	}
@@ -209,7 +209,7 @@ func Build(in Input) (*Bundle, error) {
 	slices.SortFunc(names, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
 	for _, n := range names {
 		objs = append(objs, malware{
-			common:   common{Type: "malware", SpecVersion: "2.1", ID: families[strings.ToLower(n)], CreatedByRef: org.ID, Created: epoch, Modified: epoch},
+			common:   common{Type: "malware", SpecVersion: "2.1", ID: families[strings.ToLower(n)], CreatedByRef: org.ID, Created: epochStamp, Modified: epochStamp},
 			Name:     n,
 			IsFamily: true,
 		})
