@@ -106,7 +106,7 @@ func (c *ExportStixCmd) Run(g *Globals) error {
 		}
 	} else {
 		if err := output.WriteJSON(c.Output, b); err != nil {
-			return fmt.Errorf("export stix: %w", err)
+			return withHint(fmt.Errorf("export stix: %w", err), "-o names a file in a directory that exists and that you can write")
 		}
 		fmt.Fprintf(g.stderr, "wrote %s: %d C2 servers, %d contacted by devices\n", c.Output, len(in.Servers), sighted)
 	}

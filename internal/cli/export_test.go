@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"c2sweep/internal/cli"
 	"c2sweep/internal/stix/stixtest"
@@ -107,6 +108,30 @@ func TestExportStixFromLabRun(t *testing.T) {
 		t.Error("a second export of the same state differs from the first")
 	}
 
+	// --ttl: valid_until is the server's last sighting by a source plus it.
+	r = mustCode(t, 0, st("export", "stix", "--org", "Contoso Lab", "--ttl", "14d")...)
+	b.Objects = nil // fresh maps, not the first bundle's
+	if err := json.Unmarshal([]byte(r.stdout), &b); err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]string{} // address -> last_seen of its infrastructure
+	for _, o := range b.Objects {
+		if o["type"] == "infrastructure" {
+			last[strings.Fields(o["name"].(string))[2]] = o["last_seen"].(string)
+		}
+	}
+	for _, o := range b.Objects {
+		if o["type"] != "indicator" {
+			continue
+		}
+		ip := strings.Trim(strings.SplitN(o["pattern"].(string), " = ", 2)[1], "']")
+		l, err1 := time.Parse(time.RFC3339, last[ip])
+		u, err2 := time.Parse(time.RFC3339, o["valid_until"].(string))
+		if err1 != nil || err2 != nil || u.Sub(l) != 14*24*time.Hour {
+			t.Errorf("%s: valid_until %v, last seen %v: want 14 days apart", ip, o["valid_until"], last[ip])
+		}
+	}
+
 	// A window after every run: no servers, still a valid bundle.
 	r = mustCode(t, 0, st("export", "stix", "--org", "Contoso Lab", "--since", "2999-01-01")...)
 	if err := stixtest.Validate([]byte(r.stdout)); err != nil || strings.Contains(r.stdout, `"indicator"`) {
@@ -121,6 +146,7 @@ func TestExportStixFromLabRun(t *testing.T) {
 		st("export", "stix"),
 		st("export", "stix", "--org", "x", "--ttl", "0"),
 		st("export", "stix", "--org", "x", "--since", "soon"),
+		st("export", "stix", "--org", "x", "-o", filepath.Join(t.TempDir(), "no", "such", "dir", "b.json")),
 		{"--state", filepath.Join(t.TempDir(), "none.db"), "export", "stix", "--org", "x"},
 	} {
 		r := mustCode(t, cli.ExitCannotRun, args...)
