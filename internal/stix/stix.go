@@ -166,7 +166,8 @@ var ErrInput = errors.New("stix: invalid input")
 // families by name, then each server by address), so equal input gives an
 // equal bundle.
 func Build(in Input) (*Bundle, error) {
-	if strings.TrimSpace(in.Organisation) == "" {
+	in.Organisation = strings.TrimSpace(in.Organisation)
+	if in.Organisation == "" {
 		return nil, fmt.Errorf("%w: the organisation has no name", ErrInput)
 	}
 	if in.TTL < time.Second {
@@ -219,8 +220,8 @@ func Build(in Input) (*Bundle, error) {
 		objs = append(objs, serverObjects(s, in.TTL, org.ID, families)...)
 	}
 
-	// The bundle's id hashes every object's id and version: the same
-	// content is the same bundle.
+	// The bundle's id hashes every object: the same content is the same
+	// bundle.
 	var h strings.Builder
 	for _, o := range objs {
 		b, err := json.Marshal(o)
