@@ -263,3 +263,25 @@ func TestKilledRunsHitsAreDeliveredOnce(t *testing.T) {
 		}
 	}
 }
+
+// A tenant over its CPU quota: one hunting call, the run backs off, and
+// the command line says why and what to do once, with the other queries
+// left for the next run.
+func TestOverQuotaRunBacksOffWithItsHint(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, lab.Options{World: lab.WorldConfig{Seed: 1}, Faults: lab.Faults{CPUQuotaRate: 1, Only: "graph"}})
+	env := childEnv(t, l.Env())
+	dir := t.TempDir()
+	r := runBin(t, env, 60*time.Second, "--state", filepath.Join(dir, "state.db"), "run",
+		"--hunt", "CobaltStrikeJARM", "--max-ips-per-query", "2", "--out", filepath.Join(dir, "out"))
+	if r.code == 0 {
+		t.Fatalf("want a failed run:\n%s", r)
+	}
+	if calls := l.Calls()["graph"]; calls != 1 {
+		t.Errorf("the lab saw %d hunting calls, want 1", calls)
+	}
+	if strings.Count(r.stderr, "hint: the tenant has spent its advanced-hunting CPU quota") != 1 || !strings.Contains(r.stdout, "more not sent") ||
+		!strings.Contains(r.stderr, "retried by the next run") {
+		t.Errorf("want the over-quota hint once and the queries not sent reported:\n%s", r)
+	}
+}

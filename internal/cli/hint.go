@@ -10,6 +10,7 @@ import (
 	"c2sweep/internal/config"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/pipeline"
+	"c2sweep/internal/retry"
 	"c2sweep/internal/store"
 )
 
@@ -40,6 +41,16 @@ func withHint(err error, hint string) error {
 // credentialsHint is the hint of a refused sign-in without a better one.
 const credentialsHint = "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret or certificate; the app needs " +
 	"ThreatHunting.Read.All (--api graph) or AdvancedQuery.Read.All (--api mde), with admin consent"
+
+// Hints of a failed query, also said under a run's summary.
+const (
+	overQuotaHint = "the tenant has spent its advanced-hunting CPU quota for this cycle: no more queries were sent; " +
+		"the next run (after the quota resets) covers their windows, and smaller queries (--max-ips-per-query) spend less of it"
+	bodyTooLargeHint = "an answer went past its size bound: a busy address (CDN, cloud front) can fill it; " +
+		"suppress it or use a shorter --lookback"
+	timeoutHint = "the server did not finish an answer in time: check the network and proxy to it; " +
+		"a shorter --lookback or fewer indicators per query answer faster"
+)
 
 // aadstsHints say what to check for the Entra errors a user meets first.
 var aadstsHints = map[int]string{
@@ -86,6 +97,12 @@ func explain(err error) (msg, hint string) {
 		hint = "give --out a directory this user can create and write (its parents must be directories); nothing was spent"
 	case errors.As(err, &ce):
 		hint = "raise --credit-budget, disable hunts, or wait for the monthly reset"
+	case errors.Is(err, hunting.ErrOverQuota):
+		hint = overQuotaHint
+	case errors.Is(err, retry.ErrBodyTooLarge):
+		hint = bodyTooLargeHint
+	case errors.Is(err, retry.ErrTimeout):
+		hint = timeoutHint
 	case hint == "" && errors.Is(err, hunting.ErrAuth):
 		hint = credentialsHint
 	}

@@ -2,14 +2,17 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"c2sweep/internal/config"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/pipeline"
+	"c2sweep/internal/retry"
 	"c2sweep/internal/store"
 )
 
@@ -38,6 +41,12 @@ func TestPrintErrorOneFormat(t *testing.T) {
 		// Text of a package that still writes its hint: the same format.
 		{errors.New("shodan: no API key\nhint: set SHODAN_API_KEY"), "shodan: no API key", "set SHODAN_API_KEY", ""},
 		{withHint(errors.New("no hunt is enabled"), "enable one"), "no hunt is enabled", "enable one", ""},
+		{fmt.Errorf("graph: %w: %w", hunting.ErrOverQuota, errors.New("400: over quota")),
+			"graph: the tenant is over its hunting CPU quota: 400: over quota", "CPU quota", "AZURE_CLIENT_SECRET"},
+		{fmt.Errorf("graph: %w", &retry.TimeoutError{After: 3 * time.Minute, Err: context.DeadlineExceeded}),
+			"graph: no complete answer within 3m0s: context deadline exceeded", "did not finish an answer in time", ""},
+		{fmt.Errorf("graph: %w", &retry.BodyTooLargeError{Limit: 10}),
+			"graph: answer larger than 10 bytes: stopped reading", "past its size bound", ""},
 		{errors.New("plain"), "plain", "", ""},
 	} {
 		var b bytes.Buffer

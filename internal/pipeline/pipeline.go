@@ -212,6 +212,10 @@ type run struct {
 	// huntsFailed counts hunts whose Shodan stage failed.
 	huntsFailed int
 	outFailed   bool // a result file could not be written (said once)
+	// overQuota is the hunting API's CPU-quota refusal: once it is seen,
+	// no further query is sent this run (each would be refused the same way
+	// and spend more of the quota's cycle); their windows stay for the next run.
+	overQuota error
 }
 
 func (r *run) do(ctx context.Context) error {
