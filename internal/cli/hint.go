@@ -6,11 +6,13 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"c2sweep/internal/config"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/retry"
+	"c2sweep/internal/shodan"
 	"c2sweep/internal/store"
 )
 
@@ -97,6 +99,16 @@ func explain(err error) (msg, hint string) {
 		hint = "give --out a directory this user can create and write (its parents must be directories); nothing was spent"
 	case errors.As(err, &ce):
 		hint = "raise --credit-budget, disable hunts, or wait for the monthly reset"
+	case errors.Is(err, shodan.ErrNoKey):
+		hint = "set SHODAN_API_KEY, run 'shodan init KEY', or try 'c2sweep demo' first"
+	case errors.Is(err, shodan.ErrUnauthorized):
+		hint = "check SHODAN_API_KEY (or 'shodan init KEY') and SHODAN_API_URL"
+	case errors.Is(err, shodan.ErrNoCredits):
+		hint = "the plan's monthly query credits are spent; wait for the reset or lower the hunts' page budgets"
+	case errors.Is(err, shodan.ErrForbidden):
+		hint = "search with filters needs a paid Shodan plan (membership or API plan)"
+	case errors.Is(err, syscall.EADDRINUSE):
+		hint = "another program holds that address; choose another port (--listen 127.0.0.1:PORT, or port 0 for any free one)"
 	case errors.Is(err, hunting.ErrOverQuota):
 		hint = overQuotaHint
 	case errors.Is(err, retry.ErrBodyTooLarge):

@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/retry"
+	"c2sweep/internal/shodan"
 	"c2sweep/internal/store"
 )
 
@@ -38,8 +42,16 @@ func TestPrintErrorOneFormat(t *testing.T) {
 			"state /s.db: corrupt: page 3", "move /s.db aside", ""},
 		{&pipeline.OutDirError{Dir: "/f/r", Err: errors.New("mkdir /f: not a directory")},
 			"results directory /f/r: mkdir /f: not a directory", "--out", ""},
-		// Text of a package that still writes its hint: the same format.
-		{errors.New("shodan: no API key\nhint: set SHODAN_API_KEY"), "shodan: no API key", "set SHODAN_API_KEY", ""},
+		// Typed errors of low-level packages get their hint here.
+		{fmt.Errorf("shodan: %w", shodan.ErrNoKey), "shodan: no Shodan API key", "set SHODAN_API_KEY", ""},
+		{&shodan.APIError{Endpoint: "/api-info", Status: 401, Err: shodan.ErrUnauthorized},
+			"shodan /api-info: status 401: Shodan rejected the API key", "check SHODAN_API_KEY", ""},
+		{&shodan.APIError{Endpoint: "/shodan/host/search", Status: 402, Err: shodan.ErrNoCredits},
+			"shodan /shodan/host/search: status 402: Shodan: insufficient query credits", "monthly query credits", ""},
+		{fmt.Errorf("lab: %w", &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}),
+			"lab: listen tcp: bind: address already in use", "--listen 127.0.0.1:PORT", ""},
+		{&config.Error{Msg: "no state path: $HOME is not defined", Hint: "set state.path or --state"},
+			"no state path: $HOME is not defined", "set state.path or --state", ""},
 		{withHint(errors.New("no hunt is enabled"), "enable one"), "no hunt is enabled", "enable one", ""},
 		{fmt.Errorf("graph: %w: %w", hunting.ErrOverQuota, errors.New("400: over quota")),
 			"graph: the tenant is over its hunting CPU quota: 400: over quota", "CPU quota", "AZURE_CLIENT_SECRET"},

@@ -40,6 +40,8 @@ var (
 	ErrUnauthorized = errors.New("Shodan rejected the API key")
 	ErrNoCredits    = errors.New("Shodan: insufficient query credits")
 	ErrForbidden    = errors.New("Shodan: the API plan does not allow this request")
+	// ErrNoKey is no API key given or found.
+	ErrNoKey = errors.New("no Shodan API key")
 	ErrQuery        = errors.New("Shodan: the search timed out or the query was invalid")
 	ErrNotFound     = errors.New("Shodan: not found")
 	ErrRateLimited  = errors.New("Shodan: request rate limit reached")
@@ -62,15 +64,7 @@ func (e *APIError) Error() string {
 	if e.Message != "" && !strings.Contains(e.Err.Error(), e.Message) {
 		s += ": " + e.Message
 	}
-	switch {
-	case errors.Is(e.Err, ErrUnauthorized):
-		s += "\nhint: check SHODAN_API_KEY (or `shodan init KEY`) and SHODAN_API_URL"
-	case errors.Is(e.Err, ErrNoCredits):
-		s += "\nhint: the plan's monthly query credits are spent; wait for the reset or lower the hunts' page budgets"
-	case errors.Is(e.Err, ErrForbidden):
-		s += "\nhint: search with filters needs a paid Shodan plan (membership or API plan)"
-	}
-	return s
+	return s // the command line gives the hint of e.Err
 }
 
 func (e *APIError) Unwrap() error { return e.Err }
@@ -126,7 +120,7 @@ type Client struct {
 // New checks opts and returns a client.
 func New(opts Options) (*Client, error) {
 	if opts.Key == "" {
-		return nil, errors.New("shodan: no API key\nhint: set SHODAN_API_KEY or run `shodan init KEY`")
+		return nil, fmt.Errorf("shodan: %w", ErrNoKey)
 	}
 	if opts.BaseURL == "" {
 		opts.BaseURL = DefaultBaseURL

@@ -347,7 +347,7 @@ func TestAPIErrors(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, lab.Options{ShodanCredits: 1}, func(o *Options) { o.Key = "wrong-key-0123456789" })
 	_, err := e.c.APIInfo(ctx)
-	if !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "Shodan rejected the API key") || !strings.Contains(err.Error(), "hint:") {
+	if !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "Shodan rejected the API key") || strings.Contains(err.Error(), "hint:") {
 		t.Errorf("bad key: %v", err)
 	}
 	if e.c.Stats().Requests != 1 {
@@ -528,7 +528,7 @@ func TestLoadKey(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("SHODAN_API_KEY", "")
-	if _, _, err := LoadKey(); err == nil || !strings.Contains(err.Error(), "hint:") {
+	if _, _, err := LoadKey(); !errors.Is(err, ErrNoKey) || strings.Contains(err.Error(), "hint:") {
 		t.Errorf("no key: %v", err)
 	}
 	old := filepath.Join(home, ".shodan", "api_key")
