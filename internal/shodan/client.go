@@ -41,13 +41,13 @@ var (
 	ErrNoCredits    = errors.New("Shodan: insufficient query credits")
 	ErrForbidden    = errors.New("Shodan: the API plan does not allow this request")
 	// ErrNoKey is no API key given or found.
-	ErrNoKey = errors.New("no Shodan API key")
-	ErrQuery        = errors.New("Shodan: the search timed out or the query was invalid")
-	ErrNotFound     = errors.New("Shodan: not found")
-	ErrRateLimited  = errors.New("Shodan: request rate limit reached")
-	ErrUnavailable  = errors.New("Shodan: service unavailable")
-	ErrBadResponse  = errors.New("Shodan: unreadable response")
-	ErrAPI          = errors.New("Shodan: API error")
+	ErrNoKey       = errors.New("no Shodan API key")
+	ErrQuery       = errors.New("Shodan: the search timed out or the query was invalid")
+	ErrNotFound    = errors.New("Shodan: not found")
+	ErrRateLimited = errors.New("Shodan: request rate limit reached")
+	ErrUnavailable = errors.New("Shodan: service unavailable")
+	ErrBadResponse = errors.New("Shodan: unreadable response")
+	ErrAPI         = errors.New("Shodan: API error")
 )
 
 // APIError is an error answer from Shodan. Err is one of the sentinels
