@@ -14,6 +14,7 @@ import (
 	"c2sweep/internal/retry"
 	"c2sweep/internal/shodan"
 	"c2sweep/internal/store"
+	"c2sweep/internal/textsafe"
 )
 
 // Hints (the "hint:" lines a user reads) are made here and nowhere else:
@@ -65,11 +66,9 @@ var aadstsHints = map[int]string{
 
 // explain splits err into the message and the hint to print.
 func explain(err error) (msg, hint string) {
+	// Hints come from types only: an error's text can quote a server,
+	// which must not be able to pass its own "hint:" off as ours.
 	msg = strings.TrimSpace(err.Error())
-	// Text of packages that still write their hint into the message.
-	if m, h, ok := strings.Cut(msg, "\nhint: "); ok {
-		msg, hint = strings.TrimSpace(m), strings.TrimSpace(h)
-	}
 	var (
 		h  *hinted
 		se *hunting.SignInError
@@ -115,7 +114,7 @@ func explain(err error) (msg, hint string) {
 		hint = bodyTooLargeHint
 	case errors.Is(err, retry.ErrTimeout):
 		hint = timeoutHint
-	case hint == "" && errors.Is(err, hunting.ErrAuth):
+	case errors.Is(err, hunting.ErrAuth):
 		hint = credentialsHint
 	}
 	return msg, hint
@@ -154,30 +153,32 @@ func reachHint(k hunting.Kind, host, setting string) string {
 }
 
 // printError prints err and its hint; every problem of a config file
-// with its own.
+// with its own. Error text can quote a server's answer or a file's
+// content, so it is escaped for the terminal (textsafe.Terminal) and
+// stays on its line.
 func printError(w io.Writer, err error) {
 	var ces config.Errors
 	if errors.As(err, &ces) && len(ces) > 0 {
 		for _, e := range ces {
-			fmt.Fprintf(w, "c2sweep: %s\n", e)
+			fmt.Fprintf(w, "c2sweep: %s\n", textsafe.Terminal(e.Error()))
 			printHint(w, e.Hint)
 		}
 		return
 	}
 	var ce *config.Error
 	if errors.As(err, &ce) {
-		fmt.Fprintf(w, "c2sweep: %s\n", strings.TrimSpace(err.Error()))
+		fmt.Fprintf(w, "c2sweep: %s\n", textsafe.Terminal(strings.TrimSpace(err.Error())))
 		printHint(w, ce.Hint)
 		return
 	}
 	msg, hint := explain(err)
-	fmt.Fprintf(w, "c2sweep: %s\n", msg)
+	fmt.Fprintf(w, "c2sweep: %s\n", textsafe.Terminal(msg))
 	printHint(w, hint)
 }
 
 // printHint prints one hint line, or nothing for "".
 func printHint(w io.Writer, hint string) {
 	if hint != "" {
-		fmt.Fprintf(w, "hint: %s\n", hint)
+		fmt.Fprintf(w, "hint: %s\n", textsafe.Terminal(hint))
 	}
 }

@@ -97,3 +97,24 @@ func TestPrintErrorConfigProblems(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// Error text can quote a hostile server's answer: escapes and bidi
+// controls are printed as visible text, each error and hint on one line.
+func TestPrintErrorEscapesUntrustedText(t *testing.T) {
+	evil := "denied\x1b[2J\x1b]8;;https://evil.example\x07click\u202etxt.exe\nhint: fake"
+	for _, err := range []error{
+		&hunting.APIError{Status: 400, Code: "BadRequest", Message: evil},
+		config.Errors{{File: "c.yaml", Line: 2, Key: "hunts[0].query", Msg: evil, Hint: "fix it\x1b[31m"}},
+		withHint(errors.New(evil), "see \u202eabc"),
+	} {
+		var b bytes.Buffer
+		printError(&b, err)
+		out := b.String()
+		if strings.ContainsAny(out, "\x1b\x07\u202e") || strings.Count(out, "\n") > 2 || strings.Contains(out, "\nhint: fake") {
+			t.Errorf("%T: raw control text reaches the terminal: %q", err, out)
+		}
+		if !strings.Contains(out, `\x1b[2J`) {
+			t.Errorf("%T: the escape is not shown as text: %q", err, out)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/shodan"
 	"c2sweep/internal/store"
+	"c2sweep/internal/textsafe"
 )
 
 // SweepFlags are the flags of every command that sweeps (run, serve).
@@ -38,7 +39,7 @@ type SweepFlags struct {
 func (g *Globals) loadConfig() (*config.Config, error) {
 	cfg, warnings, err := config.Load(g.Config)
 	for _, w := range warnings {
-		fmt.Fprintf(g.stderr, "warning: %s\n", w)
+		fmt.Fprintf(g.stderr, "warning: %s\n", textsafe.Terminal(w.Error()))
 		printHint(g.stderr, w.Hint)
 	}
 	if err != nil {
