@@ -701,3 +701,39 @@ func TestPlainHTTPRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestPaceFromAnswer: a server that reads a request late (busy, or the
+// network held it) stamps it late; the next request must still reach it
+// Interval after that stamp. The client paces from the first byte of the
+// previous answer, which the server can only send after its stamp. Pacing
+// from the write left the server a gap shorter by the delay (a 429).
+func TestPaceFromAnswer(t *testing.T) {
+	clk := clock.NewFake(worldNow)
+	var mu sync.Mutex
+	var seen []time.Time
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if len(seen)%2 == 0 {
+			clk.Advance(300 * time.Millisecond) // this one sat in the server's queue
+		}
+		seen = append(seen, clk.Now())
+		mu.Unlock()
+		io.WriteString(w, `{"matches": [], "total": 7}`)
+	}))
+	t.Cleanup(srv.Close)
+	const interval = time.Second
+	c, err := New(Options{BaseURL: srv.URL, Key: "k", HTTPClient: srv.Client(), Interval: interval, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := c.Count(context.Background(), "port:1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i < len(seen); i++ {
+		if gap := seen[i].Sub(seen[i-1]); gap < interval {
+			t.Errorf("request %d reached the server %v after the previous one, want >= %v", i, gap, interval)
+		}
+	}
+}
