@@ -32,8 +32,8 @@ func TestRunBacksOffAfterTheCPUQuotaRefusal(t *testing.T) {
 			t.Errorf("query %d: skipped %v, %d attempts", i, q.Skipped, q.Attempts)
 		}
 	}
-	if s.Totals.QueriesFailed != len(s.Queries) || s.Totals.QueriesOverQuota != len(s.Queries) {
-		t.Errorf("%d queries, %d failed, %d over quota: want all", len(s.Queries), s.Totals.QueriesFailed, s.Totals.QueriesOverQuota)
+	if s.Totals.QueriesFailed != len(s.Queries) || s.Totals.OverQuota != len(s.Queries) {
+		t.Errorf("%d queries, %d failed, %d over quota: want all", len(s.Queries), s.Totals.QueriesFailed, s.Totals.OverQuota)
 	}
 	if s.Outcome != pipeline.OutcomeFailed {
 		t.Errorf("outcome %v, want failed: nothing was swept", s.Outcome)

@@ -79,30 +79,30 @@ type QuerySummary struct {
 
 // Totals add up a run.
 type Totals struct {
-	Banners          int  `json:"banners"`
-	Skipped          int  `json:"skipped"`
-	Stale            int  `json:"stale_banners"`
-	Indicators       int  `json:"indicators"`
-	Carried          int  `json:"carried_indicators"` // of Indicators, from earlier runs
-	Queries          int  `json:"queries"`
-	QueriesFailed    int  `json:"queries_failed"`
-	QueriesAtRowCap  int  `json:"queries_at_row_cap,omitempty"` // failed: a single indicator filled the row cap
-	QueriesOverQuota int  `json:"queries_over_quota,omitempty"` // failed: refused for, or not sent after, the tenant's CPU quota
-	Rows             int  `json:"rows"`
-	Hits             int  `json:"hits"`
-	NewHits          int  `json:"new_hits"`
-	Suppressed       int  `json:"suppressed_hits"`
-	CreditsUsed      int  `json:"shodan_credits_used"`
-	CreditsLeft      int  `json:"shodan_credits_left"`
-	CreditsKnown     bool `json:"-"` // /api-info answered: CreditsLeft is real
-	ShodanCalls      int  `json:"shodan_calls"`
-	ShodanThrottled  int  `json:"shodan_throttled"`
-	ShodanRetries    int  `json:"shodan_retries"`
-	HuntingCalls     int  `json:"hunting_calls"`
-	Throttled        int  `json:"throttled"`
-	Expired          int  `json:"indicators_expired,omitempty"`
-	Alerted          int  `json:"alerts_delivered,omitempty"`
-	AlertedEarlier   int  `json:"alerts_delivered_from_earlier_runs,omitempty"` // of Alerted: hits earlier runs stored but could not deliver
+	Banners         int  `json:"banners"`
+	Skipped         int  `json:"skipped"`
+	Stale           int  `json:"stale_banners"`
+	Indicators      int  `json:"indicators"`
+	Carried         int  `json:"carried_indicators"` // of Indicators, from earlier runs
+	Queries         int  `json:"queries"`
+	QueriesFailed   int  `json:"queries_failed"`
+	QueriesAtRowCap int  `json:"queries_at_row_cap,omitempty"` // failed: a single indicator filled the row cap
+	OverQuota       int  `json:"queries_over_quota,omitempty"` // failed: refused for, or not sent after, the tenant's CPU quota
+	Rows            int  `json:"rows"`
+	Hits            int  `json:"hits"`
+	NewHits         int  `json:"new_hits"`
+	Suppressed      int  `json:"suppressed_hits"`
+	CreditsUsed     int  `json:"shodan_credits_used"`
+	CreditsLeft     int  `json:"shodan_credits_left"`
+	CreditsKnown    bool `json:"-"` // /api-info answered: CreditsLeft is real
+	ShodanCalls     int  `json:"shodan_calls"`
+	ShodanThrottled int  `json:"shodan_throttled"`
+	ShodanRetries   int  `json:"shodan_retries"`
+	HuntingCalls    int  `json:"hunting_calls"`
+	Throttled       int  `json:"throttled"`
+	Expired         int  `json:"indicators_expired,omitempty"`
+	Alerted         int  `json:"alerts_delivered,omitempty"`
+	AlertedEarlier  int  `json:"alerts_delivered_from_earlier_runs,omitempty"` // of Alerted: hits earlier runs stored but could not deliver
 }
 
 // Timing splits the wall time by stage.

@@ -23,7 +23,7 @@ func (r *run) sweep(ctx context.Context) error {
 			return err
 		}
 	}
-	if n := r.s.Totals.QueriesOverQuota - 1; r.overQuota != nil && n > 0 {
+	if n := r.s.Totals.OverQuota - 1; r.overQuota != nil && n > 0 {
 		r.fail("%s more not sent: the hunting API refused one for the tenant's CPU quota", plural(n, "query", "queries"))
 	}
 	r.p.Progress.Done()
@@ -135,7 +135,7 @@ func (r *run) sweepTarget(ctx context.Context, t kql.Target) error {
 			qs.Skipped = true
 			qs.Error = "not sent: " + r.overQuota.Error()
 			r.s.Totals.QueriesFailed++
-			r.s.Totals.QueriesOverQuota++
+			r.s.Totals.OverQuota++
 			r.markIncomplete(hunts, r.overQuota)
 			continue
 		}
@@ -158,7 +158,7 @@ func (r *run) sweepTarget(ctx context.Context, t kql.Target) error {
 			// Halves, and every other query, would be refused the same way.
 			qs.Error = err.Error()
 			r.s.Totals.QueriesFailed++
-			r.s.Totals.QueriesOverQuota++
+			r.s.Totals.OverQuota++
 			r.overQuota = err
 			r.s.QueryErrors = append(r.s.QueryErrors, err)
 			r.fail("sweep %s (%d indicators): %v", t, len(q.IPs), err)
