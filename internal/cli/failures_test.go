@@ -285,3 +285,21 @@ func TestOverQuotaRunBacksOffWithItsHint(t *testing.T) {
 		t.Errorf("want the over-quota hint once and the queries not sent reported:\n%s", r)
 	}
 }
+
+// A config warning says what to do on its own hint line, and text from
+// the file (a key, a value) reaches the terminal escaped.
+func TestConfigWarningHintsAndEscapes(t *testing.T) {
+	dir := isolate(t)
+	cfg := filepath.Join(dir, "c.yaml")
+	src := "shodan:\n  api_key: PLAINKEY123\nhunts:\n  - name: \"evil\\e[2J\\u202e\"\n    query: 'x'\n    max_age: 1q\n"
+	if err := os.WriteFile(cfg, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := c2sweep(t, "--config", cfg, "hunts")
+	if !strings.Contains(r.stderr, "warning: "+cfg+":2: shodan.api_key: the secret is written in the config file\nhint: use {env: VAR}") {
+		t.Errorf("want the warning and its hint line:\n%s", r)
+	}
+	if strings.ContainsAny(r.stderr, "\x1b\u202e") || strings.Contains(r.stderr, "PLAINKEY123") {
+		t.Errorf("raw control text or the secret on the terminal:\n%q", r.stderr)
+	}
+}
