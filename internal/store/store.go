@@ -499,15 +499,22 @@ func (s *Store) quickCheck(ctx context.Context) error {
 		if err := rows.Scan(&msg); err != nil {
 			return s.classify("check", err)
 		}
-		if msg != "ok" {
-			problems = append(problems, msg)
+		if msg == "ok" {
+			continue
+		}
+		// One line for the error: SQLite puts several problems, and a
+		// header, in one row.
+		for _, line := range strings.Split(msg, "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "*** ") {
+				problems = append(problems, line)
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return s.classify("check", err)
 	}
 	if len(problems) > 0 {
-		return &Error{Path: s.path, Kind: ErrCorrupt, Msg: "corrupt: " + strings.Join(problems, "; "), Hint: corruptHint(s.path)}
+		return &Error{Path: s.path, Kind: ErrCorrupt, Msg: "corrupt: " + strings.Join(problems[:min(len(problems), 5)], "; "), Hint: corruptHint(s.path)}
 	}
 	return nil
 }
