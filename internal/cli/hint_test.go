@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -116,5 +117,22 @@ func TestPrintErrorEscapesUntrustedText(t *testing.T) {
 		if !strings.Contains(out, `\x1b[2J`) {
 			t.Errorf("%T: the escape is not shown as text: %q", err, out)
 		}
+	}
+}
+
+// Under a run's summary, each failed query's hint is said once per kind,
+// from its typed error.
+func TestRunHintsOfFailedQueries(t *testing.T) {
+	var b bytes.Buffer
+	g := &Globals{stdout: io.Discard, stderr: &b}
+	timeout := fmt.Errorf("graph: %w", &retry.TimeoutError{After: 3 * time.Minute, Err: context.DeadlineExceeded})
+	s := &pipeline.Summary{Outcome: pipeline.OutcomePartial, Totals: pipeline.Totals{Queries: 4, QueriesFailed: 3},
+		QueryErrors: []error{timeout, timeout, fmt.Errorf("graph: %w", &retry.BodyTooLargeError{Limit: 1 << 20})}}
+	printHints(g, s)
+	out := b.String()
+	if strings.Count(out, "hint: the server did not finish an answer in time") != 1 ||
+		strings.Count(out, "hint: an answer went past its size bound") != 1 ||
+		!strings.Contains(out, "hint: the failed parts are retried by the next run") {
+		t.Errorf("hints under the summary:\n%s", out)
 	}
 }
