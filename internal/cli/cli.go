@@ -13,6 +13,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"c2sweep/internal/pipeline"
+	"c2sweep/internal/textsafe"
 )
 
 // Exit codes, documented in README.md and `c2sweep --help`.
@@ -94,7 +95,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)
 	if err != nil {
-		fmt.Fprintf(stderr, "c2sweep: %v\n", err)
+		fmt.Fprintf(stderr, "c2sweep: %s\n", textsafe.Terminal(err.Error()))
 		return ExitCannotRun
 	}
 	if len(args) == 0 {
