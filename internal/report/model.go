@@ -140,8 +140,8 @@ type Day struct {
 }
 
 const (
-	maxCommands  = 3   // command lines shown per row
-	maxCmdRunes  = 400 // characters per command line shown: 1,000 rows stay well under 2 MB
+	maxCommands  = 2   // command lines shown per row
+	maxCmdRunes  = 300 // characters per command line shown: 1,000 rows stay well under 2 MB
 	maxDays      = 60  // timeline bars
 	chartHeight  = 160
 	barWidth     = 12
