@@ -144,8 +144,9 @@ const (
 	maxCmdRunes  = 300 // characters per command line shown: 1,000 rows stay well under 2 MB
 	maxDays      = 60  // timeline bars
 	chartHeight  = 160
-	barWidth     = 12
-	barGap       = 4
+	barWidth     = 18
+	barGap       = 6
+	labelEvery   = 50 // user units between date labels at least
 	chartPadding = 30
 )
 
@@ -410,7 +411,7 @@ func timeline(hits []store.StoredHit) Timeline {
 		t.Max = max(t.Max, day.Events)
 		t.Days = append(t.Days, day)
 	}
-	every := max(1, n/10) // about ten date labels
+	every := (labelEvery + barWidth + barGap - 1) / (barWidth + barGap)
 	for i := range t.Days {
 		d := &t.Days[i]
 		d.X = chartPadding + i*(barWidth+barGap)
@@ -422,7 +423,7 @@ func timeline(hits []store.StoredHit) Timeline {
 			}
 		}
 		d.Y = chartHeight - d.H
-		d.Label = i%every == 0 || i == len(t.Days)-1
+		d.Label = i%every == 0
 	}
 	t.Width = 2*chartPadding + n*(barWidth+barGap)
 	return t

@@ -112,7 +112,6 @@ func Open(tb testing.TB, path string, width, height int) Page {
 	return p
 }
 
-
 // Colors counts the distinct colours of img, up to limit: a blank
 // screenshot has one.
 func Colors(img image.Image, limit int) int {
