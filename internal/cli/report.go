@@ -109,7 +109,7 @@ func (c *ReportCmd) Run(g *Globals) error {
 	if err := report.WriteFile(c.Output, m); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stderr, "wrote %s: %d hits (device x C2 server), %d not suppressed, on %d devices\n",
+	fmt.Fprintf(g.stderr, "wrote %s: %d device-C2 rows, %d not suppressed, on %d devices\n",
 		c.Output, len(m.Rows), m.Verdict.Pairs, len(m.Verdict.Devices))
 	return nil
 }

@@ -41,7 +41,7 @@ func TestReportOfLabRun(t *testing.T) {
 
 	path := filepath.Join(t.TempDir(), "report.html")
 	r := mustCode(t, 0, st("report", "-o", path)...)
-	if !strings.Contains(r.stderr, "wrote "+path+": "+strconv.Itoa(len(want))+" hits") {
+	if !strings.Contains(r.stderr, "wrote "+path+": "+strconv.Itoa(len(want))+" device-C2 rows") {
 		t.Errorf("report: %s", r)
 	}
 	html, err := os.ReadFile(path)

@@ -45,6 +45,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	},
 	"day":   func(t time.Time) string { return t.UTC().Format("Jan 2") },
 	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"clock": func(t time.Time) string { return t.UTC().Format("15:04:05") },
 	"join":  func(s []string) string { return textsafe.Terminal(strings.Join(s, ", ")) },
 	"ports": joinInts,
 	"add":   func(a, b int) int { return a + b },
