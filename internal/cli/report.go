@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"c2sweep/internal/catalog"
 	"c2sweep/internal/report"
-	"c2sweep/internal/store"
 )
 
 // ReportCmd writes the HTML report of a run, or of a time window, from the
@@ -46,24 +44,8 @@ func (c *ReportCmd) Run(g *Globals) error {
 		return err
 	}
 	defer st.Close()
-	now := time.Now().UTC()
-	in := report.Input{Generated: now, Family: family}
-
-	var f store.HitFilter
-	switch {
-	case c.Since != "":
-		f.Since = since
-		in.Scope = "hits with events since " + since.Format(toMinute+" MST")
-		runs, err := st.Runs(g.ctx, 0)
-		if err != nil {
-			return err
-		}
-		for _, r := range runs {
-			if !r.Started.Before(since) {
-				in.Runs = append(in.Runs, r)
-			}
-		}
-	default:
+	sc := report.Scope{Since: since}
+	if c.Since == "" {
 		if c.RunID != 0 {
 			n := &names{st: st, g: g}
 			if err := n.run("--run", c.RunID); err != nil {
@@ -79,28 +61,11 @@ func (c *ReportCmd) Run(g *Globals) error {
 			}
 			c.RunID = runs[0].ID
 		}
-		r, err := st.Run(g.ctx, c.RunID)
-		if err != nil {
-			return err
-		}
-		in.Runs = []store.Run{r}
-		f.NewInRun = c.RunID
-		in.Scope = fmt.Sprintf("new hits of run %d, started %s", r.ID, r.Started.UTC().Format(toMinute+" MST"))
+		sc.Run = c.RunID
 	}
-	if in.Hits, err = st.Hits(g.ctx, f); err != nil {
-		return err
-	}
-	if in.Indicators, err = st.Indicators(g.ctx, store.IndicatorFilter{}); err != nil {
-		return err
-	}
-	sups, err := st.Suppressions(g.ctx)
+	in, err := report.Load(g.ctx, st, sc, time.Now())
 	if err != nil {
 		return err
-	}
-	for _, sp := range sups {
-		if sp.Active(now) {
-			in.Suppressions = append(in.Suppressions, sp)
-		}
 	}
 	m := report.Build(in)
 	if c.Output == "-" {
@@ -112,13 +77,4 @@ func (c *ReportCmd) Run(g *Globals) error {
 	fmt.Fprintf(g.stderr, "wrote %s: %d device-C2 rows, %d not suppressed, on %d devices\n",
 		c.Output, len(m.Rows), m.Verdict.Pairs, len(m.Verdict.Devices))
 	return nil
-}
-
-// family is the framework a hunt of the catalog looks for; "" for a hunt
-// the catalog does not know (one of the config's own).
-func family(hunt string) string {
-	if h, ok := catalog.Builtin().Lookup(hunt); ok {
-		return h.Family
-	}
-	return ""
 }

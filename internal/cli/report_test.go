@@ -51,6 +51,12 @@ func TestReportOfLabRun(t *testing.T) {
 	if std := mustCode(t, 0, st("report", "-o", "-")...).stdout; len(std) < len(html)/2 || !strings.Contains(std, "<!doctype html>") {
 		t.Errorf("report -o - wrote %d bytes", len(std))
 	}
+	// The lab's truth is the lookback's contacts: a 30-day window has every
+	// row, and says so.
+	if std := mustCode(t, 0, st("report", "--since", "30d", "-o", "-")...).stdout; strings.Count(std, `<tr id="hit-`) != len(want) ||
+		!strings.Contains(std, "hits with events since ") {
+		t.Errorf("report --since 30d: %d rows, want %d", strings.Count(std, `<tr id="hit-`), len(want))
+	}
 
 	p := browsertest.Open(t, path, 1400, 2000)
 	if len(p.Console) != 0 {
