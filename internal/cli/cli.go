@@ -52,6 +52,7 @@ type CLI struct {
 	Hits       HitsCmd       `cmd:"" help:"Show hits remembered in the state database."`
 	Runs       RunsCmd       `cmd:"" help:"Show recent runs."`
 	Indicators IndicatorsCmd `cmd:"" help:"Show what is being swept and why."`
+	Report     ReportCmd     `cmd:"" help:"Write an HTML report of a run's hits for a person to read."`
 	Suppress   SuppressCmd   `cmd:"" help:"Mark an IP, CIDR, device or hunt as benign."`
 	Unsuppress UnsuppressCmd `cmd:"" help:"Remove a suppression."`
 	Export     ExportCmd     `cmd:"" help:"Export C2 servers and sightings for other tools (STIX 2.1)."`
