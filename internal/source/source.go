@@ -13,11 +13,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"c2sweep/internal/indicator"
 )
@@ -49,6 +52,11 @@ type Source interface {
 // use are ignored by it; configuration validation says which a kind allows.
 type Hunt struct {
 	Name string
+	// Since is the freshness cut (now - max_age; zero: none). A source may
+	// use it to ask for less (Shodan's after:); the caller applies it anyway.
+	Since time.Time
+	// Pages caps a paged source's pages (0: all it may pay for; Shodan).
+	Pages int
 	// Query is a Shodan search (source shodan).
 	Query string
 	// Days is ThreatFox's window, 1-7, counted by first_seen.
@@ -89,6 +97,15 @@ type Sighting struct {
 	Reference string
 }
 
+// Indicator is the sighting as the rest of the sweep keeps it, the
+// source's labels included.
+func (s Sighting) Indicator() indicator.Sighting {
+	sg := s.Sighting
+	sg.Labels = indicator.Labels{Malware: s.Malware, MalwareID: s.MalwareID, Confidence: s.Confidence,
+		Tags: s.Tags, Reference: s.Reference}
+	return sg
+}
+
 // Stats counts one hunt's work. Requests and Cost are the source's own
 // units: HTTP requests made, and what they cost (Shodan credits; 0 for a
 // free source).
@@ -99,6 +116,19 @@ type Stats struct {
 	Kept    int             `json:"kept"`
 	Skipped indicator.Skips `json:"skipped,omitempty"`
 	Cost    int             `json:"cost,omitempty"`
+	// Retries and Throttled count requests made again, and answers that
+	// said to slow down (rate limits), of Requests.
+	Retries   int `json:"retries,omitempty"`
+	Throttled int `json:"throttled,omitempty"`
+	// Pages counts the pages of a paged source; Total is how many items the
+	// source said match (they may be more than it was allowed to read).
+	Pages int `json:"pages,omitempty"`
+	Total int `json:"total,omitempty"`
+	// Truncated says a page or cost budget stopped the hunt early.
+	Truncated bool `json:"truncated,omitempty"`
+	// Query is what was asked, when the source rewrites the hunt's
+	// (Shodan's query with after:).
+	Query string `json:"query,omitempty"`
 }
 
 // Skip counts one item read and dropped for reason.
@@ -122,6 +152,11 @@ func (s *Stats) Add(o Stats) {
 	s.Read += o.Read
 	s.Kept += o.Kept
 	s.Cost += o.Cost
+	s.Retries += o.Retries
+	s.Throttled += o.Throttled
+	s.Pages += o.Pages
+	s.Total += o.Total
+	s.Truncated = s.Truncated || o.Truncated
 	if len(o.Skipped) > 0 {
 		if s.Skipped == nil {
 			s.Skipped = indicator.Skips{}
@@ -148,7 +183,49 @@ type Settings struct {
 	AuthKey string
 	// URL overrides the kind's default endpoint ("" keeps it).
 	URL string
+	// HTTPClient carries every request (nil: the kind's default, trusting
+	// the system roots and SSL_CERT_FILE).
+	HTTPClient *http.Client
+	// Log receives the kind's debug lines (nil: none).
+	Log *slog.Logger
+	// Budget caps what one run may spend where hunts cost (Shodan query
+	// credits; 0: what the account has).
+	Budget int
 }
+
+// Budgeted is a source whose hunts cost something (Shodan's query
+// credits). The pipeline calls Reserve once per run, before any hunt of
+// the kind runs, with the hunts that will: it checks they can be paid
+// for, so a run never spends half its hunts' worth and then stops.
+//
+// Error contract: an error means none of these hunts may run; it never
+// contains secrets.
+type Budgeted interface {
+	Reserve(ctx context.Context, hunts []Hunt) (Balance, error)
+}
+
+// Balance is what a Budgeted source's account had when the run began.
+type Balance struct {
+	// Left is what the account has (Shodan query credits).
+	Left int
+	// Requests counts the requests the check made.
+	Requests int
+}
+
+// ErrCredentials is matched by a Collect error that means the service
+// refused the kind's credentials: the kind's other hunts would fail the
+// same way, so the caller does not run them.
+var ErrCredentials = errors.New("credentials refused")
+
+// Refused marks err as a refusal of the credentials (see ErrCredentials);
+// errors.Is still finds err's own chain.
+func Refused(err error) error { return refusedError{err} }
+
+type refusedError struct{ err error }
+
+func (e refusedError) Error() string        { return e.err.Error() }
+func (e refusedError) Unwrap() error        { return e.err }
+func (e refusedError) Is(target error) bool { return target == ErrCredentials }
 
 // Kind describes one implementation in the registry.
 type Kind struct {
