@@ -10,6 +10,7 @@ import (
 	"c2sweep/internal/config"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/pipeline"
+	shodansource "c2sweep/internal/source/shodan"
 	"c2sweep/internal/store"
 )
 
@@ -65,7 +66,7 @@ func explain(err error) (msg, hint string) {
 		le *store.LockedError
 		ae *hunting.AccessError
 		oe *pipeline.OutDirError
-		ce *pipeline.CreditsError
+		ce *shodansource.CreditsError
 	)
 	switch {
 	case errors.As(err, &h):

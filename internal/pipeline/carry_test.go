@@ -15,7 +15,7 @@ func TestRunSweepsIndicatorsOfEarlierRunsUntilTheyExpire(t *testing.T) {
 	l := ptStartLab(t, lab.Options{})
 	st := ptTempStore(t)
 	now := time.Now().UTC()
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: st,
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: st,
 		Now: func() time.Time { return now }}
 	hunts := ptHunts()
 	s1 := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph", IndicatorTTL: 30 * 24 * time.Hour})
@@ -56,7 +56,7 @@ func TestCarriedIndicatorCountsForEveryHuntThatNamedIt(t *testing.T) {
 	l := ptStartLab(t, lab.Options{})
 	st := ptTempStore(t)
 	now := time.Now().UTC()
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: st,
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: st,
 		Now: func() time.Time { return now }}
 	hunts := ptHunts()
 	var deimos config.Hunt

@@ -13,7 +13,7 @@ import (
 // fails, none is split into halves that would be refused the same way.
 func TestRunDoesNotSplitQueriesRefusedForCPUQuota(t *testing.T) {
 	l := ptStartLab(t, lab.Options{World: lab.WorldConfig{Seed: 1}, Faults: lab.Faults{CPUQuotaRate: 1}})
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
 	s, _ := p.Run(context.Background(), pipeline.Options{Hunts: ptHunts(), API: "graph", Limits: kql.Limits{MaxIPs: 4}})
 	if s == nil || len(s.Queries) < 2 {
 		t.Fatalf("want several queries: %+v", s)

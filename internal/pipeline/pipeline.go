@@ -25,14 +25,16 @@ import (
 	"c2sweep/internal/indicator"
 	"c2sweep/internal/kql"
 	"c2sweep/internal/notify"
-	"c2sweep/internal/shodan"
+	"c2sweep/internal/source"
 	"c2sweep/internal/store"
 )
 
 // Pipeline holds the services a sweep uses. Store and Notify may be nil
-// (no memory, no alerts); Hunter may be nil for a dry run.
+// (no memory, no alerts); Hunter may be nil for a dry run. Sources are the
+// sources set up for the run's hunts by kind (with their keys); a kind not
+// in it is made from the registry with no settings.
 type Pipeline struct {
-	Shodan   *shodan.Client
+	Sources  map[string]source.Source
 	Hunter   hunting.Hunter
 	Store    *store.Store
 	Notify   []notify.Target
@@ -47,7 +49,7 @@ type Options struct {
 	API          string        // "graph" or "mde", for the summary
 	Lookback     time.Duration // first sweep of an indicator (default 30d)
 	Overlap      time.Duration // re-read before the last sweep's end (default 1h)
-	CreditBudget int           // Shodan query credits this run may spend (0: what the account has)
+	CreditBudget int           // what this run may spend where hunts cost: Shodan query credits (0: what the account has)
 	Limits       kql.Limits
 	DryRun       bool   // everything but the hunting API
 	All          bool   // report every hit in the window, not only new ones
@@ -132,11 +134,17 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.Overlap <= 0 {
 		o.Overlap = time.Hour
 	}
+	o.Hunts = slices.Clone(o.Hunts)
+	for i := range o.Hunts {
+		if o.Hunts[i].Source == "" {
+			o.Hunts[i].Source = config.DefaultSource
+		}
+	}
 	now := p.Now().UTC()
 	s := &Summary{Started: now, API: o.API, DryRun: o.DryRun}
 	r := &run{p: p, o: o, s: s, now: now, hunts: map[string]*HuntSummary{}}
 	for _, h := range o.Hunts {
-		hs := &HuntSummary{Name: h.Name, Query: h.Query, Skipped: indicator.Skips{}}
+		hs := &HuntSummary{Name: h.Name, Source: h.Source, Query: h.Query, Skipped: indicator.Skips{}}
 		for _, t := range h.Sweep {
 			hs.Targets = append(hs.Targets, t.String())
 		}

@@ -188,20 +188,18 @@ type Settings struct {
 	HTTPClient *http.Client
 	// Log receives the kind's debug lines (nil: none).
 	Log *slog.Logger
-	// Budget caps what one run may spend where hunts cost (Shodan query
-	// credits; 0: what the account has).
-	Budget int
 }
 
 // Budgeted is a source whose hunts cost something (Shodan's query
 // credits). The pipeline calls Reserve once per run, before any hunt of
 // the kind runs, with the hunts that will: it checks they can be paid
 // for, so a run never spends half its hunts' worth and then stops.
+// budget caps what the run may spend (0: what the account has).
 //
 // Error contract: an error means none of these hunts may run; it never
 // contains secrets.
 type Budgeted interface {
-	Reserve(ctx context.Context, hunts []Hunt) (Balance, error)
+	Reserve(ctx context.Context, hunts []Hunt, budget int) (Balance, error)
 }
 
 // Balance is what a Budgeted source's account had when the run began.

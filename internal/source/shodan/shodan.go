@@ -33,7 +33,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return New(c, s.Budget), nil
+			return New(c), nil
 		},
 	})
 }
@@ -41,17 +41,15 @@ func init() {
 // Source runs hunts as Shodan searches through one client, so every hunt
 // of a run shares the key's pace and the run's credit budget.
 type Source struct {
-	c   *shodanapi.Client
-	cap int // credits a run may spend; 0: what the account has
+	c *shodanapi.Client
 
 	mu       sync.Mutex
 	reserved bool
 	left     int // credits this run may still spend, once reserved
 }
 
-// New returns the source over c. budget caps the credits one run may
-// spend (0: what the account has).
-func New(c *shodanapi.Client, budget int) *Source { return &Source{c: c, cap: budget} }
+// New returns the source over c.
+func New(c *shodanapi.Client) *Source { return &Source{c: c} }
 
 // Name implements source.Source.
 func (*Source) Name() string { return Name }
@@ -72,7 +70,7 @@ var ErrNoCredits = errors.New("no Shodan credits left in this run's budget")
 // Reserve implements source.Budgeted: every hunt with a filter costs at
 // least one credit, so say so before spending any rather than running
 // half of them. It costs no credit.
-func (s *Source) Reserve(ctx context.Context, hunts []source.Hunt) (source.Balance, error) {
+func (s *Source) Reserve(ctx context.Context, hunts []source.Hunt, limit int) (source.Balance, error) {
 	before := s.c.Stats().Requests
 	info, err := s.c.APIInfo(ctx)
 	bal := source.Balance{Requests: s.c.Stats().Requests - before}
@@ -84,8 +82,8 @@ func (s *Source) Reserve(ctx context.Context, hunts []source.Hunt) (source.Balan
 	}
 	bal.Left = info.QueryCredits
 	budget := info.QueryCredits
-	if s.cap > 0 && s.cap < budget {
-		budget = s.cap
+	if limit > 0 && limit < budget {
+		budget = limit
 	}
 	need := 0
 	for _, h := range hunts {
@@ -103,15 +101,12 @@ func (s *Source) Reserve(ctx context.Context, hunts []source.Hunt) (source.Balan
 }
 
 // credits is what the hunt may spend: the rest of the run's budget once
-// Reserve ran, else its cap (or no cap at all).
+// Reserve ran, else no cap but the hunt's pages.
 func (s *Source) credits() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.reserved:
+	if s.reserved {
 		return s.left
-	case s.cap > 0:
-		return s.cap
 	}
 	return 1 << 30
 }
