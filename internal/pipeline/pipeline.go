@@ -375,3 +375,48 @@ func RecordRefused(ctx context.Context, st *store.Store, command, fingerprint st
 	}
 	return st.FinishRun(ctx, id, store.RunResult{Outcome: store.OutcomeFailed, Finished: now, Error: cause.Error()})
 }
+
+// Collect runs the hunts' sources only, as `c2sweep collect` does: no
+// sign-in, no sweep, nothing written to the state (an indicator's windows
+// do not move). It returns the fresh, valid, deduplicated indicators with
+// every hunt that named them. The error is non-nil only when nothing could
+// be collected for a reason no hunt owns (a key refused) or ctx ended;
+// hunts that failed alone are in the Summary, whose Outcome is failed
+// when no hunt could be read and partial when some could not.
+func (p *Pipeline) Collect(ctx context.Context, o Options) (*Summary, []*indicator.Indicator, error) {
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	if p.Progress == nil {
+		p.Progress = quiet{}
+	}
+	defer p.Progress.Done()
+	o.Hunts = slices.Clone(o.Hunts)
+	for i := range o.Hunts {
+		if o.Hunts[i].Source == "" {
+			o.Hunts[i].Source = config.DefaultSource
+		}
+	}
+	now := p.Now().UTC()
+	s := &Summary{Started: now, API: o.API}
+	r := &run{p: p, o: o, s: s, now: now, hunts: map[string]*HuntSummary{}}
+	for _, h := range o.Hunts {
+		hs := &HuntSummary{Name: h.Name, Source: h.Source, Query: h.Query, Skipped: indicator.Skips{}}
+		s.Hunts = append(s.Hunts, hs)
+		r.hunts[h.Name] = hs
+	}
+	t0 := time.Now()
+	err := r.collect(ctx)
+	s.Timing.ShodanSec = time.Since(t0).Seconds()
+	s.Totals.Indicators = r.set.Len()
+	s.Finished = p.Now().UTC()
+	s.DurationSec = s.Finished.Sub(s.Started).Seconds()
+	s.Outcome = r.outcome(ctx, err)
+	if err != nil {
+		s.Error = err.Error()
+	}
+	return s, r.set.All(), err
+}
