@@ -26,6 +26,8 @@ type Intel struct {
 	// stale feed (40 days before Now).
 	TextFeed, CSVFeed, StaleFeed    []byte
 	FeedModified, StaleFeedModified time.Time
+	// TextFeedIPs and CSVFeedIPs are the valid addresses each feed names.
+	TextFeedIPs, CSVFeedIPs []netip.Addr
 	// BannerServers are the servers whose banners the banner file holds.
 	BannerServers []*Server
 }
@@ -181,6 +183,7 @@ func genIntel(w *World) {
 	for i, s := range servers {
 		ip := s.IP.Unmap().String()
 		if i%2 == 0 {
+			in.TextFeedIPs = append(in.TextFeedIPs, s.IP.Unmap())
 			if i == 2 {
 				fmt.Fprintf(&txt, "%s  # with its port\n", ipPort(s))
 			} else {
@@ -188,6 +191,7 @@ func genIntel(w *World) {
 			}
 		}
 		if i%2 == 0 || i == 1 {
+			in.CSVFeedIPs = append(in.CSVFeedIPs, s.IP.Unmap())
 			fmt.Fprintf(&csv, "%s, Possible %s C2 IP, %s\n", ip, s.Framework, now.Add(-48*time.Hour).Format(time.DateTime))
 		}
 		if i < 3 {

@@ -72,7 +72,9 @@ func (f *Source) Collect(ctx context.Context, h source.Hunt, emit func(source.Si
 		modified = fi.ModTime().UTC()
 	}
 	seen := modified
-	if seen.IsZero() {
+	if seen.IsZero() || seen.After(now) {
+		// No date, or one ahead of ours (a skewed server, a file copied
+		// from elsewhere): the fetch time.
 		seen = now
 	}
 	sgs, pst, err := Parse(bytes.NewReader(body), Options{
