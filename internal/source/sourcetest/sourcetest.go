@@ -201,6 +201,20 @@ func Run(t *testing.T, c Case) {
 			}
 		})
 	}
+	if c.Service != "" && c.Secrets != nil {
+		t.Run("echo", func(t *testing.T) {
+			// A broken proxy echoes the request, headers and all: the
+			// error quotes the body, never the secret in it.
+			e := Start(t, lab.Faults{EchoRate: 1, Only: c.Service})
+			_, _, err := c.Collect(t, e, c.Settings(e), c.Hunt(e))
+			if err == nil || !strings.Contains(err.Error(), "400") {
+				t.Fatalf("err = %v, want the echoed 400", err)
+			}
+			if !strings.Contains(err.Error(), "REDACTED") {
+				t.Errorf("the echoed secret is not marked redacted: %v", err)
+			}
+		})
+	}
 	if c.Broken != nil {
 		t.Run("unreachable", func(t *testing.T) {
 			e := Start(t, lab.Faults{})
