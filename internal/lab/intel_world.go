@@ -83,9 +83,13 @@ var malpedia = map[string][2]string{
 // intelServers are the fresh servers the sources name, contacts' first.
 func intelServers(w *World) []*Server {
 	var out []*Server
-	for _, c := range w.Contacts {
-		if !c.Server.Stale && !slices.Contains(out, c.Server) {
-			out = append(out, c.Server)
+	// Contacts a sweep can find (within the APIs' 30 days) first, so that
+	// Shared is one of them.
+	for _, old := range []bool{false, true} {
+		for _, c := range w.Contacts {
+			if c.Old == old && !c.Server.Stale && !slices.Contains(out, c.Server) {
+				out = append(out, c.Server)
+			}
 		}
 	}
 	for _, s := range w.Servers {
