@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 
 	"c2sweep/internal/config"
 	"c2sweep/internal/source"
@@ -23,7 +24,7 @@ func (g *Globals) newSources(ctx context.Context, cfg *config.Config, hunts []co
 		if err != nil {
 			return nil, err
 		}
-		st := source.Settings{HTTPClient: httpClient, Log: g.log}
+		st := source.Settings{HTTPClient: httpClient, Log: g.log, CacheDir: g.sourceCache(cfg)}
 		var key config.Secret
 		switch h.Source {
 		case config.DefaultSource:
@@ -49,4 +50,14 @@ func (g *Globals) newSources(ctx context.Context, cfg *config.Config, hunts []co
 		out[h.Source] = s
 	}
 	return out, nil
+}
+
+// sourceCache is where downloaded feeds are kept for conditional GET: the
+// state directory's sources/ ("" when there is no state path: fetch in full).
+func (g *Globals) sourceCache(cfg *config.Config) string {
+	p, err := g.statePath(cfg)
+	if err != nil || p == "" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(p), "sources")
 }

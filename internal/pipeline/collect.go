@@ -36,7 +36,7 @@ func (p *Pipeline) sourceFor(kind string) (source.Source, error) {
 // sourceHunt is what the hunt's source needs to know of it.
 func sourceHunt(h config.Hunt, since time.Time) source.Hunt {
 	return source.Hunt{
-		Name: h.Name, Since: since, Pages: h.Pages, Query: h.Query,
+		Name: h.Name, Since: since, MaxAge: time.Duration(h.MaxAge), Pages: h.Pages, Query: h.Query,
 		Days: h.Days, MinConfidence: h.MinConfidence, Malware: h.Malware,
 		URL: h.URL, Path: h.Path, Format: h.Format, Column: h.Column, LabelColumn: h.Label,
 	}

@@ -22,7 +22,9 @@ import (
 	"sync"
 	"time"
 
+	"c2sweep/internal/clock"
 	"c2sweep/internal/indicator"
+	"c2sweep/internal/retry"
 )
 
 // Source collects the sightings of one hunt.
@@ -74,6 +76,11 @@ type Hunt struct {
 	// Column and LabelColumn name a CSV feed's IP and label columns.
 	Column      string
 	LabelColumn string
+	// MaxAge is the hunt's freshness window (0: none). The caller applies
+	// it to every Sighting.LastSeen; a feed, whose items are only as fresh
+	// as the file, also uses it to fail the whole hunt with a *StaleError
+	// when the file is older, so a stale feed is reported, not just thinned.
+	MaxAge time.Duration
 }
 
 // Sighting is one item of a source that names a C2 server: the address, and
@@ -183,9 +190,20 @@ type Settings struct {
 	AuthKey string
 	// URL overrides the kind's default endpoint ("" keeps it).
 	URL string
-	// HTTPClient carries every request (nil: the kind's default, trusting
-	// the system roots and SSL_CERT_FILE).
+	// HTTPClient makes the requests of network kinds (default: a client
+	// with http.DefaultTransport; TLS is always verified).
 	HTTPClient *http.Client
+	// Clock dates fetches and sleeps between retries (default clock.Real).
+	Clock clock.Clock
+	// Retry is how downloads are retried: Attempts, backoff, per-attempt
+	// deadline (Fetch fills its zero fields with DefaultRetry's; Clock
+	// comes from Clock above).
+	Retry retry.Policy
+	// CacheDir keeps, per downloaded URL, the last body and its validators
+	// (ETag, Last-Modified) for conditional GET; "" fetches in full every
+	// time. The CLI passes <state dir>/sources; it holds no secret (files
+	// are named by a hash of the URL, which is not stored).
+	CacheDir string
 	// Log receives the kind's debug lines (nil: none).
 	Log *slog.Logger
 }
@@ -210,10 +228,9 @@ type Balance struct {
 	Requests int
 }
 
-// ErrCredentials is matched by a Collect error that means the service
+// A Collect error matching ErrCredentials (fetch.go) means the service
 // refused the kind's credentials: the kind's other hunts would fail the
 // same way, so the caller does not run them.
-var ErrCredentials = errors.New("credentials refused")
 
 // Refused marks err as a refusal of the credentials (see ErrCredentials);
 // errors.Is still finds err's own chain.

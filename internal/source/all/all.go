@@ -3,6 +3,9 @@
 package all
 
 import (
+	_ "c2sweep/internal/source/feed"
+	_ "c2sweep/internal/source/feodo"
 	_ "c2sweep/internal/source/shodan"
 	_ "c2sweep/internal/source/shodanfile"
+	_ "c2sweep/internal/source/threatfox"
 )
