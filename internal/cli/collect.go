@@ -97,15 +97,21 @@ func writeIndicators(g *Globals, format string, inds []*indicator.Indicator) err
 		cols: []column[*indicator.Indicator]{
 			{head: "IP", csv: "ip", cell: func(in *indicator.Indicator) any { return in.IP }},
 			{head: "HUNTS", csv: "hunts", cell: func(in *indicator.Indicator) any { return strings.Join(in.Hunts(), " ") }},
-			{head: "SOURCES", csv: "sources", cell: func(in *indicator.Indicator) any { return strings.Join(distinct(in, func(s indicator.Sighting) string { return s.Source }), " ") }},
+			{head: "SOURCES", csv: "sources", cell: func(in *indicator.Indicator) any {
+				return strings.Join(distinct(in, func(s indicator.Sighting) string { return s.Source }), " ")
+			}},
 			{head: "PORTS", csv: "ports", cell: func(in *indicator.Indicator) any { return strings.Join(ports(in), " ") }},
 			{head: "MALWARE", csv: "malware", cell: func(in *indicator.Indicator) any {
 				return strings.Join(distinct(in, func(s indicator.Sighting) string { return s.Labels.Malware }), "; ")
 			}},
 			{head: "CONF", csv: "confidence", cell: func(in *indicator.Indicator) any { return maxConfidence(in) }},
 			{head: "LAST SEEN", csv: "last_seen", layout: toMinute, cell: func(in *indicator.Indicator) any { return in.LastSeen() }},
-			{head: "ORG", csv: "org", cell: func(in *indicator.Indicator) any { return strings.Join(distinct(in, func(s indicator.Sighting) string { return s.Org }), "; ") }},
-			{csv: "asn", only: "csv", cell: func(in *indicator.Indicator) any { return strings.Join(distinct(in, func(s indicator.Sighting) string { return s.ASN }), " ") }},
+			{head: "ORG", csv: "org", cell: func(in *indicator.Indicator) any {
+				return strings.Join(distinct(in, func(s indicator.Sighting) string { return s.Org }), "; ")
+			}},
+			{csv: "asn", only: "csv", cell: func(in *indicator.Indicator) any {
+				return strings.Join(distinct(in, func(s indicator.Sighting) string { return s.ASN }), " ")
+			}},
 			{csv: "country", only: "csv", cell: func(in *indicator.Indicator) any {
 				return strings.Join(distinct(in, func(s indicator.Sighting) string { return s.Country }), " ")
 			}},
