@@ -29,7 +29,7 @@ func init() {
 		Doc:    "a Shodan search (query:), paged; filtered queries cost query credits",
 		Fields: []string{"query", "pages"},
 		New: func(s source.Settings) (source.Source, error) {
-			c, err := shodanapi.New(shodanapi.Options{BaseURL: s.URL, Key: s.AuthKey, HTTPClient: s.HTTPClient, Logger: s.Log})
+			c, err := shodanapi.New(shodanapi.Options{BaseURL: s.URL, Key: s.AuthKey, HTTPClient: s.HTTPClient, Logger: s.Log, Clock: s.Clock})
 			if err != nil {
 				return nil, err
 			}

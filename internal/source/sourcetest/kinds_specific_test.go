@@ -162,6 +162,9 @@ func TestSharedAddress(t *testing.T) {
 	e := Start(t, lab.Faults{})
 	shared := e.Lab.World.Intel.Shared
 	for _, c := range Cases() {
+		if c.Kind == "shodan" {
+			continue // a Shodan hunt names what its query matches
+		}
 		got, _, err := c.Collect(t, e, c.Settings(e), c.Hunt(e))
 		if err != nil {
 			t.Fatalf("%s: %v", c.Kind, err)

@@ -11,20 +11,45 @@ import (
 	"c2sweep/internal/lab/feedlab"
 	"c2sweep/internal/shodan"
 	"c2sweep/internal/source"
+	"c2sweep/internal/indicator"
 	"c2sweep/internal/source/feed"
 	_ "c2sweep/internal/source/feodo"
+	_ "c2sweep/internal/source/shodan"
 	_ "c2sweep/internal/source/shodanfile"
 	"c2sweep/internal/source/threatfox"
 )
 
-// Cases are every kind's run of the suite. The shodan kind joins with one
-// more Case here once its Source exists (Service "shodan", Requests the
-// pages of its hunt).
+// Cases are every kind's run of the suite. The shodan kind runs the
+// collection part (its client has its own retry and pace, tested in
+// internal/shodan and the pipeline).
 func Cases() []Case {
 	abuseKey := func(e *Env) []string { return []string{e.Lab.Creds.AbuseCHKey} }
 	unreachable := "https://127.0.0.1:1/"
 	feedURL := func(e *Env, name string) string { return e.Lab.URL + lab.FeedsPath + name }
+	shodanQuery := `product:"Cobalt Strike Beacon"`
 	return []Case{
+		{
+			Kind: "shodan",
+			Settings: func(e *Env) source.Settings {
+				return source.Settings{AuthKey: e.Lab.Creds.ShodanKey, URL: e.Lab.URL}
+			},
+			Hunt: func(*Env) source.Hunt { return source.Hunt{Name: "CobaltStrikeProductName", Query: shodanQuery} },
+			Want: func(e *Env) []netip.Addr {
+				bs, err := e.Lab.World.Search(shodanQuery)
+				if err != nil {
+					panic(err)
+				}
+				var out []netip.Addr
+				for _, b := range bs {
+					if ip, err := indicator.ParseIP(b.IPStr); err == nil {
+						out = append(out, ip)
+					}
+				}
+				return out
+			},
+			Requests: 1, // one page
+			Secrets:  func(e *Env) []string { return []string{e.Lab.Creds.ShodanKey} },
+		},
 		{
 			Kind: threatfox.Name,
 			Settings: func(e *Env) source.Settings {
