@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"c2sweep/internal/indicator"
 	"c2sweep/internal/lab"
 	"c2sweep/internal/lab/feedlab"
 	"c2sweep/internal/shodan"
 	"c2sweep/internal/source"
-	"c2sweep/internal/indicator"
 	"c2sweep/internal/source/feed"
 	_ "c2sweep/internal/source/feodo"
 	_ "c2sweep/internal/source/shodan"
