@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 
 	"c2sweep/internal/config"
 	"c2sweep/internal/source"
@@ -45,7 +46,14 @@ func (g *Globals) newSources(ctx context.Context, cfg *config.Config, hunts []co
 		}
 		s, err := k.New(st)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", h.Source, err)
+			if !strings.HasPrefix(err.Error(), h.Source) {
+				err = fmt.Errorf("%s: %w", h.Source, err)
+			}
+			if (h.Source == "threatfox" || h.Source == "feodo") && !key.IsSet() {
+				// Name only the credential the enabled hunts need.
+				err = withHint(err, "set ABUSECH_AUTH_KEY, or sources."+h.Source+".auth_key in the config (hunt "+h.Name+")")
+			}
+			return nil, err
 		}
 		out[h.Source] = s
 	}
