@@ -136,6 +136,16 @@ func TestConditionalGet(t *testing.T) {
 	if err != nil || !second.NotModified || string(second.Body) != string(first.Body) || !second.Modified.Equal(first.Modified) {
 		t.Fatalf("second fetch: not modified %v, same body %v, %v", second.NotModified, string(second.Body) == string(first.Body), err)
 	}
+	// A kept body that went missing is fetched again in full, not trusted
+	// to a 304.
+	bodies, _ := filepath.Glob(filepath.Join(s.CacheDir, "*.body"))
+	for _, b := range bodies {
+		os.Remove(b)
+	}
+	third, err := source.Fetch(context.Background(), s, req)
+	if err != nil || third.NotModified || string(third.Body) != string(first.Body) {
+		t.Fatalf("fetch without the kept body: not modified %v, %v", third.NotModified, err)
+	}
 	// The sources use it too: the same hunt twice gives the same items.
 	got1, _, err1 := c.Collect(t, e, c.Settings(e), c.Hunt(e))
 	got2, _, err2 := c.Collect(t, e, c.Settings(e), c.Hunt(e))
