@@ -6,7 +6,10 @@
 // The parsers of each kind's data live in one package per kind
 // (source/threatfox, source/feodo, source/feed, source/shodanfile). They are
 // pure functions over an io.Reader: nothing unvalidated leaves them, every
-// address is parsed with indicator.ParseIP and every time is UTC.
+// address is parsed with indicator.ParseIP and every time is UTC. Each
+// kind's package also holds its Source, registered from init; network
+// kinds download through Fetch (fetch.go), and every kind passes the suite
+// in source/sourcetest against the lab.
 package source
 
 import (

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"c2sweep/internal/lab"
 	"c2sweep/internal/lab/feedlab"
@@ -136,6 +137,16 @@ func TestConditionalGet(t *testing.T) {
 	if err != nil || !second.NotModified || string(second.Body) != string(first.Body) || !second.Modified.Equal(first.Modified) {
 		t.Fatalf("second fetch: not modified %v, same body %v, %v", second.NotModified, string(second.Body) == string(first.Body), err)
 	}
+	// A kept body that went missing is fetched again in full, not trusted
+	// to a 304.
+	bodies, _ := filepath.Glob(filepath.Join(s.CacheDir, "*.body"))
+	for _, b := range bodies {
+		os.Remove(b)
+	}
+	third, err := source.Fetch(context.Background(), s, req)
+	if err != nil || third.NotModified || string(third.Body) != string(first.Body) {
+		t.Fatalf("fetch without the kept body: not modified %v, %v", third.NotModified, err)
+	}
 	// The sources use it too: the same hunt twice gives the same items.
 	got1, _, err1 := c.Collect(t, e, c.Settings(e), c.Hunt(e))
 	got2, _, err2 := c.Collect(t, e, c.Settings(e), c.Hunt(e))
@@ -179,5 +190,33 @@ func TestSharedAddress(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("%v is no recent planted contact's server: a sweep would find nothing", shared)
+	}
+}
+
+// 429 is retried after at least a second (Retry-After when longer), then
+// reported unavailable; a key in the URL stays out of the error. The
+// lab's Shodan, asked faster than once a second, answers 429.
+func TestFetchRateLimited(t *testing.T) {
+	e := Start(t, lab.Faults{})
+	c := caseOf(t, "feodo")
+	s := c.settings(e, source.Settings{})
+	u := e.Lab.URL + "/api-info?key=" + e.Lab.Creds.ShodanKey
+	if _, err := source.Fetch(context.Background(), s, source.Request{Kind: "probe", URL: u}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := source.Fetch(context.Background(), s, source.Request{Kind: "probe", URL: u})
+	if !errors.Is(err, source.ErrUnavailable) || !strings.Contains(err.Error(), "429") {
+		t.Fatalf("err = %v, want 429 unavailable", err)
+	}
+	if strings.Contains(err.Error(), e.Lab.Creds.ShodanKey) {
+		t.Errorf("error shows the key: %v", err)
+	}
+	if resp.Requests != Attempts {
+		t.Errorf("requests = %d, want %d", resp.Requests, Attempts)
+	}
+	for _, d := range e.Clock.Slept() {
+		if d < time.Second {
+			t.Errorf("waited %v after a 429, want 1s or more", d)
+		}
 	}
 }

@@ -183,6 +183,21 @@ func Run(t *testing.T, c Case) {
 			}
 		}
 	})
+	t.Run("emit-stops", func(t *testing.T) {
+		// emit's error ends the hunt and comes back unwrapped.
+		e := Start(t, lab.Faults{})
+		k, _ := source.Lookup(c.Kind)
+		src, err := k.New(c.settings(e, c.Settings(e)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := errors.New("enough")
+		n := 0
+		_, err = src.Collect(context.Background(), c.Hunt(e), func(source.Sighting) error { n++; return stop })
+		if err != stop || n != 1 {
+			t.Errorf("emit called %d times, err %v; want 1 and the emit error itself", n, err)
+		}
+	})
 	if c.Service != "" {
 		t.Run("5xx", func(t *testing.T) {
 			e := Start(t, lab.Faults{Rate5xx: 1, Only: c.Service})
