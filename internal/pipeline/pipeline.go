@@ -1,7 +1,8 @@
 // Package pipeline is the sweep, start to end, the same for `run`, `demo`
 // and `serve`:
 //
-//	hunts (Shodan) -> indicators (valid, fresh, deduplicated)
+//	hunts (sources: Shodan, ThreatFox, Feodo, feeds, banner files)
+//	  -> indicators (valid, fresh, deduplicated, attributed)
 //	  -> KQL plan (incremental windows, chunks) -> hunting API
 //	  -> hits (attributed locally) -> state -> files and alerts
 //
@@ -297,7 +298,8 @@ func (r *run) carryOver(ctx context.Context) error {
 // product, network, country, ...) share one copy: a sweep holds tens of
 // thousands of sightings, most naming the same few organisations.
 func intern(sg indicator.Sighting) indicator.Sighting {
-	for _, f := range []*string{&sg.Hunt, &sg.Source, &sg.Transport, &sg.Product, &sg.Version, &sg.Org, &sg.ISP, &sg.ASN, &sg.Country, &sg.JARM} {
+	for _, f := range []*string{&sg.Hunt, &sg.Source, &sg.Transport, &sg.Product, &sg.Version, &sg.Org, &sg.ISP, &sg.ASN, &sg.Country, &sg.JARM,
+		&sg.Labels.Malware, &sg.Labels.MalwareID} {
 		if *f != "" {
 			*f = unique.Make(*f).Value()
 		}

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -396,4 +397,40 @@ func sum(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// A refused Shodan key fails the Shodan hunts only: the other sources'
+// hunts run and sweep, and the run is partial, not failed.
+func TestRefusedShodanKeyFailsItsHuntsOnly(t *testing.T) {
+	l := ptStartLab(t, lab.Options{World: lab.WorldConfig{Seed: 8, Now: time.Now().UTC()}})
+	cfg, _ := loadIntelConfig(t, l, intelConfig)
+	srcs := intelSources(t, l, false)
+	srcs["shodan"] = shodansource.New(l.shodanClient(t, func(o *shodan.Options) { o.Key = "not-the-lab-key" }))
+	p := &pipeline.Pipeline{Sources: srcs, Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
+	s, err := p.Run(context.Background(), pipeline.Options{Hunts: cfg.EnabledHunts(), API: "graph"})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if s.Outcome != pipeline.OutcomePartial || s.Totals.NewHits == 0 {
+		t.Fatalf("outcome %s with %d new hits, want partial with hits", s.Outcome, s.Totals.NewHits)
+	}
+	for _, h := range s.Hunts {
+		if failed := h.Error != ""; failed != (h.Source == "shodan") {
+			t.Errorf("%s (%s): error %q", h.Name, h.Source, h.Error)
+		}
+		if strings.Contains(h.Error, "not-the-lab-key") {
+			t.Errorf("%s: the key shows: %s", h.Name, h.Error)
+		}
+	}
+	// Shodan-only, the same refusal is a run that could not run.
+	var only []config.Hunt
+	for _, h := range cfg.EnabledHunts() {
+		if h.Source == "shodan" {
+			only = append(only, h)
+		}
+	}
+	s, err = p.Run(context.Background(), pipeline.Options{Hunts: only, API: "graph"})
+	if !errors.Is(err, pipeline.ErrCannotRun) || !errors.Is(err, shodan.ErrUnauthorized) || s.Outcome != pipeline.OutcomeFailed {
+		t.Errorf("shodan only: %v, outcome %s", err, s.Outcome)
+	}
 }
