@@ -294,6 +294,17 @@ func TestRunAllSourceKindsEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The hunt's result file shows each hit's server with its sources'
+	// labels.
+	hb, err := os.ReadFile(filepath.Join(s.OutDir, "ThreatFoxC2.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(hb, []byte(`"ip":"`+shared.String()+`"`)) || !bytes.Contains(hb, []byte(`"labels":{"malware":`)) ||
+		!bytes.Contains(hb, []byte(`"confidence":100`)) {
+		t.Errorf("ThreatFoxC2.json lacks the shared server's labels:\n%.2000s", hb)
+	}
+
 	// summary.json: per hunt its source and the skipped items by reason.
 	b, err := os.ReadFile(filepath.Join(s.OutDir, "summary.json"))
 	if err != nil {
