@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"c2sweep/internal/indicator"
 )
@@ -40,5 +42,23 @@ func TestSightingLabels(t *testing.T) {
 	}
 	if malware != "Cobalt Strike" || conf != 80 {
 		t.Errorf("columns %q %d", malware, conf)
+	}
+
+	// A hit shows what its hunts' sources said of its server; another
+	// hunt's sighting of the same IP is not its own.
+	other := indicator.Sighting{Hunt: "Feodo", Source: "feodo", LastSeen: t0, Labels: indicator.Labels{Malware: "QakBot"}}
+	if err := s.UpsertIndicators(ctx, run, t0, []*indicator.Indicator{{IP: ipA, Sightings: []indicator.Sighting{other}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CommitSweep(ctx, run, tgt, []netip.Addr{ipA}, t0, []indicator.Hit{testHit(ipA, "ws1", "11", t0.Add(-time.Hour), "ThreatFoxC2")}); err != nil {
+		t.Fatal(err)
+	}
+	hits, err := s.Hits(ctx, HitFilter{})
+	if err != nil || len(hits) != 1 {
+		t.Fatalf("hits %+v, %v", hits, err)
+	}
+	if src := hits[0].Sources; len(src) != 1 || src[0].Hunt != "ThreatFoxC2" || src[0].Source != "threatfox" || src[0].Port != 443 ||
+		src[0].Labels.Reference != labels.Reference {
+		t.Errorf("hit sources %+v", src)
 	}
 }
