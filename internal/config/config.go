@@ -513,6 +513,9 @@ func withDefaults(h Hunt, d HuntDefaults) Hunt {
 func (w *walker) applyHunt(h *Hunt, fh fileHunt, path string) {
 	if fh.Source != nil {
 		h.Source = strings.TrimSpace(*fh.Source)
+		if h.Source != DefaultSource && fh.Query == nil {
+			h.Query = "" // a built-in turned into another source's hunt keeps no Shodan query
+		}
 	}
 	w.applySourceKeys(h, fh, path)
 	if fh.Query != nil {

@@ -158,3 +158,12 @@ func TestSourcesFromEnvironment(t *testing.T) {
 		t.Errorf("kindsReading(path) = %v", ks)
 	}
 }
+
+// A built-in hunt given another source keeps none of its Shodan query.
+func TestBuiltinTurnedToAnotherSource(t *testing.T) {
+	cfg, _ := mustParse(t, "hunts:\n  - name: PoshC2\n    source: feodo\n")
+	h, _ := cfg.Hunt("PoshC2")
+	if h.Source != "feodo" || h.Query != "" {
+		t.Errorf("PoshC2 %+v", h)
+	}
+}
