@@ -279,6 +279,7 @@ func (l *Lab) Env() map[string]string {
 		"AZURE_AUTHORITY_HOST": l.URL + "/",
 		"SSL_CERT_FILE":        l.CAFile,
 		"C2SWEEP_API_URL":      l.URL,
+		"C2SWEEP_RANGES_BASE":  l.URL, // exclusions update fetches the CDN lists here
 	}
 }
 
