@@ -53,6 +53,7 @@ type CLI struct {
 	Indicators IndicatorsCmd `cmd:"" help:"Show what is being swept and why."`
 	Suppress   SuppressCmd   `cmd:"" help:"Mark an IP, CIDR, device or hunt as benign."`
 	Unsuppress UnsuppressCmd `cmd:"" help:"Remove a suppression."`
+	Exclusions ExclusionsCmd `cmd:"" help:"Check IPs against the CDN ranges c2sweep does not sweep, or refresh them."`
 	Serve      ServeCmd      `cmd:"" help:"Run sweeps on a schedule, with /healthz and /metrics."`
 	Lab        LabCmd        `cmd:"" help:"Serve emulated Shodan, Entra ID and Defender APIs on loopback."`
 	Version    VersionCmd    `cmd:"" help:"Print the version."`
