@@ -46,7 +46,7 @@ type CLI struct {
 
 	Run        RunCmd        `cmd:"" help:"Run the hunts and sweep Defender telemetry for their servers."`
 	Demo       DemoCmd       `cmd:"" help:"Sweep a local lab world end to end: no accounts needed."`
-	Hunts      HuntsCmd      `cmd:"" help:"List the effective hunts."`
+	Hunts      HuntsCmd      `cmd:"" help:"List the hunt catalog and what the config selects."`
 	Init       InitCmd       `cmd:"" help:"Write a commented starter config."`
 	Hits       HitsCmd       `cmd:"" help:"Show hits remembered in the state database."`
 	Runs       RunsCmd       `cmd:"" help:"Show recent runs."`

@@ -24,9 +24,20 @@ type ExclusionsCmd struct {
 	Update ExclusionsUpdateCmd `cmd:"" help:"Refresh the CDN ranges from the operators' published lists."`
 }
 
+func (c *ExclusionsCmd) Help() string {
+	return `Indicators inside the published ranges of CDNs and shared front ends
+(Cloudflare, Fastly, Amazon CloudFront, Akamai, Azure Front Door, Google)
+are not swept: such an address is the CDN's, shared by all its customers.
+c2sweep ships a dated snapshot of the ranges; update refreshes it.
+
+Examples:
+  c2sweep exclusions check 104.16.1.1 2001:db8::1
+  c2sweep exclusions update`
+}
+
 // RangesFlag is the directory an update writes and the commands read.
 type RangesFlag struct {
-	Dir string `help:"Directory of refreshed CDN ranges (default: ranges/ beside the state database, e.g. $XDG_STATE_HOME/c2sweep/ranges)." type:"path" placeholder:"DIR"`
+	Dir string `help:"Directory of refreshed CDN ranges (default: ranges/ beside the state database, e.g. $XDG_STATE_HOME/c2sweep/ranges)." type:"path" env:"C2SWEEP_RANGES_DIR" placeholder:"DIR"`
 }
 
 // rangesDir is where `exclusions update` writes the refreshed lists and
@@ -55,6 +66,7 @@ type ExclusionsCheckCmd struct {
 func (c *ExclusionsCheckCmd) Help() string {
 	return `Reads the ranges 'c2sweep exclusions update' wrote (--dir), else the
 snapshot built into c2sweep, and warns when they are more than 90 days old.
+
 Exit codes: 0 every IP answered, 2 some arguments are not IPs (the others
 are answered), 3 none is.
 
@@ -77,16 +89,23 @@ type checked struct {
 
 var checkColumns = []column[checked]{
 	{head: "IP", csv: "ip", cell: func(c checked) any { return c.IP }},
-	{head: "RANGE", csv: "prefix", cell: func(c checked) any {
+	// A table says "not excluded" and "-"; CSV has a yes/no column and
+	// empty cells.
+	{head: "RANGE", cell: func(c checked) any {
 		if !c.Excluded {
 			return "not excluded"
 		}
 		return c.Prefix
-	}},
-	{head: "OPERATOR", csv: "operator", cell: func(c checked) any { return dash(c.Operator) }},
-	{head: "LIST", csv: "list", cell: func(c checked) any { return dash(c.List) }},
+	}, only: "table"},
+	{csv: "excluded", cell: func(c checked) any { return c.Excluded }, only: "csv"},
+	{csv: "prefix", cell: func(c checked) any { return c.Prefix }, only: "csv"},
+	{head: "OPERATOR", cell: func(c checked) any { return dash(c.Operator) }, only: "table"},
+	{csv: "operator", cell: func(c checked) any { return c.Operator }, only: "csv"},
+	{head: "LIST", cell: func(c checked) any { return dash(c.List) }, only: "table"},
+	{csv: "list", cell: func(c checked) any { return c.List }, only: "csv"},
 	{head: "DATE", csv: "date", layout: time.DateOnly, cell: func(c checked) any { return c.Date }},
-	{head: "SOURCE", csv: "source", cell: func(c checked) any { return dash(c.Source) }},
+	{head: "SOURCE", cell: func(c checked) any { return dash(c.Source) }, only: "table"},
+	{csv: "source", cell: func(c checked) any { return c.Source }, only: "csv"},
 }
 
 func dash(s string) string {
@@ -161,6 +180,7 @@ CloudFront, Akamai, Azure Front Door, Google) over https and writes them to
 --dir, each file replaced whole, with the date of the update. A list that
 cannot be fetched or parsed, or comes back empty or less than half its
 current size, is not replaced: the current one is kept and named.
+
 Exit codes: 0 every list refreshed, 2 some kept, 3 none refreshed.
 
 Examples:

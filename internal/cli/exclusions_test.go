@@ -65,7 +65,7 @@ func TestExclusionsCheck(t *testing.T) {
 		t.Errorf("table:\n%s", r.stdout)
 	}
 	r = mustCode(t, 0, "exclusions", "check", "--format", "csv", "151.101.1.1")
-	if !strings.HasPrefix(r.stdout, "ip,prefix,operator,list,date,source\n151.101.1.1,151.101.0.0/16,Fastly,fastly,") {
+	if !strings.HasPrefix(r.stdout, "ip,excluded,prefix,operator,list,date,source\n151.101.1.1,yes,151.101.0.0/16,Fastly,fastly,") {
 		t.Errorf("csv:\n%s", r.stdout)
 	}
 
