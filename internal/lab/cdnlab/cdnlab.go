@@ -4,8 +4,9 @@
 // (Cloudflare's and Akamai's plain text, Fastly's JSON, AWS's
 // ip-ranges.json, Azure's service tags, Google's goog.json and cloud.json).
 // The data is the embedded snapshot's, so an update against the lab
-// writes back what c2sweep ships. Empty and Fail are its faults: an
-// operator answering an emptied list, and one that cannot be reached.
+// writes back what c2sweep ships. Empty (and the lab's cdnempty fault)
+// and Fail are its faults: an operator answering an emptied list, and one
+// that cannot be reached.
 package cdnlab
 
 import (
@@ -22,7 +23,8 @@ import (
 
 // Service serves the operators' lists.
 type Service struct {
-	snap *exclude.Snapshot
+	snap   *exclude.Snapshot
+	faults lab.Faults // the lab's cdnempty
 
 	mu     sync.Mutex
 	empty  map[string]bool // lists answered with no prefixes
@@ -31,7 +33,7 @@ type Service struct {
 
 // New builds the service over the embedded snapshot.
 func New(l *lab.Lab) (*Service, error) {
-	return &Service{snap: exclude.Builtin(), empty: map[string]bool{}, failed: map[string]bool{}}, nil
+	return &Service{snap: exclude.Builtin(), faults: l.Options().Faults, empty: map[string]bool{}, failed: map[string]bool{}}, nil
 }
 
 // Routes are one path per upstream URL.
@@ -85,6 +87,7 @@ func (s *Service) handler(name string, part int) http.Handler {
 		s.mu.Lock()
 		empty, failed := s.empty[name], s.failed[name]
 		s.mu.Unlock()
+		empty = empty || s.faults.CDNEmpty == name || s.faults.CDNEmpty == "all"
 		if failed {
 			panic(http.ErrAbortHandler) // the connection ends with no answer
 		}

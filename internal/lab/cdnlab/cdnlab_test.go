@@ -87,3 +87,25 @@ func TestEmptyAndFail(t *testing.T) {
 		t.Errorf("cloudflare after Fail(): %v", err)
 	}
 }
+
+// The lab's --faults cdnempty=LIST empties one list from the start.
+func TestCDNEmptyFault(t *testing.T) {
+	f, err := lab.ParseFaults("cdnempty=akamai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := labtest.Start(t, lab.Options{Faults: f})
+	for _, u := range exclude.Upstreams {
+		bodies, err := fetchAll(t, l, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := u.Parse(bodies)
+		if err != nil || (len(got) == 0) != (u.Name == "akamai") {
+			t.Errorf("%s with cdnempty=akamai: %v, %d prefixes", u.Name, err, len(got))
+		}
+	}
+	if _, err := lab.ParseFaults("cdnempty=nosuch"); err == nil {
+		t.Error("cdnempty=nosuch accepted")
+	}
+}
