@@ -11,10 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"c2sweep/internal/config"
 	"c2sweep/internal/exclude"
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/retry"
-	"c2sweep/internal/store"
 )
 
 // ExclusionsCmd groups the commands about the CDN ranges c2sweep does not
@@ -41,19 +41,31 @@ type RangesFlag struct {
 }
 
 // rangesDir is where `exclusions update` writes the refreshed lists and
-// where they are read from: --dir, else ranges/ beside the state database.
-func (g *Globals) rangesDir(f RangesFlag) (string, error) {
-	if f.Dir != "" {
-		return f.Dir, nil
+// where they are read from: dir (--dir), else ranges/ beside the state
+// database (--state, else cfg's state.path, else the default). cfg may be
+// nil. `run` and `serve` must read the same: exclude.Current(rangesDir("", cfg)).
+func (g *Globals) rangesDir(dir string, cfg *config.Config) (string, error) {
+	if dir != "" {
+		return dir, nil
 	}
-	p := g.State
-	if p == "" {
+	p, err := g.statePath(cfg)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(p), "ranges"), nil
+}
+
+// exclusionsDir is rangesDir for the exclusions commands, which read a
+// config only when one is named (for its state.path).
+func (g *Globals) exclusionsDir(f RangesFlag) (string, error) {
+	var cfg *config.Config
+	if f.Dir == "" && g.State == "" && g.Config != "" {
 		var err error
-		if p, err = store.DefaultPath(); err != nil {
+		if cfg, err = g.loadConfig(); err != nil {
 			return "", err
 		}
 	}
-	return filepath.Join(filepath.Dir(p), "ranges"), nil
+	return g.rangesDir(f.Dir, cfg)
 }
 
 // ExclusionsCheckCmd answers which range holds each IP.
@@ -126,7 +138,7 @@ func (c *ExclusionsCheckCmd) Run(g *Globals) error {
 	if _, err := c.OutputFlags.format(); err != nil {
 		return err
 	}
-	dir, err := g.rangesDir(c.RangesFlag)
+	dir, err := g.exclusionsDir(c.RangesFlag)
 	if err != nil {
 		return err
 	}
@@ -200,7 +212,7 @@ func (c *ExclusionsUpdateCmd) Run(g *Globals) error {
 				"give the lab's address, e.g. https://127.0.0.1:8443, or leave it unset for the operators' own hosts")
 		}
 	}
-	dir, err := g.rangesDir(c.RangesFlag)
+	dir, err := g.exclusionsDir(c.RangesFlag)
 	if err != nil {
 		return err
 	}

@@ -206,3 +206,32 @@ func TestExclusionsUpdateAgainstLab(t *testing.T) {
 		t.Errorf("http base:\n%s", r)
 	}
 }
+
+// Without --dir, update writes ranges/ beside the state database (the
+// default one, --state's, or the config's state.path), and check reads it.
+func TestExclusionsDefaultDir(t *testing.T) {
+	home := isolate(t)
+	labEnv(t, shared(t))
+	start := time.Now().Add(-time.Second).Truncate(time.Second)
+	mustCode(t, 0, "exclusions", "update")
+	if _, err := exclude.LoadDir(filepath.Join(home, "state", "c2sweep", "ranges")); err != nil {
+		t.Fatalf("default directory: %v", err)
+	}
+	rows := checkJSON(t, mustCode(t, 0, "exclusions", "check", "--json", "104.16.1.1").stdout)
+	if len(rows) != 1 || rows[0].Date.Before(start) {
+		t.Errorf("check does not read the default directory: %+v", rows)
+	}
+
+	other := t.TempDir()
+	mustCode(t, 0, "--state", filepath.Join(other, "s.db"), "exclusions", "update")
+	if _, err := os.Stat(filepath.Join(other, "ranges", "snapshot.txt")); err != nil {
+		t.Errorf("--state: %v", err)
+	}
+	cfgDir := t.TempDir()
+	cfg := filepath.Join(cfgDir, "c.yaml")
+	os.WriteFile(cfg, []byte("state:\n  path: "+filepath.Join(cfgDir, "db", "state.db")+"\n"), 0o600)
+	mustCode(t, 0, "--config", cfg, "exclusions", "update")
+	if _, err := os.Stat(filepath.Join(cfgDir, "db", "ranges", "snapshot.txt")); err != nil {
+		t.Errorf("config state.path: %v", err)
+	}
+}
