@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"c2sweep/internal/stix/stixtest"
 )
 
 // The command line's behaviour is specified by the scripts in
@@ -33,9 +35,10 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode": cmdExitCode,
-			"waitfile": cmdWaitFile,
-			"envfile":  cmdEnvFile,
+			"exitcode":  cmdExitCode,
+			"waitfile":  cmdWaitFile,
+			"envfile":   cmdEnvFile,
+			"stixvalid": cmdStixValid,
 		},
 	})
 }
@@ -106,4 +109,15 @@ func cmdEnvFile(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Setenv(m[1], strings.ReplaceAll(m[2], `'\''`, `'`))
 	}
 	ts.Check(sc.Err())
+}
+
+// stixvalid FILE fails unless FILE is a valid STIX 2.1 bundle: the OASIS
+// schemas and the rules they skip (internal/stix/stixtest).
+func cmdStixValid(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: stixvalid FILE")
+	}
+	if err := stixtest.Validate([]byte(ts.ReadFile(args[0]))); err != nil {
+		ts.Fatalf("%s: %v", args[0], err)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"c2sweep/internal/pipeline"
+	"c2sweep/internal/textsafe"
 )
 
 // Exit codes, documented in README.md and `c2sweep --help`.
@@ -51,8 +52,10 @@ type CLI struct {
 	Hits       HitsCmd       `cmd:"" help:"Show hits remembered in the state database."`
 	Runs       RunsCmd       `cmd:"" help:"Show recent runs."`
 	Indicators IndicatorsCmd `cmd:"" help:"Show what is being swept and why."`
+	Report     ReportCmd     `cmd:"" help:"Write an HTML report of a run's hits for a person to read."`
 	Suppress   SuppressCmd   `cmd:"" help:"Mark an IP, CIDR, device or hunt as benign."`
 	Unsuppress UnsuppressCmd `cmd:"" help:"Remove a suppression."`
+	Export     ExportCmd     `cmd:"" help:"Export C2 servers and sightings for other tools (STIX 2.1)."`
 	Exclusions ExclusionsCmd `cmd:"" help:"Check IPs against the CDN ranges c2sweep does not sweep, or refresh them."`
 	Serve      ServeCmd      `cmd:"" help:"Run sweeps on a schedule, with /healthz and /metrics."`
 	Lab        LabCmd        `cmd:"" help:"Serve emulated Shodan, Entra ID and Defender APIs on loopback."`
@@ -94,7 +97,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)
 	if err != nil {
-		fmt.Fprintf(stderr, "c2sweep: %v\n", err)
+		fmt.Fprintf(stderr, "c2sweep: %s\n", textsafe.Terminal(err.Error()))
 		return ExitCannotRun
 	}
 	if len(args) == 0 {

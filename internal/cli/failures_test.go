@@ -263,3 +263,43 @@ func TestKilledRunsHitsAreDeliveredOnce(t *testing.T) {
 		}
 	}
 }
+
+// A tenant over its CPU quota: one hunting call, the run backs off, and
+// the command line says why and what to do once, with the other queries
+// left for the next run.
+func TestOverQuotaRunBacksOffWithItsHint(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, lab.Options{World: lab.WorldConfig{Seed: 1}, Faults: lab.Faults{CPUQuotaRate: 1, Only: "graph"}})
+	env := childEnv(t, l.Env())
+	dir := t.TempDir()
+	r := runBin(t, env, 60*time.Second, "--state", filepath.Join(dir, "state.db"), "run",
+		"--hunt", "CobaltStrikeJARM", "--max-ips-per-query", "2", "--out", filepath.Join(dir, "out"))
+	if r.code == 0 {
+		t.Fatalf("want a failed run:\n%s", r)
+	}
+	if calls := l.Calls()["graph"]; calls != 1 {
+		t.Errorf("the lab saw %d hunting calls, want 1", calls)
+	}
+	if strings.Count(r.stderr, "hint: the tenant has spent its advanced-hunting CPU quota") != 1 || !strings.Contains(r.stdout, "more not sent") ||
+		!strings.Contains(r.stderr, "retried by the next run") {
+		t.Errorf("want the over-quota hint once and the queries not sent reported:\n%s", r)
+	}
+}
+
+// A config warning says what to do on its own hint line, and text from
+// the file (a key, a value) reaches the terminal escaped.
+func TestConfigWarningHintsAndEscapes(t *testing.T) {
+	dir := isolate(t)
+	cfg := filepath.Join(dir, "c.yaml")
+	src := "shodan:\n  api_key: PLAINKEY123\nhunts:\n  - name: \"evil\\e[2J\\u202e\"\n    query: 'x'\n    max_age: 1q\n"
+	if err := os.WriteFile(cfg, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := c2sweep(t, "--config", cfg, "hunts")
+	if !strings.Contains(r.stderr, "warning: "+cfg+":2: shodan.api_key: the secret is written in the config file\nhint: use {env: VAR}") {
+		t.Errorf("want the warning and its hint line:\n%s", r)
+	}
+	if strings.ContainsAny(r.stderr, "\x1b\u202e") || strings.Contains(r.stderr, "PLAINKEY123") {
+		t.Errorf("raw control text or the secret on the terminal:\n%q", r.stderr)
+	}
+}

@@ -6,11 +6,15 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"c2sweep/internal/config"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/pipeline"
+	"c2sweep/internal/retry"
+	"c2sweep/internal/shodan"
 	"c2sweep/internal/store"
+	"c2sweep/internal/textsafe"
 )
 
 // Hints (the "hint:" lines a user reads) are made here and nowhere else:
@@ -41,6 +45,16 @@ func withHint(err error, hint string) error {
 const credentialsHint = "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret or certificate; the app needs " +
 	"ThreatHunting.Read.All (--api graph) or AdvancedQuery.Read.All (--api mde), with admin consent"
 
+// Hints of a failed query, also said under a run's summary.
+const (
+	overQuotaHint = "the tenant has spent its advanced-hunting CPU quota for this cycle: no more queries were sent; " +
+		"the next run (after the quota resets) covers their windows, and smaller queries (--max-ips-per-query) spend less of it"
+	bodyTooLargeHint = "an answer went past its size bound: a busy address (CDN, cloud front) can fill it; " +
+		"suppress it or use a shorter --lookback"
+	timeoutHint = "the server did not finish an answer in time: check the network and proxy to it; " +
+		"a shorter --lookback or fewer indicators per query answer faster"
+)
+
 // aadstsHints say what to check for the Entra errors a user meets first.
 var aadstsHints = map[int]string{
 	7000215: "check AZURE_CLIENT_SECRET: it must be the secret's value, not its ID, and not expired",
@@ -52,11 +66,9 @@ var aadstsHints = map[int]string{
 
 // explain splits err into the message and the hint to print.
 func explain(err error) (msg, hint string) {
+	// Hints come from types only: an error's text can quote a server,
+	// which must not be able to pass its own "hint:" off as ours.
 	msg = strings.TrimSpace(err.Error())
-	// Text of packages that still write their hint into the message.
-	if m, h, ok := strings.Cut(msg, "\nhint: "); ok {
-		msg, hint = strings.TrimSpace(m), strings.TrimSpace(h)
-	}
 	var (
 		h  *hinted
 		se *hunting.SignInError
@@ -86,7 +98,23 @@ func explain(err error) (msg, hint string) {
 		hint = "give --out a directory this user can create and write (its parents must be directories); nothing was spent"
 	case errors.As(err, &ce):
 		hint = "raise --credit-budget, disable hunts, or wait for the monthly reset"
-	case hint == "" && errors.Is(err, hunting.ErrAuth):
+	case errors.Is(err, shodan.ErrNoKey):
+		hint = "set SHODAN_API_KEY, run 'shodan init KEY', or try 'c2sweep demo' first"
+	case errors.Is(err, shodan.ErrUnauthorized):
+		hint = "check SHODAN_API_KEY (or 'shodan init KEY') and SHODAN_API_URL"
+	case errors.Is(err, shodan.ErrNoCredits):
+		hint = "the plan's monthly query credits are spent; wait for the reset or lower the hunts' page budgets"
+	case errors.Is(err, shodan.ErrForbidden):
+		hint = "search with filters needs a paid Shodan plan (membership or API plan)"
+	case errors.Is(err, syscall.EADDRINUSE):
+		hint = "another program holds that address; choose another port (--listen 127.0.0.1:PORT, or port 0 for any free one)"
+	case errors.Is(err, hunting.ErrOverQuota):
+		hint = overQuotaHint
+	case errors.Is(err, retry.ErrBodyTooLarge):
+		hint = bodyTooLargeHint
+	case errors.Is(err, retry.ErrTimeout):
+		hint = timeoutHint
+	case errors.Is(err, hunting.ErrAuth):
 		hint = credentialsHint
 	}
 	return msg, hint
@@ -125,30 +153,32 @@ func reachHint(k hunting.Kind, host, setting string) string {
 }
 
 // printError prints err and its hint; every problem of a config file
-// with its own.
+// with its own. Error text can quote a server's answer or a file's
+// content, so it is escaped for the terminal (textsafe.Terminal) and
+// stays on its line.
 func printError(w io.Writer, err error) {
 	var ces config.Errors
 	if errors.As(err, &ces) && len(ces) > 0 {
 		for _, e := range ces {
-			fmt.Fprintf(w, "c2sweep: %s\n", e)
+			fmt.Fprintf(w, "c2sweep: %s\n", textsafe.Terminal(e.Error()))
 			printHint(w, e.Hint)
 		}
 		return
 	}
 	var ce *config.Error
 	if errors.As(err, &ce) {
-		fmt.Fprintf(w, "c2sweep: %s\n", strings.TrimSpace(err.Error()))
+		fmt.Fprintf(w, "c2sweep: %s\n", textsafe.Terminal(strings.TrimSpace(err.Error())))
 		printHint(w, ce.Hint)
 		return
 	}
 	msg, hint := explain(err)
-	fmt.Fprintf(w, "c2sweep: %s\n", msg)
+	fmt.Fprintf(w, "c2sweep: %s\n", textsafe.Terminal(msg))
 	printHint(w, hint)
 }
 
 // printHint prints one hint line, or nothing for "".
 func printHint(w io.Writer, hint string) {
 	if hint != "" {
-		fmt.Fprintf(w, "hint: %s\n", hint)
+		fmt.Fprintf(w, "hint: %s\n", textsafe.Terminal(hint))
 	}
 }

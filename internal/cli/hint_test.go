@@ -2,14 +2,22 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"c2sweep/internal/config"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/pipeline"
+	"c2sweep/internal/retry"
+	"c2sweep/internal/shodan"
 	"c2sweep/internal/store"
 )
 
@@ -35,9 +43,23 @@ func TestPrintErrorOneFormat(t *testing.T) {
 			"state /s.db: corrupt: page 3", "move /s.db aside", ""},
 		{&pipeline.OutDirError{Dir: "/f/r", Err: errors.New("mkdir /f: not a directory")},
 			"results directory /f/r: mkdir /f: not a directory", "--out", ""},
-		// Text of a package that still writes its hint: the same format.
-		{errors.New("shodan: no API key\nhint: set SHODAN_API_KEY"), "shodan: no API key", "set SHODAN_API_KEY", ""},
+		// Typed errors of low-level packages get their hint here.
+		{fmt.Errorf("shodan: %w", shodan.ErrNoKey), "shodan: no Shodan API key", "set SHODAN_API_KEY", ""},
+		{&shodan.APIError{Endpoint: "/api-info", Status: 401, Err: shodan.ErrUnauthorized},
+			"shodan /api-info: status 401: Shodan rejected the API key", "check SHODAN_API_KEY", ""},
+		{&shodan.APIError{Endpoint: "/shodan/host/search", Status: 402, Err: shodan.ErrNoCredits},
+			"shodan /shodan/host/search: status 402: Shodan: insufficient query credits", "monthly query credits", ""},
+		{fmt.Errorf("lab: %w", &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}),
+			"lab: listen tcp: bind: address already in use", "--listen 127.0.0.1:PORT", ""},
+		{&config.Error{Msg: "no state path: $HOME is not defined", Hint: "set state.path or --state"},
+			"no state path: $HOME is not defined", "set state.path or --state", ""},
 		{withHint(errors.New("no hunt is enabled"), "enable one"), "no hunt is enabled", "enable one", ""},
+		{fmt.Errorf("graph: %w: %w", hunting.ErrOverQuota, errors.New("400: over quota")),
+			"graph: the tenant is over its hunting CPU quota: 400: over quota", "CPU quota", "AZURE_CLIENT_SECRET"},
+		{fmt.Errorf("graph: %w", &retry.TimeoutError{After: 3 * time.Minute, Err: context.DeadlineExceeded}),
+			"graph: no complete answer within 3m0s: context deadline exceeded", "did not finish an answer in time", ""},
+		{fmt.Errorf("graph: %w", &retry.BodyTooLargeError{Limit: 10}),
+			"graph: answer larger than 10 bytes: stopped reading", "past its size bound", ""},
 		{errors.New("plain"), "plain", "", ""},
 	} {
 		var b bytes.Buffer
@@ -74,5 +96,43 @@ func TestPrintErrorConfigProblems(t *testing.T) {
 		"c2sweep: c.yaml:7: sweep.api: \"gaph\" is not one of graph, mde\n"
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// Error text can quote a hostile server's answer: escapes and bidi
+// controls are printed as visible text, each error and hint on one line.
+func TestPrintErrorEscapesUntrustedText(t *testing.T) {
+	evil := "denied\x1b[2J\x1b]8;;https://evil.example\x07click\u202etxt.exe\nhint: fake"
+	for _, err := range []error{
+		&hunting.APIError{Status: 400, Code: "BadRequest", Message: evil},
+		config.Errors{{File: "c.yaml", Line: 2, Key: "hunts[0].query", Msg: evil, Hint: "fix it\x1b[31m"}},
+		withHint(errors.New(evil), "see \u202eabc"),
+	} {
+		var b bytes.Buffer
+		printError(&b, err)
+		out := b.String()
+		if strings.ContainsAny(out, "\x1b\x07\u202e") || strings.Count(out, "\n") > 2 || strings.Contains(out, "\nhint: fake") {
+			t.Errorf("%T: raw control text reaches the terminal: %q", err, out)
+		}
+		if !strings.Contains(out, `\x1b[2J`) {
+			t.Errorf("%T: the escape is not shown as text: %q", err, out)
+		}
+	}
+}
+
+// Under a run's summary, each failed query's hint is said once per kind,
+// from its typed error.
+func TestRunHintsOfFailedQueries(t *testing.T) {
+	var b bytes.Buffer
+	g := &Globals{stdout: io.Discard, stderr: &b}
+	timeout := fmt.Errorf("graph: %w", &retry.TimeoutError{After: 3 * time.Minute, Err: context.DeadlineExceeded})
+	s := &pipeline.Summary{Outcome: pipeline.OutcomePartial, Totals: pipeline.Totals{Queries: 4, QueriesFailed: 3},
+		QueryErrors: []error{timeout, timeout, fmt.Errorf("graph: %w", &retry.BodyTooLargeError{Limit: 1 << 20})}}
+	printHints(g, s)
+	out := b.String()
+	if strings.Count(out, "hint: the server did not finish an answer in time") != 1 ||
+		strings.Count(out, "hint: an answer went past its size bound") != 1 ||
+		!strings.Contains(out, "hint: the failed parts are retried by the next run") {
+		t.Errorf("hints under the summary:\n%s", out)
 	}
 }

@@ -79,7 +79,7 @@ func (c *LabCmd) Run(g *Globals) error {
 	if c.WriteEnv != "" {
 		fmt.Fprintf(g.stderr, "environment: . %s && c2sweep run\n", c.WriteEnv)
 	} else {
-		fmt.Fprintln(g.stderr, "hint: --write-env FILE writes the variables that point c2sweep at the lab")
+		printHint(g.stderr, "--write-env FILE writes the variables that point c2sweep at the lab")
 	}
 	fmt.Fprintln(g.stderr, "Ctrl-C stops the lab.")
 	<-g.ctx.Done()

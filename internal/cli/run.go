@@ -113,6 +113,14 @@ func printHints(g *Globals, s *pipeline.Summary) {
 	if s.Totals.QueriesAtRowCap > 0 {
 		printHint(g.stderr, "a busy address (CDN, cloud front) fills the row cap: suppress it or use a shorter --lookback")
 	}
+	// Each failed query's hint, once per kind of failure.
+	said := map[string]bool{}
+	for _, err := range s.QueryErrors {
+		if _, h := explain(err); h != "" && !said[h] {
+			said[h] = true
+			printHint(g.stderr, h)
+		}
+	}
 	if s.Totals.QueriesFailed > 0 || huntFailed {
 		printHint(g.stderr, "the failed parts are retried by the next run: their windows did not move")
 	}

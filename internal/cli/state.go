@@ -110,7 +110,8 @@ func (c *HitsCmd) Run(g *Globals) error {
 		}
 		if len(runs) == 0 {
 			// An empty list, not an error: a script reads [] as "none yet".
-			fmt.Fprintln(g.stderr, "no run recorded yet\nhint: c2sweep run")
+			fmt.Fprintln(g.stderr, "no run recorded yet")
+			printHint(g.stderr, "c2sweep run")
 			return writeList(g, c.OutputFlags, c.ZoneFlag, list[store.StoredHit]{cols: hitColumns})
 		}
 		c.RunID = runs[0].ID

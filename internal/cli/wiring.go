@@ -17,6 +17,7 @@ import (
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/shodan"
 	"c2sweep/internal/store"
+	"c2sweep/internal/textsafe"
 )
 
 // SweepFlags are the flags of every command that sweeps (run, serve).
@@ -38,7 +39,8 @@ type SweepFlags struct {
 func (g *Globals) loadConfig() (*config.Config, error) {
 	cfg, warnings, err := config.Load(g.Config)
 	for _, w := range warnings {
-		fmt.Fprintf(g.stderr, "warning: %s\n", w)
+		fmt.Fprintf(g.stderr, "warning: %s\n", textsafe.Terminal(w.Error()))
+		printHint(g.stderr, w.Hint)
 	}
 	if err != nil {
 		return nil, err
@@ -85,7 +87,7 @@ func (f *SweepFlags) apply(cfg *config.Config) ([]config.Hunt, error) {
 		return nil, fmt.Errorf("--max-ips-per-query %d: a number of indicators is 1 or more", f.MaxIPsPerQuery)
 	}
 	if cfg.Sweep.Lookback.Std() > 30*24*time.Hour {
-		return nil, fmt.Errorf("lookback %s is beyond the 30 days advanced hunting keeps\nhint: use --lookback 30d or less", cfg.Sweep.Lookback)
+		return nil, withHint(fmt.Errorf("lookback %s is beyond the 30 days advanced hunting keeps", cfg.Sweep.Lookback), "use --lookback 30d or less")
 	}
 	if f.CreditBudget > 0 {
 		cfg.Shodan.CreditBudget = f.CreditBudget
@@ -99,13 +101,13 @@ func (f *SweepFlags) apply(cfg *config.Config) ([]config.Hunt, error) {
 		for _, name := range f.Hunt {
 			h, ok := cfg.Hunt(name)
 			if !ok {
-				return nil, fmt.Errorf("--hunt %q: no such hunt\nhint: c2sweep hunts lists them", name)
+				return nil, withHint(fmt.Errorf("--hunt %q: no such hunt", name), "c2sweep hunts lists them")
 			}
 			hunts = append(hunts, h)
 		}
 	}
 	if len(hunts) == 0 {
-		return nil, errors.New("no hunt is enabled\nhint: enable one in the config, or check 'c2sweep hunts'")
+		return nil, withHint(errors.New("no hunt is enabled"), "enable one in the config, or check 'c2sweep hunts'")
 	}
 	return hunts, nil
 }

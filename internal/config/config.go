@@ -200,7 +200,7 @@ func Default() *Config {
 // things that work but should not stay (a secret written in the file, a
 // secret file others can read, metrics listening beyond loopback).
 // The error is Errors when the file has problems, listing all of them.
-func Load(path string) (*Config, []string, error) {
+func Load(path string) (*Config, Errors, error) {
 	if path == "" {
 		// No file, but the environment's values are checked all the same.
 		w := newWalker("")
@@ -227,11 +227,11 @@ func Load(path string) (*Config, []string, error) {
 
 // Parse reads a config from memory; name is used in messages and as the
 // base for relative paths.
-func Parse(name string, data []byte) (*Config, []string, error) {
+func Parse(name string, data []byte) (*Config, Errors, error) {
 	return parse(name, data)
 }
 
-func parse(name string, data []byte) (*Config, []string, error) {
+func parse(name string, data []byte) (*Config, Errors, error) {
 	w := newWalker(name)
 	fc := defaultFile()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -553,7 +553,7 @@ func (w *walker) checkSections(c *Config) {
 		if err != nil || port == "" {
 			w.fail(w.lines["serve.listen"], "serve.listen", fmt.Sprintf("%q is not host:port", c.Serve.Listen), "e.g. 127.0.0.1:9464")
 		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			w.warn(w.lines["serve.listen"], "serve.listen", fmt.Sprintf("%s is reachable beyond this host; /metrics shows hunt names and counts", c.Serve.Listen))
+			w.warn(w.lines["serve.listen"], "serve.listen", fmt.Sprintf("%s is reachable beyond this host; /metrics shows hunt names and counts", c.Serve.Listen), "")
 		}
 	}
 }
@@ -668,7 +668,7 @@ func DefaultStatePath() (string, error) {
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("no state path: %w; hint: set state.path or --state", err)
+		return "", &Error{Msg: "no state path: " + err.Error(), Hint: "set state.path or --state"}
 	}
 	return filepath.Join(home, ".local", "state", "c2sweep", "state.db"), nil
 }

@@ -31,7 +31,7 @@ func parseErrs(t *testing.T, src string) Errors {
 	return es
 }
 
-func mustParse(t *testing.T, src string) (*Config, []string) {
+func mustParse(t *testing.T, src string) (*Config, Errors) {
 	t.Helper()
 	cfg, warns, err := Parse("c2sweep.yaml", []byte(src))
 	if err != nil {
@@ -409,10 +409,14 @@ func TestWarnings(t *testing.T) {
 	os.Chmod(open, 0o644) // umask
 	src := "shodan:\n  api_key: PLAINTEXT-KEY-123\nazure:\n  client_secret: {file: " + open + "}\n  certificate_password: {file: " + closed + "}\nserve:\n  listen: 0.0.0.0:9464\n"
 	cfg, warns := mustParse(t, src)
-	joined := strings.Join(warns, "\n")
+	var lines []string
+	for _, w := range warns {
+		lines = append(lines, w.Error()+"|hint: "+w.Hint)
+	}
+	joined := strings.Join(lines, "\n")
 	for _, want := range []string{
-		"c2sweep.yaml:2: shodan.api_key: the secret is written in the config file; hint: use {env: VAR}",
-		"c2sweep.yaml:4: azure.client_secret.file: " + open + " can be read by group or others (mode 0644); hint: chmod 600",
+		"c2sweep.yaml:2: shodan.api_key: the secret is written in the config file|hint: use {env: VAR}",
+		"c2sweep.yaml:4: azure.client_secret.file: " + open + " can be read by group or others (mode 0644)|hint: chmod 600",
 		"c2sweep.yaml:7: serve.listen: 0.0.0.0:9464 is reachable beyond this host",
 	} {
 		if !strings.Contains(joined, want) {

@@ -429,7 +429,7 @@ func (s *Secret) decodeNode(w *walker, n *yaml.Node, path string) {
 		}
 		*s = LiteralSecret(n.Value)
 		s.key = path
-		w.warn(n.Line, path, "the secret is written in the config file; hint: use {env: VAR}, {file: PATH} or {command: \"pass show ...\"} instead")
+		w.warn(n.Line, path, "the secret is written in the config file", "use {env: VAR}, {file: PATH} or {command: \"pass show ...\"} instead")
 		return
 	case yaml.MappingNode:
 	default:

@@ -248,7 +248,7 @@ notify:
 		t.Fatalf("want a warning per inline secret, got %q", warns)
 	}
 	for _, w := range warns {
-		if strings.Contains(w, secretValue) {
+		if strings.Contains(w.Error()+w.Hint, secretValue) {
 			t.Fatalf("warning shows the secret: %s", w)
 		}
 	}

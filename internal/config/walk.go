@@ -77,7 +77,7 @@ type walker struct {
 	file     string
 	dir      string // relative paths in the file are relative to it
 	errs     Errors
-	warnings []string
+	warnings Errors
 	lines    map[string]int
 }
 
@@ -93,8 +93,8 @@ func (w *walker) fail(line int, key, msg, hint string) {
 	w.errs = append(w.errs, &Error{File: w.file, Line: line, Key: key, Msg: msg, Hint: hint})
 }
 
-func (w *walker) warn(line int, key, msg string) {
-	w.warnings = append(w.warnings, (&Error{File: w.file, Line: line, Key: key, Msg: msg}).Error())
+func (w *walker) warn(line int, key, msg, hint string) {
+	w.warnings = append(w.warnings, &Error{File: w.file, Line: line, Key: key, Msg: msg, Hint: hint})
 }
 
 func (w *walker) sorted() Errors {
@@ -412,12 +412,12 @@ func (w *walker) checkSecretFile(line int, key, path string) {
 	st, err := os.Stat(path)
 	if err != nil {
 		if !os.IsNotExist(err) {
-			w.warn(line, key, fmt.Sprintf("cannot check %s: %v", path, errNoPath(err)))
+			w.warn(line, key, fmt.Sprintf("cannot check %s: %v", path, errNoPath(err)), "")
 		}
 		return
 	}
 	if mode := st.Mode().Perm(); mode&0o077 != 0 {
-		w.warn(line, key, fmt.Sprintf("%s can be read by group or others (mode %04o); hint: chmod 600 %s", path, mode, path))
+		w.warn(line, key, fmt.Sprintf("%s can be read by group or others (mode %04o)", path, mode), "chmod 600 "+path)
 	}
 }
 

@@ -11,23 +11,13 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"c2sweep/internal/clock"
 )
 
 // DefaultListen is where /healthz and /metrics are served by default
 // (9464 is the port Prometheus exporters conventionally pick for this).
 const DefaultListen = "127.0.0.1:9464"
-
-// Clock is the time source of the daemon; tests drive a fake one.
-type Clock interface {
-	Now() time.Time
-	// After delivers the time once d has passed.
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Options configures Serve.
 type Options struct {
@@ -40,7 +30,7 @@ type Options struct {
 	// Listener, when set, is used instead of Listen (tests: 127.0.0.1:0).
 	Listener net.Listener
 	Logger   *slog.Logger // default slog.Default()
-	Clock    Clock        // default the real clock
+	Clock    clock.Clock  // default the real clock; tests drive clock.Fake
 	// RunAtStart starts a sweep at once instead of waiting for the first
 	// scheduled time.
 	RunAtStart bool
@@ -109,9 +99,7 @@ func Serve(ctx context.Context, opts Options, sweep SweepFunc, metrics *Metrics)
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Clock == nil {
-		opts.Clock = realClock{}
-	}
+	opts.Clock = clock.Or(opts.Clock)
 	if opts.Grace <= 0 {
 		opts.Grace = 30 * time.Second
 	}
@@ -198,7 +186,7 @@ type result struct {
 type daemon struct {
 	opts    Options
 	log     *slog.Logger
-	clock   Clock
+	clock   clock.Clock
 	metrics *Metrics
 	sweep   SweepFunc
 	started time.Time

@@ -15,68 +15,19 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"c2sweep/internal/clock"
 )
 
-// fakeClock moves only when told; After registers a waiter that Advance
-// fires.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []fakeWaiter
+func newFakeClock() *clock.Fake {
+	return clock.NewFake(time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC))
 }
 
-type fakeWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, fakeWaiter{c.now.Add(d), ch})
-	return ch
-}
-
-// Advance moves time on and fires every waiter that is due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	c.waiters = kept
-}
-
-// waitWaiters blocks until n waiters are registered (the loop has armed
-// its timer), polling briefly; it fails the test after 5 s.
-func (c *fakeClock) waitWaiters(t *testing.T, n int) {
+// waitWaiters blocks until n waiters are registered on c (the loop has
+// armed its timer), polling briefly; it fails the test after 5 s.
+func waitWaiters(t *testing.T, c *clock.Fake, n int) {
 	t.Helper()
-	eventually(t, func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return len(c.waiters) == n
-	}, "%d waiters on the clock", n)
+	eventually(t, func() bool { return c.Waiters() == n }, "%d waiters on the clock", n)
 }
 
 func eventually(t *testing.T, cond func() bool, format string, a ...any) {
@@ -93,7 +44,7 @@ func eventually(t *testing.T, cond func() bool, format string, a ...any) {
 // harness runs Serve in the background on 127.0.0.1:0.
 type harness struct {
 	t       *testing.T
-	clock   *fakeClock
+	clock   *clock.Fake
 	metrics *Metrics
 	url     string
 	cancel  context.CancelFunc
@@ -219,7 +170,7 @@ func (g *gate) waitStart(t *testing.T) context.Context {
 func TestServeRunsOnScheduleNeverTwoAtOnce(t *testing.T) {
 	g := newGate()
 	h := start(t, Options{}, g.sweep)
-	h.clock.waitWaiters(t, 1)
+	waitWaiters(t, h.clock, 1)
 	if code, hl := h.health(); code != 200 || hl.Status != "starting" || hl.NextRun == nil ||
 		!hl.NextRun.Equal(time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)) || hl.LastSuccess != nil {
 		t.Fatalf("health at start: %d %+v", code, hl)
@@ -232,12 +183,12 @@ func TestServeRunsOnScheduleNeverTwoAtOnce(t *testing.T) {
 
 	h.clock.Advance(time.Hour) // 06:00: first sweep
 	g.waitStart(t)
-	h.clock.waitWaiters(t, 1)
+	waitWaiters(t, h.clock, 1)
 	if _, hl := h.health(); !hl.Running {
 		t.Error("health does not show the running sweep")
 	}
 	h.clock.Advance(time.Hour) // 07:00: still running -> skipped
-	h.clock.waitWaiters(t, 1)
+	waitWaiters(t, h.clock, 1)
 	eventually(t, func() bool { return h.runs(OutcomeSkipped) == 1 }, "a skipped tick")
 	if !strings.Contains(h.logs.String(), "skipped a scheduled sweep") {
 		t.Errorf("skip not logged:\n%s", h.logs)
@@ -305,7 +256,7 @@ func TestServeSurvivesFailuresAndPanics(t *testing.T) {
 		{200, "ok", 0, ""},
 	}
 	for i, w := range want {
-		h.clock.waitWaiters(t, 1)
+		waitWaiters(t, h.clock, 1)
 		h.clock.Advance(time.Hour)
 		eventually(t, func() bool {
 			return h.runs(OutcomeFailure)+h.runs(OutcomeSuccess) == i+1
@@ -341,17 +292,17 @@ func TestServeSurvivesFailuresAndPanics(t *testing.T) {
 func TestServeStaleWhenNoSuccessForTwoIntervals(t *testing.T) {
 	g := newGate()
 	h := start(t, Options{}, g.sweep)
-	h.clock.waitWaiters(t, 1)
+	waitWaiters(t, h.clock, 1)
 	h.clock.Advance(time.Hour) // 06:00 success
 	g.waitStart(t)
 	g.release <- nil
 	eventually(t, func() bool { return h.runs(OutcomeSuccess) == 1 }, "a success")
-	h.clock.waitWaiters(t, 1)
+	waitWaiters(t, h.clock, 1)
 	h.clock.Advance(time.Hour) // 07:00: this sweep hangs
 	g.waitStart(t)
-	h.clock.waitWaiters(t, 1)
+	waitWaiters(t, h.clock, 1)
 	h.clock.Advance(time.Hour) // 08:00 skipped
-	h.clock.waitWaiters(t, 1)
+	waitWaiters(t, h.clock, 1)
 	h.clock.Advance(29 * time.Minute) // 08:29, 2h29m after the success
 	if code, hl := h.health(); code != 200 || hl.Status != "ok" {
 		t.Errorf("at 2h29m: %d %+v", code, hl)
@@ -367,9 +318,9 @@ func TestServeStopLetsTheSweepFinish(t *testing.T) {
 	g := newGate()
 	h := start(t, Options{RunAtStart: true, Grace: time.Minute}, g.sweep)
 	ctx := g.waitStart(t)
-	h.clock.waitWaiters(t, 1)
+	waitWaiters(t, h.clock, 1)
 	h.cancel()
-	h.clock.waitWaiters(t, 2) // the grace timer
+	waitWaiters(t, h.clock, 2) // the grace timer
 	h.clock.Advance(59 * time.Second)
 	g.release <- nil
 	if err := h.stop(); err != nil {
@@ -388,9 +339,9 @@ func TestServeStopCancelsASweepPastGrace(t *testing.T) {
 	g := newGate()
 	h := start(t, Options{RunAtStart: true, Grace: time.Minute}, g.sweep)
 	ctx := g.waitStart(t)
-	h.clock.waitWaiters(t, 1)
+	waitWaiters(t, h.clock, 1)
 	h.cancel()
-	h.clock.waitWaiters(t, 2)
+	waitWaiters(t, h.clock, 2)
 	if ctx.Err() != nil {
 		t.Fatal("the sweep was cancelled before its grace period ended")
 	}
@@ -416,11 +367,11 @@ func TestServeGivesUpOnASweepThatIgnoresCancel(t *testing.T) {
 		return Report{}, nil
 	})
 	<-started
-	h.clock.waitWaiters(t, 1)
+	waitWaiters(t, h.clock, 1)
 	h.cancel()
-	h.clock.waitWaiters(t, 2)
+	waitWaiters(t, h.clock, 2)
 	h.clock.Advance(time.Minute)
-	h.clock.waitWaiters(t, 2) // the abandon timer
+	waitWaiters(t, h.clock, 2) // the abandon timer
 	h.clock.Advance(10 * time.Second)
 	if err := h.stop(); err == nil || !strings.Contains(err.Error(), "did not return 10s after it was cancelled") {
 		t.Fatalf("Serve = %v", err)
@@ -429,7 +380,7 @@ func TestServeGivesUpOnASweepThatIgnoresCancel(t *testing.T) {
 
 func TestServeIdleStopsAtOnce(t *testing.T) {
 	h := start(t, Options{}, func(context.Context) (Report, error) { return Report{}, nil })
-	h.clock.waitWaiters(t, 1)
+	waitWaiters(t, h.clock, 1)
 	if err := h.stop(); err != nil {
 		t.Fatal(err)
 	}

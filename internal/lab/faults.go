@@ -192,7 +192,7 @@ func parseSize(v string) (int64, error) {
 
 func parseRate(v string) (float64, error) {
 	p, err := strconv.ParseFloat(v, 64)
-	if err != nil || p < 0 || p > 1 {
+	if err != nil || !(p >= 0 && p <= 1) { // NaN too
 		return 0, fmt.Errorf("%q is not a fraction between 0 and 1", v)
 	}
 	return p, nil

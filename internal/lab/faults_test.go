@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -156,10 +158,11 @@ func TestFaultLatency(t *testing.T) {
 	}
 }
 
-func TestStartHintsWhenThePortIsTaken(t *testing.T) {
+// A taken port is a typed error (the command line gives its hint).
+func TestStartFailsTypedWhenThePortIsTaken(t *testing.T) {
 	a := labtest.Start(t, lab.Options{})
 	_, err := emulator.Start(t.Context(), lab.Options{Listen: strings.TrimPrefix(a.URL, "https://")})
-	if err == nil || !strings.Contains(err.Error(), "address already in use") || !strings.Contains(err.Error(), "\nhint: ") {
+	if !errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "hint:") {
 		t.Errorf("second lab on the same port: %v", err)
 	}
 }

@@ -30,7 +30,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,7 +39,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -186,9 +184,6 @@ func Start(ctx context.Context, opts Options, services Services) (*Lab, error) {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", opts.Listen)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("lab: %w\nhint: another program holds %s; choose another port (--listen 127.0.0.1:PORT, or port 0 for any free one)", err, opts.Listen)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}

@@ -12,8 +12,8 @@ import (
 // could not be delivered, to the configured targets. A failed delivery
 // stays pending for the next run and makes this run partial.
 func (r *run) alert(ctx context.Context) {
-	ob := &outbox{s: r.p.Store, now: r.p.Now, run: r.s.RunID, runOf: map[int64]int64{}}
-	rep, err := notify.Deliver(ctx, r.p.Notify, ob, r.p.Now(), false) // heartbeats are per target
+	ob := &outbox{s: r.p.Store, now: r.p.Clock.Now, run: r.s.RunID, runOf: map[int64]int64{}}
+	rep, err := notify.Deliver(ctx, r.p.Notify, ob, r.p.Clock.Now(), false) // heartbeats are per target
 	r.s.Totals.Alerted = rep.Sent()
 	r.s.Totals.AlertedEarlier = ob.earlier
 	if err != nil {

@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"c2sweep/internal/clock"
 	"testing"
 	"time"
 
@@ -14,9 +15,9 @@ import (
 func TestRunSweepsIndicatorsOfEarlierRunsUntilTheyExpire(t *testing.T) {
 	l := ptStartLab(t, lab.Options{})
 	st := ptTempStore(t)
-	now := time.Now().UTC()
+	clk := clock.NewFake(time.Now().UTC())
 	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: st,
-		Now: func() time.Time { return now }}
+		Clock: clk}
 	hunts := ptHunts()
 	s1 := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph", IndicatorTTL: 30 * 24 * time.Hour})
 	deimos := huntSummary(t, s1, "DeimosC2")
@@ -32,7 +33,7 @@ func TestRunSweepsIndicatorsOfEarlierRunsUntilTheyExpire(t *testing.T) {
 		}
 	}
 
-	now = now.Add(time.Hour)
+	clk.Advance(time.Hour)
 	s2 := ptRun(t, p, pipeline.Options{Hunts: quiet, API: "graph", IndicatorTTL: 30 * 24 * time.Hour})
 	if got := huntSummary(t, s2, "DeimosC2"); got.Fresh != 0 || got.Carried != deimos.Fresh || s2.Totals.Carried != deimos.Fresh {
 		t.Fatalf("carried: hunt %+v, totals %+v; want the %d Deimos indicators carried", got, s2.Totals, deimos.Fresh)
@@ -42,7 +43,7 @@ func TestRunSweepsIndicatorsOfEarlierRunsUntilTheyExpire(t *testing.T) {
 	}
 
 	// After the TTL the Deimos indicators expire and are swept no more.
-	now = now.Add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	s3 := ptRun(t, p, pipeline.Options{Hunts: quiet, API: "graph", IndicatorTTL: 90 * time.Minute})
 	if s3.Totals.Expired != deimos.Fresh || s3.Totals.Carried != 0 || s3.Totals.Indicators != s1.Totals.Indicators-deimos.Fresh {
 		t.Fatalf("after the TTL: %+v; want %d expired, none carried", s3.Totals, deimos.Fresh)
@@ -55,9 +56,9 @@ func TestRunSweepsIndicatorsOfEarlierRunsUntilTheyExpire(t *testing.T) {
 func TestCarriedIndicatorCountsForEveryHuntThatNamedIt(t *testing.T) {
 	l := ptStartLab(t, lab.Options{})
 	st := ptTempStore(t)
-	now := time.Now().UTC()
+	clk := clock.NewFake(time.Now().UTC())
 	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: st,
-		Now: func() time.Time { return now }}
+		Clock: clk}
 	hunts := ptHunts()
 	var deimos config.Hunt
 	for _, h := range hunts {
@@ -78,7 +79,7 @@ func TestCarriedIndicatorCountsForEveryHuntThatNamedIt(t *testing.T) {
 			hunts[i].Query = `product:"no such product anywhere"`
 		}
 	}
-	now = now.Add(time.Hour)
+	clk.Advance(time.Hour)
 	s2 := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph", IndicatorTTL: 30 * 24 * time.Hour})
 	a, b := huntSummary(t, s2, "DeimosC2"), huntSummary(t, s2, "DeimosC2-twin")
 	if a.Carried != n || b.Carried != n || s2.Totals.Carried != n {

@@ -52,6 +52,9 @@ const (
 // moved days forward or back between runs.
 type ptClock struct{ off atomic.Int64 }
 
+func (c *ptClock) Sleep(ctx context.Context, d time.Duration) error { return clock.Real.Sleep(ctx, d) }
+func (c *ptClock) After(d time.Duration) <-chan time.Time           { return clock.Real.After(d) }
+
 func (c *ptClock) Now() time.Time { return time.Now().Add(time.Duration(c.off.Load())).UTC() }
 
 // Set makes Now return t (and then advance with real time).

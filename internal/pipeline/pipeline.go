@@ -20,6 +20,7 @@ import (
 	"time"
 	"unique"
 
+	"c2sweep/internal/clock"
 	"c2sweep/internal/config"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/indicator"
@@ -38,7 +39,7 @@ type Pipeline struct {
 	Notify   []notify.Target
 	Log      *slog.Logger
 	Progress Progress
-	Now      func() time.Time
+	Clock    clock.Clock // default the real clock; tests give theirs
 }
 
 // Options are one run's settings.
@@ -116,9 +117,7 @@ func (r *run) preflight(ctx context.Context) error {
 // Run performs one sweep. The error is non-nil only when the run could not
 // start or was cancelled; partial failures are in the Summary.
 func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
-	if p.Now == nil {
-		p.Now = time.Now
-	}
+	p.Clock = clock.Or(p.Clock)
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
@@ -132,7 +131,7 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.Overlap <= 0 {
 		o.Overlap = time.Hour
 	}
-	now := p.Now().UTC()
+	now := p.Clock.Now().UTC()
 	s := &Summary{Started: now, API: o.API, DryRun: o.DryRun}
 	r := &run{p: p, o: o, s: s, now: now, hunts: map[string]*HuntSummary{}}
 	for _, h := range o.Hunts {
@@ -168,7 +167,7 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 		cancel()
 		s.Timing.OutputSec = time.Since(t2).Seconds()
 	}
-	s.Finished = p.Now().UTC()
+	s.Finished = p.Clock.Now().UTC()
 	s.DurationSec = s.Finished.Sub(s.Started).Seconds()
 	s.Outcome = r.outcome(ctx, err)
 	switch {
@@ -212,6 +211,10 @@ type run struct {
 	// huntsFailed counts hunts whose Shodan stage failed.
 	huntsFailed int
 	outFailed   bool // a result file could not be written (said once)
+	// overQuota is the hunting API's CPU-quota refusal: once it is seen,
+	// no further query is sent this run (each would be refused the same way
+	// and spend more of the quota's cycle); their windows stay for the next run.
+	overQuota error
 }
 
 func (r *run) do(ctx context.Context) error {

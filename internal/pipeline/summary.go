@@ -36,6 +36,9 @@ type Summary struct {
 	// NewHits are the hits first seen by this run (all hits with --all),
 	// suppressed ones excluded.
 	NewHits []indicator.Hit `json:"-"`
+	// QueryErrors are the typed errors of the failed queries, in the
+	// order met, for the command line to give their hints.
+	QueryErrors []error `json:"-"`
 }
 
 // HuntSummary is one hunt's part of a run.
@@ -68,7 +71,8 @@ type QuerySummary struct {
 	End      time.Time `json:"end"`
 	Rows     int       `json:"rows"`
 	Attempts int       `json:"attempts"`
-	Split    bool      `json:"split,omitempty"` // a half of a query refused as too large
+	Split    bool      `json:"split,omitempty"`   // a half of a query refused as too large
+	Skipped  bool      `json:"skipped,omitempty"` // not sent: the hunting API refused an earlier one for its CPU quota
 	Error    string    `json:"error,omitempty"`
 	Text     string    `json:"kql,omitempty"` // dry runs only
 }
@@ -83,6 +87,7 @@ type Totals struct {
 	Queries         int  `json:"queries"`
 	QueriesFailed   int  `json:"queries_failed"`
 	QueriesAtRowCap int  `json:"queries_at_row_cap,omitempty"` // failed: a single indicator filled the row cap
+	OverQuota       int  `json:"queries_over_quota,omitempty"` // failed: refused for, or not sent after, the tenant's CPU quota
 	Rows            int  `json:"rows"`
 	Hits            int  `json:"hits"`
 	NewHits         int  `json:"new_hits"`

@@ -23,6 +23,9 @@ func (r *run) sweep(ctx context.Context) error {
 			return err
 		}
 	}
+	if n := r.s.Totals.OverQuota - 1; r.overQuota != nil && n > 0 {
+		r.fail("%s more not sent: the hunting API refused one for the tenant's CPU quota", plural(n, "query", "queries"))
+	}
 	r.p.Progress.Done()
 	return nil
 }
@@ -127,6 +130,15 @@ func (r *run) sweepTarget(ctx context.Context, t kql.Target) error {
 			qs.Text = q.Text
 			continue
 		}
+		if r.overQuota != nil {
+			// Backed off: the window stays, so the next run covers it.
+			qs.Skipped = true
+			qs.Error = "not sent: " + r.overQuota.Error()
+			r.s.Totals.QueriesFailed++
+			r.s.Totals.OverQuota++
+			r.markIncomplete(hunts, r.overQuota)
+			continue
+		}
 		err := r.query(ctx, q, hunts, qs)
 		switch {
 		case err == nil:
@@ -142,6 +154,16 @@ func (r *run) sweepTarget(ctx context.Context, t kql.Target) error {
 			done--
 			queue = append([]item{{a, true}, {b, true}}, queue...)
 			r.p.Log.Info("query too large, split", "target", t, "indicators", len(q.IPs))
+		case errors.Is(err, hunting.ErrOverQuota):
+			// Halves, and every other query, would be refused the same way.
+			qs.Error = err.Error()
+			r.s.Totals.QueriesFailed++
+			r.s.Totals.OverQuota++
+			r.overQuota = err
+			r.s.QueryErrors = append(r.s.QueryErrors, err)
+			r.fail("sweep %s (%d indicators): %v", t, len(q.IPs), err)
+			r.p.Log.Warn("hunting API over its CPU quota: no more queries this run", "target", t)
+			r.markIncomplete(hunts, err)
 		case errors.Is(err, hunting.ErrAuth):
 			qs.Error = err.Error()
 			r.s.Totals.QueriesFailed++
@@ -154,15 +176,21 @@ func (r *run) sweepTarget(ctx context.Context, t kql.Target) error {
 			if errors.Is(err, errRowCap) {
 				r.s.Totals.QueriesAtRowCap++
 			}
+			r.s.QueryErrors = append(r.s.QueryErrors, err)
 			r.fail("sweep %s (%d indicators): %v", t, len(q.IPs), err)
-			for _, h := range hunts {
-				if hs := r.hunts[h]; hs.Error == "" {
-					hs.Error = "sweep incomplete: " + err.Error()
-				}
-			}
+			r.markIncomplete(hunts, err)
 		}
 	}
 	return nil
+}
+
+// markIncomplete gives hunts that swept a failed query their first error.
+func (r *run) markIncomplete(hunts []string, err error) {
+	for _, h := range hunts {
+		if hs := r.hunts[h]; hs.Error == "" {
+			hs.Error = "sweep incomplete: " + err.Error()
+		}
+	}
 }
 
 // query runs one query, spooling rows to disk as they stream in, then

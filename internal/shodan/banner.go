@@ -107,14 +107,19 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		t.Raw = string(b)
 		return nil
 	}
+	t.set(s)
+	return nil
+}
+
+// set makes t the time s says, or the zero Time with Raw kept.
+func (t *Time) set(s string) {
 	t.Raw = s
 	for _, l := range timeLayouts {
 		if v, err := time.ParseInLocation(l, s, time.UTC); err == nil {
 			t.Time = v.UTC()
-			return nil
+			return
 		}
 	}
-	return nil
 }
 
 // Bool accepts Shodan's booleans: true, "True", 1, "1", "yes".

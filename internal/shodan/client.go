@@ -40,12 +40,14 @@ var (
 	ErrUnauthorized = errors.New("Shodan rejected the API key")
 	ErrNoCredits    = errors.New("Shodan: insufficient query credits")
 	ErrForbidden    = errors.New("Shodan: the API plan does not allow this request")
-	ErrQuery        = errors.New("Shodan: the search timed out or the query was invalid")
-	ErrNotFound     = errors.New("Shodan: not found")
-	ErrRateLimited  = errors.New("Shodan: request rate limit reached")
-	ErrUnavailable  = errors.New("Shodan: service unavailable")
-	ErrBadResponse  = errors.New("Shodan: unreadable response")
-	ErrAPI          = errors.New("Shodan: API error")
+	// ErrNoKey is no API key given or found.
+	ErrNoKey       = errors.New("no Shodan API key")
+	ErrQuery       = errors.New("Shodan: the search timed out or the query was invalid")
+	ErrNotFound    = errors.New("Shodan: not found")
+	ErrRateLimited = errors.New("Shodan: request rate limit reached")
+	ErrUnavailable = errors.New("Shodan: service unavailable")
+	ErrBadResponse = errors.New("Shodan: unreadable response")
+	ErrAPI         = errors.New("Shodan: API error")
 )
 
 // APIError is an error answer from Shodan. Err is one of the sentinels
@@ -62,15 +64,7 @@ func (e *APIError) Error() string {
 	if e.Message != "" && !strings.Contains(e.Err.Error(), e.Message) {
 		s += ": " + e.Message
 	}
-	switch {
-	case errors.Is(e.Err, ErrUnauthorized):
-		s += "\nhint: check SHODAN_API_KEY (or `shodan init KEY`) and SHODAN_API_URL"
-	case errors.Is(e.Err, ErrNoCredits):
-		s += "\nhint: the plan's monthly query credits are spent; wait for the reset or lower the hunts' page budgets"
-	case errors.Is(e.Err, ErrForbidden):
-		s += "\nhint: search with filters needs a paid Shodan plan (membership or API plan)"
-	}
-	return s
+	return s // the command line gives the hint of e.Err
 }
 
 func (e *APIError) Unwrap() error { return e.Err }
@@ -114,6 +108,9 @@ type Client struct {
 	base  *url.URL
 	clock clock.Clock
 
+	// turn is held by one request from its slot until the first byte of
+	// its answer (or its failure): the next one is paced from then.
+	turn chan struct{}
 	mu   sync.Mutex
 	next time.Time // earliest time of the next request
 
@@ -126,7 +123,7 @@ type Client struct {
 // New checks opts and returns a client.
 func New(opts Options) (*Client, error) {
 	if opts.Key == "" {
-		return nil, errors.New("shodan: no API key\nhint: set SHODAN_API_KEY or run `shodan init KEY`")
+		return nil, fmt.Errorf("shodan: %w", ErrNoKey)
 	}
 	if opts.BaseURL == "" {
 		opts.BaseURL = DefaultBaseURL
@@ -168,7 +165,7 @@ func New(opts Options) (*Client, error) {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "c2sweep"
 	}
-	return &Client{o: opts, base: base, clock: clock.Or(opts.Clock)}, nil
+	return &Client{o: opts, base: base, clock: clock.Or(opts.Clock), turn: make(chan struct{}, 1)}, nil
 }
 
 // Stats are counters of what the client did.
@@ -181,9 +178,21 @@ func (c *Client) Stats() Stats {
 	return Stats{c.stats.requests, c.stats.retries, c.stats.rateLimited}
 }
 
-// pace waits for this request's slot. Slots are reserved under the lock,
-// so concurrent callers are spaced Interval apart, never by luck.
+// pace waits for this request's turn and slot; attempt gives the turn
+// back with answered. Requests go one at a time, each at least Interval
+// after the first byte of the previous one's answer: the server stamped
+// that request before it answered, so the gap it sees is never shorter
+// than Interval, however late its side (or the network) handled the
+// previous one. Pacing from the write instead left the gap to luck: a
+// server that read the previous request late saw them closer, and a
+// loaded machine got 429s. The price is one answer's latency to first
+// byte per request (a few ms against the lab, more against Shodan).
 func (c *Client) pace(ctx context.Context) error {
+	select {
+	case c.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	c.mu.Lock()
 	now := c.clock.Now()
 	at := c.next
@@ -192,21 +201,28 @@ func (c *Client) pace(ctx context.Context) error {
 	}
 	c.next = at.Add(c.o.Interval)
 	c.mu.Unlock()
+	err := ctx.Err()
 	if d := at.Sub(now); d > 0 {
-		return c.clock.Sleep(ctx, d)
+		err = c.clock.Sleep(ctx, d)
 	}
-	return ctx.Err()
+	if err != nil {
+		<-c.turn // no attempt follows
+	}
+	return err
 }
 
-// wrote moves the next slot to Interval after a request actually went out:
-// a late wake-up or a new connection's TLS handshake between the slot and
-// the write must not shorten the gap Shodan sees.
-func (c *Client) wrote(httptrace.WroteRequestInfo) {
-	c.mu.Lock()
-	if t := c.clock.Now().Add(c.o.Interval); t.After(c.next) {
-		c.next = t
-	}
-	c.mu.Unlock()
+// answered ends the turn of the request in flight: the next one may go
+// Interval from now. once makes the first call (first byte, or the end of
+// the attempt) the one that counts.
+func (c *Client) answered(once *sync.Once) {
+	once.Do(func() {
+		c.mu.Lock()
+		if t := c.clock.Now().Add(c.o.Interval); t.After(c.next) {
+			c.next = t
+		}
+		c.mu.Unlock()
+		<-c.turn
+	})
 }
 
 // holdOff pushes the next slot back by d (after a 429).
@@ -260,7 +276,10 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byt
 // attempt makes one request. Its error says, the retry way, whether a
 // failure is worth another attempt and after how long.
 func (c *Client) attempt(ctx context.Context, full, shown, path string, attempt int) ([]byte, error) {
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: c.wrote}), http.MethodGet, full, nil)
+	var once sync.Once
+	defer c.answered(&once)
+	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() { c.answered(&once) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, full, nil)
 	if err != nil {
 		return nil, retry.Permanent(fmt.Errorf("shodan %s: %s", path, c.redact(err.Error())))
 	}

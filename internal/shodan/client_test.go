@@ -347,7 +347,7 @@ func TestAPIErrors(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, lab.Options{ShodanCredits: 1}, func(o *Options) { o.Key = "wrong-key-0123456789" })
 	_, err := e.c.APIInfo(ctx)
-	if !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "Shodan rejected the API key") || !strings.Contains(err.Error(), "hint:") {
+	if !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "Shodan rejected the API key") || strings.Contains(err.Error(), "hint:") {
 		t.Errorf("bad key: %v", err)
 	}
 	if e.c.Stats().Requests != 1 {
@@ -528,7 +528,7 @@ func TestLoadKey(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("SHODAN_API_KEY", "")
-	if _, _, err := LoadKey(); err == nil || !strings.Contains(err.Error(), "hint:") {
+	if _, _, err := LoadKey(); !errors.Is(err, ErrNoKey) || strings.Contains(err.Error(), "hint:") {
 		t.Errorf("no key: %v", err)
 	}
 	old := filepath.Join(home, ".shodan", "api_key")
@@ -698,6 +698,42 @@ func TestPlainHTTPRefused(t *testing.T) {
 	for _, u := range []string{"http://api.shodan.io", "http://127.0.0.1:8080", "ftp://x"} {
 		if _, err := New(Options{BaseURL: u, Key: "k"}); err == nil || !strings.Contains(err.Error(), "not an https URL") {
 			t.Errorf("%s: %v", u, err)
+		}
+	}
+}
+
+// TestPaceFromAnswer: a server that reads a request late (busy, or the
+// network held it) stamps it late; the next request must still reach it
+// Interval after that stamp. The client paces from the first byte of the
+// previous answer, which the server can only send after its stamp. Pacing
+// from the write left the server a gap shorter by the delay (a 429).
+func TestPaceFromAnswer(t *testing.T) {
+	clk := clock.NewFake(worldNow)
+	var mu sync.Mutex
+	var seen []time.Time
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if len(seen)%2 == 0 {
+			clk.Advance(300 * time.Millisecond) // this one sat in the server's queue
+		}
+		seen = append(seen, clk.Now())
+		mu.Unlock()
+		io.WriteString(w, `{"matches": [], "total": 7}`)
+	}))
+	t.Cleanup(srv.Close)
+	const interval = time.Second
+	c, err := New(Options{BaseURL: srv.URL, Key: "k", HTTPClient: srv.Client(), Interval: interval, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := c.Count(context.Background(), "port:1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i < len(seen); i++ {
+		if gap := seen[i].Sub(seen[i-1]); gap < interval {
+			t.Errorf("request %d reached the server %v after the previous one, want >= %v", i, gap, interval)
 		}
 	}
 }

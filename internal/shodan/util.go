@@ -1,7 +1,6 @@
 package shodan
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +26,7 @@ func LoadKey() (key, source string, err error) {
 			}
 		}
 	}
-	return "", "", errors.New("no Shodan API key\nhint: set SHODAN_API_KEY, or run `shodan init KEY` to write ~/.config/shodan/api_key")
+	return "", "", ErrNoKey
 }
 
 // WithAfter adds after:DD/MM/YYYY (the day of since, UTC) to query, so that

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"c2sweep/internal/clock"
 	"context"
 	"flag"
 	"fmt"
@@ -67,7 +68,7 @@ func benchHit(i int, ts time.Time) indicator.Hit {
 // 10,000 IPs with their hits per query.
 func buildBench(tb testing.TB, path string, n int) (upsert, commit time.Duration) {
 	ctx := context.Background()
-	s, err := Open(ctx, path, Options{Now: func() time.Time { return t0 }, AlertTargets: []string{"teams"}})
+	s, err := Open(ctx, path, Options{Clock: clock.NewFake(t0), AlertTargets: []string{"teams"}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -168,7 +169,7 @@ func BenchmarkNewHitsSince(b *testing.B) {
 		buildBench(b, bench.path, bench.n)
 	}
 	later := t0.Add(24 * time.Hour)
-	s, err := Open(ctx, bench.path, Options{Now: func() time.Time { return later }, AlertTargets: []string{"teams"}})
+	s, err := Open(ctx, bench.path, Options{Clock: clock.NewFake(later), AlertTargets: []string{"teams"}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -56,6 +56,9 @@ func TestOpenRefusesCorruptState(t *testing.T) {
 			if name != "garbage" && !errors.Is(err, ErrCorrupt) {
 				t.Errorf("err %v, want ErrCorrupt", err)
 			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("err %q spans lines: the command line prints it on one", err)
+			}
 			if h := hintOf(err); !strings.Contains(h, path) || !strings.Contains(h, "move") {
 				t.Errorf("hint %q does not say to move %s aside", h, path)
 			}

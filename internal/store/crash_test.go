@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"c2sweep/internal/clock"
 	"context"
 	"fmt"
 	"net/netip"
@@ -55,7 +56,7 @@ func TestCrashMidSweep(t *testing.T) {
 	}
 	cmd.Wait()
 
-	s := openT(t, path, Options{Now: func() time.Time { return crashEnd.Add(24 * time.Hour) }})
+	s := openT(t, path, Options{Clock: clock.NewFake(crashEnd.Add(24 * time.Hour))})
 	if err := s.Check(ctx); err != nil {
 		t.Fatalf("after SIGKILL: %v", err)
 	}

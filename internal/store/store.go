@@ -32,6 +32,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"c2sweep/internal/clock"
 )
 
 // appID marks a database as c2sweep's (PRAGMA application_id, "c2sw"), so
@@ -105,9 +107,9 @@ type Options struct {
 	// AlertTargets names the notification targets that every new,
 	// unsuppressed hit is queued for when it is committed.
 	AlertTargets []string
-	// Now is the clock for times the store stamps itself (first reported,
-	// suppression expiry in CommitSweep). Default time.Now.
-	Now func() time.Time
+	// Clock stamps the times the store sets itself (first reported,
+	// suppression expiry in CommitSweep). Default the real clock.
+	Clock clock.Clock
 	// BusyTimeout is how long a statement waits for another connection's
 	// write lock. Default 10s.
 	BusyTimeout time.Duration
@@ -224,10 +226,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, &Error{Path: path, Msg: "open", Err: err}
 	}
 	db.SetMaxOpenConns(4)
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
+	now := clock.Or(opts.Clock).Now
 	poll := opts.LockPoll
 	if poll <= 0 {
 		poll = 100 * time.Millisecond
@@ -500,15 +499,22 @@ func (s *Store) quickCheck(ctx context.Context) error {
 		if err := rows.Scan(&msg); err != nil {
 			return s.classify("check", err)
 		}
-		if msg != "ok" {
-			problems = append(problems, msg)
+		if msg == "ok" {
+			continue
+		}
+		// One line for the error: SQLite puts several problems, and a
+		// header, in one row.
+		for _, line := range strings.Split(msg, "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "*** ") {
+				problems = append(problems, line)
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return s.classify("check", err)
 	}
 	if len(problems) > 0 {
-		return &Error{Path: s.path, Kind: ErrCorrupt, Msg: "corrupt: " + strings.Join(problems, "; "), Hint: corruptHint(s.path)}
+		return &Error{Path: s.path, Kind: ErrCorrupt, Msg: "corrupt: " + strings.Join(problems[:min(len(problems), 5)], "; "), Hint: corruptHint(s.path)}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"c2sweep/internal/clock"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -18,8 +19,8 @@ var t0 = time.Date(2025, 1, 10, 8, 0, 0, 0, time.UTC)
 
 func openT(t *testing.T, path string, opts Options) *Store {
 	t.Helper()
-	if opts.Now == nil {
-		opts.Now = func() time.Time { return t0 }
+	if opts.Clock == nil {
+		opts.Clock = clock.NewFake(t0)
 	}
 	s, err := Open(context.Background(), path, opts)
 	if err != nil {

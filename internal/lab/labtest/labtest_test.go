@@ -19,7 +19,7 @@ func TestNotInBinary(t *testing.T) {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	deps := strings.Fields(string(out))
-	for _, pkg := range []string{"c2sweep/internal/lab/labtest", "testing"} {
+	for _, pkg := range []string{"c2sweep/internal/lab/labtest", "c2sweep/internal/report/browsertest", "testing"} {
 		if slices.Contains(deps, pkg) {
 			t.Errorf("c2sweep links %s", pkg)
 		}

@@ -1,20 +1,20 @@
 // Package shodanfile reads the banner files that `shodan download` writes:
 // one full banner JSON object a line, gzip'd (.json.gz) or plain. Banners
 // are decoded and checked exactly as the Shodan client's (shodan.Banner and
-// its Sighting method), so a file and a live search of the same banners give
-// the same sightings and the same skip counts.
+// its Sighting method; shodan.DecodeSightingBanner reads only what a sighting
+// needs and gives the same result as encoding/json), so a file and a live
+// search of the same banners give the same sightings and the same skip counts.
 //
-// Reading keeps up with decompression: one goroutine inflates and cuts the
-// stream into blocks of whole lines, the others decode banners, and the
+// Reading keeps up with decompression: one goroutine inflates (klauspost's
+// gzip, faster than compress/gzip) and cuts the stream into blocks of whole
+// lines, one goroutine per core decodes banners, and the
 // caller's goroutine emits the sightings in file order.
 package shodanfile
 
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +23,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+
+	"github.com/klauspost/compress/gzip"
 
 	"c2sweep/internal/shodan"
 	"c2sweep/internal/source"
@@ -145,24 +147,38 @@ type result struct {
 	items []item
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, blockSize+64<<10); return &b }}
+// inFlight is how many blocks a core may have queued: enough that the
+// inflating goroutine rarely waits for a decoder to be scheduled on a busy
+// machine. The buffers are made once per stream and go round.
+const inFlight = 4
 
 func decode(ctx context.Context, in io.Reader, hunt string, emit func(source.Sighting) error) (source.Stats, error) {
 	var st source.Stats
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	workers := max(1, runtime.GOMAXPROCS(0))
-	blocks := make(chan block, workers)
-	results := make(chan result, workers)
+	// Inflating has a core to itself and decoding the others: decoding a
+	// block takes about half the time inflating it does, so one core
+	// decoding keeps up with one inflating, and the inflater, the slowest
+	// step, never waits for a core its own decoders hold.
+	procs := runtime.GOMAXPROCS(0)
+	workers := max(1, procs-1)
+	n := procs * inFlight
+	blocks := make(chan block, n)
+	results := make(chan result, n)
+	free := make(chan *[]byte, n)
+	for range n {
+		b := make([]byte, 0, blockSize+64<<10)
+		free <- &b
+	}
 	readErr := make(chan error, 1)
 
-	go func() { readErr <- split(ctx, in, blocks) }()
+	go func() { readErr <- split(ctx, in, free, blocks) }()
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for b := range blocks {
 				items := parseBlock(b.data, hunt)
-				bufPool.Put(b.buf)
+				free <- b.buf
 				select {
 				case results <- result{b.seq, items}:
 				case <-ctx.Done():
@@ -222,7 +238,7 @@ func decode(ctx context.Context, in io.Reader, hunt string, emit func(source.Sig
 // split cuts the inflated stream into blocks of whole lines and closes
 // blocks when done. When the stream fails, the whole lines before the
 // failure are still sent.
-func split(ctx context.Context, in io.Reader, blocks chan<- block) error {
+func split(ctx context.Context, in io.Reader, free chan *[]byte, blocks chan<- block) error {
 	defer close(blocks)
 	seq := 0
 	send := func(bp *[]byte, data []byte) bool {
@@ -236,7 +252,12 @@ func split(ctx context.Context, in io.Reader, blocks chan<- block) error {
 	}
 	var carry []byte // the start of a line cut by the end of a block
 	for {
-		bp := bufPool.Get().(*[]byte)
+		var bp *[]byte
+		select {
+		case bp = <-free:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		buf := append((*bp)[:0], carry...)
 		// Read up to blockSize past the carried part, so that a long line
 		// always makes progress.
@@ -252,7 +273,7 @@ func split(ctx context.Context, in io.Reader, blocks chan<- block) error {
 		if err == io.EOF {
 			// The last line may lack its end.
 			if len(buf) == 0 {
-				bufPool.Put(bp)
+				free <- bp
 				return nil
 			}
 			if !send(bp, buf) {
@@ -275,11 +296,11 @@ func split(ctx context.Context, in io.Reader, blocks chan<- block) error {
 		if i < 0 {
 			// No line end in a whole block: carry it all on.
 			if len(buf) > MaxLine {
-				bufPool.Put(bp)
+				free <- bp
 				return fmt.Errorf("%w: more than %d bytes", ErrLineTooLong, MaxLine)
 			}
 			carry = append(carry[:0:0], buf...)
-			bufPool.Put(bp)
+			free <- bp
 			continue
 		}
 		carry = append(carry[:0:0], buf[i+1:]...)
@@ -289,10 +310,9 @@ func split(ctx context.Context, in io.Reader, blocks chan<- block) error {
 	}
 }
 
-// parseBlock decodes every line of data exactly as the Shodan client does.
-// Long strings no sighting reads are blanked first (see slim).
+// parseBlock decodes every line of data exactly as the Shodan client does
+// (shodan.DecodeSightingBanner reads only what a sighting needs).
 func parseBlock(data []byte, hunt string) []item {
-	var scratch []byte
 	items := make([]item, 0, bytes.Count(data, []byte{'\n'})+1)
 	for len(data) > 0 {
 		line := data
@@ -305,9 +325,8 @@ func parseBlock(data []byte, hunt string) []item {
 		if len(line) == 0 {
 			continue
 		}
-		scratch = slim(scratch[:0], line)
 		var b shodan.Banner
-		if err := json.Unmarshal(scratch, &b); err != nil {
+		if err := shodan.DecodeSightingBanner(line, &b); err != nil {
 			items = append(items, item{skip: shodan.SkipUndecodableMatch})
 			continue
 		}
