@@ -15,6 +15,7 @@ import (
 	"c2sweep/internal/exclude"
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/retry"
+	"c2sweep/internal/textsafe"
 )
 
 // ExclusionsCmd groups the commands about the CDN ranges c2sweep does not
@@ -147,7 +148,7 @@ func (c *ExclusionsCheckCmd) Run(g *Globals) error {
 		return withHint(err, "run c2sweep exclusions update again, or remove "+dir+" to use the built-in ranges")
 	}
 	if w := snap.Stale(time.Now()); w != nil {
-		fmt.Fprintf(g.stderr, "warning: %s\n", w)
+		fmt.Fprintf(g.stderr, "warning: %s\n", textsafe.Terminal(w.Error()))
 	}
 	set := exclude.NewSet(snap.Lists, nil)
 	var rows []checked
@@ -172,11 +173,14 @@ func (c *ExclusionsCheckCmd) Run(g *Globals) error {
 	if len(bad) == 0 {
 		return nil
 	}
-	err = withHint(errors.Join(bad...), "give IPv4 (203.0.113.9) or IPv6 (2001:db8::9) addresses, without a prefix length or port")
-	if len(rows) == 0 {
-		return err
+	// One line per bad argument, one hint under them.
+	for _, e := range bad {
+		printError(g.stderr, e)
 	}
-	printError(g.stderr, err)
+	printHint(g.stderr, "give IPv4 (203.0.113.9) or IPv6 (2001:db8::9) addresses, without a prefix length or port")
+	if len(rows) == 0 {
+		return outcomeError{pipeline.OutcomeFailed} // exit 3, already said
+	}
 	return outcomeError{pipeline.OutcomePartial}
 }
 
@@ -227,7 +231,8 @@ func (c *ExclusionsUpdateCmd) Run(g *Globals) error {
 			refreshed++
 			fmt.Fprintf(g.stdout, "%-18s %5d prefixes (was %d)\n", o.Name, len(o.List.Prefixes), o.Old)
 		} else {
-			fmt.Fprintf(g.stdout, "%-18s kept the current list (%d prefixes): %s\n", o.Name, o.Old, o.Err)
+			// The reason may quote an operator's answer.
+			fmt.Fprintf(g.stdout, "%-18s kept the current list (%d prefixes): %s\n", o.Name, o.Old, textsafe.Terminal(o.Err.Error()))
 		}
 	}
 	if g.ctx.Err() != nil {
