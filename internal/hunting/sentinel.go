@@ -120,7 +120,12 @@ var workspaceID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 func (c *client) decodeTables(r io.Reader, schema func([]Column) error, row func(Row) error, st *Stats) (bool, error) {
 	d := &answerDecoder{in: r, buf: make([]byte, 0, 64<<10)}
 	delivered := false
-	fail := func(what string, err error) error { return fmt.Errorf("%s: reading %s: %w", c.api, what, err) }
+	fail := func(what string, err error) error {
+		if d.err != nil && d.err != io.EOF {
+			err = d.err // the body cap or the connection, not the JSON
+		}
+		return fmt.Errorf("%s: reading %s: %w", c.api, what, err)
+	}
 	var partial *PartialError
 	// object walks one JSON object, calling field for each key.
 	object := func(what string, field func(key string) error) error {
