@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"c2sweep/internal/hunting"
+	"c2sweep/internal/kql"
 	"c2sweep/internal/lab"
 	"c2sweep/internal/lab/loganalyticslab"
 	"c2sweep/internal/retry"
@@ -63,10 +64,18 @@ func (f *fixture) sentinelRequest(la *loganalyticslab.Service, table, column str
 	}
 }
 
+// A query c2sweep builds for each Sentinel table (kql.BuildIn, the
+// Sentinel catalogue) finds the rows planted for the world's C2 servers,
+// whatever form the column logs them in.
 func TestSentinelFindsThePlantedContactsOfEveryTable(t *testing.T) {
 	f := newFixture(t, lab.Options{})
 	la := f.logAnalytics(t)
 	h := f.sentinel(t, loganalyticslab.Workspace, nil)
+	var ips []netip.Addr
+	for _, c := range la.Contacts {
+		ips = append(ips, c.ServerIP)
+	}
+	end := f.clock.Now()
 	for _, table := range lab.SentinelTables {
 		var want []lab.SentinelContact
 		for _, c := range la.Contacts {
@@ -77,7 +86,12 @@ func TestSentinelFindsThePlantedContactsOfEveryTable(t *testing.T) {
 		if len(want) == 0 {
 			t.Fatalf("%s: nothing planted; the test proves nothing", table)
 		}
-		cols, rows, st, err := collect(t, h, f.sentinelRequest(la, table, want[0].Column))
+		qs, err := kql.BuildIn("sentinel", kql.Target{Table: table, Column: want[0].Column},
+			[]kql.Group{{IPs: ips, Start: end.Add(-30 * 24 * time.Hour), End: end}}, kql.Limits{})
+		if err != nil || len(qs) != 1 {
+			t.Fatalf("%s: %d queries, %v", table, len(qs), err)
+		}
+		cols, rows, st, err := collect(t, h, hunting.Request{Query: qs[0].Text, Start: qs[0].Start, End: qs[0].End})
 		if err != nil {
 			t.Fatalf("%s: %v", table, err)
 		}
@@ -90,6 +104,13 @@ func TestSentinelFindsThePlantedContactsOfEveryTable(t *testing.T) {
 		for _, c := range want {
 			if !slices.ContainsFunc(rows, func(r hunting.Row) bool { return r[c.Column] == c.Logged }) {
 				t.Errorf("%s: planted %s=%s not found", table, c.Column, c.Logged)
+			}
+		}
+		// The evidence columns the catalogue names are in every row.
+		fields := kql.FieldsIn("sentinel", qs[0].Target)
+		for _, col := range []string{fields.Time, fields.Device, fields.Account, fields.Process, fields.Action} {
+			if _, ok := rows[0][col]; col != "" && !ok {
+				t.Errorf("%s: evidence column %s missing", table, col)
 			}
 		}
 	}

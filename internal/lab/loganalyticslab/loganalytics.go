@@ -10,7 +10,7 @@
 //
 // Queries are answered by a matcher, not a KQL engine: the first word is the
 // table, the body's timespan (else 30 days) bounds TimeGenerated, and a row
-// matches when one of the table's IP columns the query names holds, once
+// matches when an IP column the query filters (`where COL in (...)`) holds, once
 // normalised (brackets, port and ::ffff: dropped), one of the query's
 // quoted IP literals.
 package loganalyticslab
@@ -33,6 +33,7 @@ import (
 
 	"c2sweep/internal/lab"
 	"c2sweep/internal/lab/entralab"
+	"c2sweep/internal/schema"
 )
 
 // The lab's workspaces: one with the world's rows, one without data.
@@ -49,20 +50,6 @@ const (
 	window                = 30 * time.Second
 	retention             = 30 * 24 * time.Hour
 )
-
-// ipColumns are the columns of each table that hold an IP address.
-var ipColumns = map[string][]string{
-	"CommonSecurityLog":               {"SourceIP", "DestinationIP"},
-	"AZFWNetworkRule":                 {"SourceIp", "DestinationIp"},
-	"AZFWApplicationRule":             {"SourceIp", "DestinationIp"},
-	"AZFWThreatIntel":                 {"SourceIp", "DestinationIp"},
-	"VMConnection":                    {"SourceIp", "DestinationIp", "RemoteIp"},
-	"SigninLogs":                      {"IPAddress"},
-	"AADNonInteractiveUserSignInLogs": {"IPAddress"},
-	"OfficeActivity":                  {"ClientIP"},
-	"W3CIISLog":                       {"cIP", "sIP"},
-	"DeviceNetworkEvents":             {"RemoteIP", "LocalIP"},
-}
 
 // Service is the lab's Log Analytics query API.
 type Service struct {
@@ -182,6 +169,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var (
 	tableRE   = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*)`)
 	literalRE = regexp.MustCompile(`"([0-9A-Fa-f:.]+)"`)
+	whereInRE = regexp.MustCompile(`\bwhere\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\s*\(`)
 )
 
 func parse(q string) (string, []string, map[netip.Addr]bool, error) {
@@ -189,14 +177,14 @@ func parse(q string) (string, []string, map[netip.Addr]bool, error) {
 	if m == nil {
 		return "", nil, nil, fmt.Errorf("Query could not be parsed at '%.20s'", q)
 	}
-	known, ok := ipColumns[m[1]]
+	tb, ok := schema.Sentinel().Lookup(m[1])
 	if !ok {
 		return "", nil, nil, fmt.Errorf("'%s' operator: Failed to resolve table or column expression named '%s'", "where", m[1])
 	}
 	var cols []string
-	for _, c := range known {
-		if regexp.MustCompile(`\b` + c + `\b`).MatchString(q) {
-			cols = append(cols, c)
+	for _, w := range whereInRE.FindAllStringSubmatch(q, -1) {
+		if slices.Contains(tb.IPColumns, w[1]) && !slices.Contains(cols, w[1]) {
+			cols = append(cols, w[1])
 		}
 	}
 	ips := map[netip.Addr]bool{}
@@ -240,56 +228,20 @@ func (s *Service) match(table string, cols []string, ips map[netip.Addr]bool, st
 	return out
 }
 
-// columns of a table, in the order the schema lists them.
-func columnsOf(table string, all []lab.LogRow) []string {
-	for _, r := range all {
-		if r.Table == table {
-			cols := make([]string, 0, len(r.Values))
-			for k := range r.Values {
-				cols = append(cols, k)
-			}
-			slices.Sort(cols)
-			i := slices.Index(cols, "TimeGenerated")
-			cols = append([]string{"TimeGenerated"}, slices.Delete(cols, i, i+1)...)
-			return cols
-		}
-	}
-	return nil
-}
-
-func kustoType(v any) string {
-	switch v.(type) {
-	case time.Time:
-		return "datetime"
-	case int64:
-		return "long"
-	}
-	return "string"
-}
-
 // answer writes {"tables":[PrimaryResult]}, cut with a PartialError past
 // MaxRows or MaxBytes.
 func (s *Service) answer(w http.ResponseWriter, table string, rows []lab.LogRow) {
 	s.mu.Lock()
 	maxRows, maxBytes := s.MaxRows, s.MaxBytes
 	s.mu.Unlock()
-	cols := columnsOf(table, s.rows)
-	type column struct {
-		Name string `json:"name"`
-		Type string `json:"type"`
+	// Every column of the table, in the schema's order, as the service
+	// answers a query without project.
+	tb, _ := schema.Sentinel().Lookup(table)
+	var cols []string
+	for _, c := range tb.Columns {
+		cols = append(cols, c.Name)
 	}
-	var cs []column
-	var sample map[string]any
-	for _, r := range s.rows {
-		if r.Table == table {
-			sample = r.Values
-			break
-		}
-	}
-	for _, c := range cols {
-		cs = append(cs, column{c, kustoType(sample[c])})
-	}
-	head, _ := json.Marshal(cs)
+	head, _ := json.Marshal(tb.Columns)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	out := []byte(`{"tables":[{"name":"PrimaryResult","columns":` + string(head) + `,"rows":[`)
