@@ -240,6 +240,13 @@ func (c *client) Hunt(ctx context.Context, req Request, schema func([]Column) er
 			return retry.Permanent(&AccessError{API: c.api, Permission: c.permission(), Status: resp.StatusCode, Err: apiErr})
 		case resp.StatusCode == http.StatusUnauthorized:
 			return retry.Permanent(&AccessError{API: c.api, Permission: c.permission(), Status: resp.StatusCode, Err: apiErr})
+		case resp.StatusCode == http.StatusGatewayTimeout && c.tables:
+			// Log Analytics ran past the Prefer: wait timeout. Once may be
+			// load; twice, the query is too heavy and its halves may finish.
+			if timeouts++; timeouts > 1 {
+				return retry.Permanent(fmt.Errorf("%w: %w", ErrTooLarge, apiErr))
+			}
+			return apiErr
 		case resp.StatusCode >= 500:
 			c.log.Warn("hunting API error", "status", resp.StatusCode)
 			return apiErr

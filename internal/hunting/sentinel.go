@@ -1,14 +1,7 @@
 package hunting
 
-// Microsoft Sentinel: the Log Analytics query API over a workspace.
-//
-// This is our own small client, not the Azure SDK's azlogs: it shares the
-// sign-in, sliding-window limiter, the one retry helper, body caps and the
-// streaming decoder with the Graph and MDE hunters, so a throttled,
-// truncated or refused answer is handled the same way on every backend;
-// azlogs would read the whole answer (up to ~104 MB raw) into memory, bring
-// its own retry policy and a new module, and still leave the PartialError
-// check to us.
+// Microsoft Sentinel: the Log Analytics query API over a workspace (why
+// not azlogs: see the package doc).
 
 import (
 	"bytes"

@@ -114,7 +114,7 @@ func TestSentinelFindsThePlantedContactsOfEveryTable(t *testing.T) {
 			}
 		}
 	}
-	if p := la.Prefers; len(p) == 0 || p[0] != "wait=180" {
+	if p := la.Prefers(); len(p) == 0 || p[0] != "wait=180" {
 		t.Errorf("Prefer headers %q, want wait=180", p)
 	}
 }
@@ -134,7 +134,7 @@ func TestSentinelEmptyWorkspaceIsNoRows(t *testing.T) {
 func TestSentinelPartialErrorIsTypedNotAnAnswer(t *testing.T) {
 	f := newFixture(t, lab.Options{})
 	la := f.logAnalytics(t)
-	la.MaxRows = 1 // any answer of two rows is cut
+	la.SetLimits(1, 0) // any answer of two rows is cut
 	h := f.sentinel(t, loganalyticslab.Workspace, nil)
 	_, rows, st, err := collect(t, h, f.sentinelRequest(la, "OfficeActivity", "ClientIP"))
 	var pe *hunting.PartialError
@@ -214,5 +214,54 @@ func TestRegistry(t *testing.T) {
 	}
 	if _, err := hunting.LookupBackend("splunk"); err == nil || !strings.Contains(err.Error(), "graph, mde, sentinel") {
 		t.Errorf("unknown backend: %v", err)
+	}
+}
+
+// Prefer: wait carries Options.Wait (at most 10 min); a query past it is a
+// 504, retried once and then handed back to be split.
+func TestSentinelServerTimeout(t *testing.T) {
+	f := newFixture(t, lab.Options{})
+	la := f.logAnalytics(t)
+	la.SetQueryTime(5 * time.Minute)
+	req := f.sentinelRequest(la, "SigninLogs", "IPAddress")
+	_, _, st, err := collect(t, f.sentinel(t, loganalyticslab.Workspace, nil), req)
+	if !errors.Is(err, hunting.ErrTooLarge) || st.Attempts != 2 {
+		t.Fatalf("past the default 3 min wait: %v after %d attempts, want ErrTooLarge after 2", err, st.Attempts)
+	}
+	_, rows, _, err := collect(t, f.sentinel(t, loganalyticslab.Workspace, func(o *hunting.Options) { o.Wait = time.Hour }), req)
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("with a 10 min wait: %v, %d rows", err, len(rows))
+	}
+	if ps := la.Prefers(); ps[len(ps)-1] != "wait=600" {
+		t.Errorf("Prefer %q, want wait=600 (the service's maximum)", ps[len(ps)-1])
+	}
+}
+
+// Past the size cap (about 64 MB; a few hundred bytes here) the table is
+// cut the same way.
+func TestSentinelSizeCapIsPartial(t *testing.T) {
+	f := newFixture(t, lab.Options{})
+	la := f.logAnalytics(t)
+	la.SetLimits(0, 1200)
+	_, rows, _, err := collect(t, f.sentinel(t, loganalyticslab.Workspace, nil), f.sentinelRequest(la, "VMConnection", "RemoteIp"))
+	var pe *hunting.PartialError
+	if !errors.As(err, &pe) || pe.Rows != len(rows) || len(rows) == 0 {
+		t.Fatalf("want a PartialError after the rows that fit, got %v (%d rows)", err, len(rows))
+	}
+}
+
+// A token for another API is refused (403 InvalidAuthenticationTokenAudience)
+// as a permission problem, not retried.
+func TestSentinelWrongAudience(t *testing.T) {
+	f := newFixture(t, lab.Options{})
+	la := f.logAnalytics(t)
+	h := f.sentinel(t, loganalyticslab.Workspace, func(o *hunting.Options) { o.Scope = hunting.GraphScope })
+	_, _, st, err := collect(t, h, f.sentinelRequest(la, "SigninLogs", "IPAddress"))
+	var ae *hunting.AccessError
+	if !errors.Is(err, hunting.ErrAuth) || !errors.As(err, &ae) || st.Attempts != 1 || !strings.Contains(err.Error(), "InvalidAuthenticationTokenAudience") {
+		t.Fatalf("got %v after %d attempts", err, st.Attempts)
+	}
+	if !strings.Contains(ae.Permission, "Log Analytics Reader") {
+		t.Errorf("permission %q", ae.Permission)
 	}
 }

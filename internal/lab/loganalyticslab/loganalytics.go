@@ -60,22 +60,48 @@ type Service struct {
 	Contacts []lab.SentinelContact
 
 	mu sync.Mutex
-	// MaxRows and MaxBytes are the answer caps past which the table is
-	// cut and a PartialError added (tests lower them).
-	MaxRows  int
-	MaxBytes int64
-	// QueryTime is how long the service takes over a query; past the
+	// maxRows and maxBytes are the answer caps past which the table is
+	// cut and a PartialError added.
+	maxRows  int
+	maxBytes int64
+	// queryTime is how long the service takes over a query; past the
 	// Prefer: wait the answer is a 504 (no real time passes).
-	QueryTime time.Duration
+	queryTime time.Duration
 	calls     map[string][]time.Time // per principal
-	// Prefers records each call's Prefer header, for tests.
-	Prefers []string
+	prefers   []string               // each call's Prefer header
 }
 
 // New builds the API over l's world; it accepts tokens issues.
 func New(l *lab.Lab, tokens *entralab.Service) (*Service, error) {
 	rows, contacts := l.World.SentinelRows()
-	return &Service{l: l, tokens: tokens, rows: rows, Contacts: contacts, MaxRows: DefaultMaxRows, MaxBytes: DefaultMaxBytes, calls: map[string][]time.Time{}}, nil
+	return &Service{l: l, tokens: tokens, rows: rows, Contacts: contacts, maxRows: DefaultMaxRows, maxBytes: DefaultMaxBytes, calls: map[string][]time.Time{}}, nil
+}
+
+// SetLimits lowers the answer caps (rows, bytes) past which an answer is
+// cut with a PartialError; zero keeps a cap.
+func (s *Service) SetLimits(rows int, bytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rows > 0 {
+		s.maxRows = rows
+	}
+	if bytes > 0 {
+		s.maxBytes = bytes
+	}
+}
+
+// SetQueryTime sets how long every query takes the service.
+func (s *Service) SetQueryTime(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queryTime = d
+}
+
+// Prefers returns the Prefer header of every query call so far.
+func (s *Service) Prefers() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.prefers)
 }
 
 // Routes is the query API's path.
@@ -123,8 +149,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	wait := 3 * time.Minute
 	s.mu.Lock()
-	s.Prefers = append(s.Prefers, r.Header.Get("Prefer"))
-	qt := s.QueryTime
+	s.prefers = append(s.prefers, r.Header.Get("Prefer"))
+	qt := s.queryTime
 	s.mu.Unlock()
 	for _, p := range strings.Split(r.Header.Get("Prefer"), ",") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(p), "wait="); ok {
@@ -232,7 +258,7 @@ func (s *Service) match(table string, cols []string, ips map[netip.Addr]bool, st
 // MaxRows or MaxBytes.
 func (s *Service) answer(w http.ResponseWriter, table string, rows []lab.LogRow) {
 	s.mu.Lock()
-	maxRows, maxBytes := s.MaxRows, s.MaxBytes
+	maxRows, maxBytes := s.maxRows, s.maxBytes
 	s.mu.Unlock()
 	// Every column of the table, in the schema's order, as the service
 	// answers a query without project.
