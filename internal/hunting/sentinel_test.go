@@ -19,13 +19,11 @@ import (
 
 func (f *fixture) logAnalytics(t *testing.T) *loganalyticslab.Service {
 	t.Helper()
-	for _, s := range f.lab.Services() {
-		if la, ok := s.(*loganalyticslab.Service); ok {
-			return la
-		}
+	la := loganalyticslab.Of(f.lab)
+	if la == nil {
+		t.Fatal("the lab has no Log Analytics service")
 	}
-	t.Fatal("the lab has no Log Analytics service")
-	return nil
+	return la
 }
 
 func (f *fixture) sentinel(t *testing.T, workspace string, edit func(*hunting.Options)) hunting.Hunter {

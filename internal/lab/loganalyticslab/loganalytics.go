@@ -77,6 +77,16 @@ func New(l *lab.Lab, tokens *entralab.Service) (*Service, error) {
 	return &Service{l: l, tokens: tokens, rows: rows, Contacts: contacts, maxRows: DefaultMaxRows, maxBytes: DefaultMaxBytes, calls: map[string][]time.Time{}}, nil
 }
 
+// Of returns the Log Analytics service of l, or nil.
+func Of(l *lab.Lab) *Service {
+	for _, svc := range l.Services() {
+		if s, ok := svc.(*Service); ok {
+			return s
+		}
+	}
+	return nil
+}
+
 // SetLimits lowers the answer caps (rows, bytes) past which an answer is
 // cut with a PartialError; zero keeps a cap.
 func (s *Service) SetLimits(rows int, bytes int64) {
