@@ -106,7 +106,7 @@ func TestSentinelFindsThePlantedContactsOfEveryTable(t *testing.T) {
 		}
 		// The evidence columns the catalogue names are in every row.
 		fields := kql.FieldsIn("sentinel", qs[0].Target)
-		for _, col := range []string{fields.Time, fields.Device, fields.Account, fields.Process, fields.Action} {
+		for _, col := range []string{fields.Time, fields.Device, fields.Account, fields.Process, fields.Action, fields.ReportID} {
 			if _, ok := rows[0][col]; col != "" && !ok {
 				t.Errorf("%s: evidence column %s missing", table, col)
 			}

@@ -25,6 +25,10 @@ var projectCandidates = []string{
 
 const ipColumns = "\x00ip"
 
+// itemID is Log Analytics' unique record id, in every table: the event id
+// of a Sentinel table without ReportId.
+const itemID = "_ItemId"
+
 // Project returns the columns a sweep of table keeps, in query order, or nil
 // for a table the schema does not know. It includes every IP column of the
 // table, so whichever one a target matches is in the result.
@@ -69,6 +73,9 @@ func project(t *schema.Table) []string {
 			if p := r.Ports[ipc]; p != "" {
 				add(p)
 			}
+		}
+		if !t.Has("ReportId") {
+			add(itemID)
 		}
 	}
 	for _, c := range projectCandidates {
@@ -178,6 +185,9 @@ func FieldsIn(catalog string, tg Target) Fields {
 		// The catalogue names them (Sentinel): a firewall's host, a
 		// sign-in's user, an app for a process.
 		f.Device, f.Account, f.Process, f.Action, f.Port = r.Device, r.User, r.Process, r.Action, r.Ports[tg.Column]
+		if f.ReportID == "" {
+			f.ReportID = first(itemID)
+		}
 		return f
 	}
 	if tg.Table == "DeviceLogonEvents" {

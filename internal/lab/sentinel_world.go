@@ -57,6 +57,7 @@ func (w *World) SentinelRows() ([]LogRow, []SentinelContact) {
 	}
 	add := func(table string, at time.Time, v map[string]any) {
 		v["TimeGenerated"] = at
+		v["_ItemId"] = fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", rng.Uint32(), rng.IntN(1<<16), rng.IntN(1<<12), 0x8000|rng.IntN(1<<14), rng.Uint64()&(1<<48-1))
 		rows = append(rows, LogRow{Table: table, Values: v})
 	}
 	// gen writes one row of table with remote as the peer.
