@@ -38,6 +38,8 @@ const (
 	ResourceGraph            = "https://graph.microsoft.com"
 	ResourceSecurityCtr      = "https://api.securitycenter.microsoft.com"
 	ResourceSecurity         = "https://api.security.microsoft.com"
+	ResourceLogAnalytics     = "https://api.loganalytics.io"
+	RoleLogAnalyticsRead     = "Data.Read"
 	RoleThreatHunting        = "ThreatHunting.Read.All"
 	RoleAdvancedQuery        = "AdvancedQuery.Read.All"
 	clientAssertionJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -47,6 +49,9 @@ var resourceRoles = map[string]string{
 	ResourceGraph:       RoleThreatHunting,
 	ResourceSecurityCtr: RoleAdvancedQuery,
 	ResourceSecurity:    RoleAdvancedQuery,
+	// Log Analytics grants by workspace role (Log Analytics Reader); the
+	// lab stands that in by the API's Data.Read role.
+	ResourceLogAnalytics: RoleLogAnalyticsRead,
 }
 
 type Service struct {
