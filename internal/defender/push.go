@@ -70,6 +70,9 @@ type Result struct {
 	// LeftOut are the candidates the tenant's cap left no room for, the
 	// least valuable ones.
 	LeftOut []netip.Addr
+	// HeldByOthers are candidates an indicator not made by c2sweep
+	// already covers: left as they are.
+	HeldByOthers []netip.Addr
 	// Expired are candidates whose last seen + TTL is already past: not
 	// pushed (Defender would delete them at once).
 	Expired                   int
@@ -92,12 +95,18 @@ func (c *Client) Push(ctx context.Context, want []Candidate, s Settings) (Result
 	if err != nil {
 		return r, err
 	}
-	all, err := c.count(ctx)
+	all, err := c.list(ctx, "")
 	if err != nil {
 		return r, err
 	}
-	r.Existing = all
-	c.plan(&r, want, owned, s)
+	r.Existing = len(all)
+	others := map[string]bool{}
+	for _, in := range all {
+		if in.Application != Application && in.IndicatorType == "IpAddress" {
+			others[in.IndicatorValue] = true
+		}
+	}
+	c.plan(&r, want, owned, others, s)
 	if s.DryRun {
 		return r, nil
 	}
@@ -183,7 +192,7 @@ func (s *Settings) check() error {
 // plan decides what to create, update and delete, and, when the tenant's
 // cap leaves no room for every new IP, which new IPs to leave out: those
 // without hits and with the lowest confidence first.
-func (c *Client) plan(r *Result, want []Candidate, owned []Indicator, s Settings) {
+func (c *Client) plan(r *Result, want []Candidate, owned []Indicator, others map[string]bool, s Settings) {
 	now := c.clock.Now()
 	have := map[string]Indicator{}
 	for _, in := range owned {
@@ -207,6 +216,12 @@ func (c *Client) plan(r *Result, want []Candidate, owned []Indicator, s Settings
 			continue
 		}
 		v := ip.String()
+		if others[v] {
+			// A person's (or another tool's) indicator for the IP: an
+			// import would overwrite it.
+			r.HeldByOthers = append(r.HeldByOthers, ip)
+			continue
+		}
 		if wanted[v] {
 			continue
 		}
@@ -319,10 +334,4 @@ func (c *Client) list(ctx context.Context, filter string) ([]Indicator, error) {
 			return all, nil
 		}
 	}
-}
-
-// count is how many indicators the tenant holds, whoever made them.
-func (c *Client) count(ctx context.Context) (int, error) {
-	all, err := c.list(ctx, "")
-	return len(all), err
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/defenderlab"
 	"c2sweep/internal/lab/entralab"
 	"c2sweep/internal/lab/huntinglab"
 	"c2sweep/internal/lab/shodanlab"
@@ -37,5 +38,9 @@ func Services(l *lab.Lab) ([]lab.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []lab.Service{shodan, entra, hunting}, nil
+	indicators, err := defenderlab.New(l, entra)
+	if err != nil {
+		return nil, err
+	}
+	return []lab.Service{shodan, entra, hunting, indicators}, nil
 }
