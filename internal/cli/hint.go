@@ -92,6 +92,9 @@ func explain(err error) (msg, hint string) {
 		hint = "wait for it to finish, or use --wait, or give this run its own --state FILE"
 	case errors.As(err, &ae) && ae.Status == 403:
 		hint = "grant the app registration the application permission " + ae.Permission + ", with admin consent"
+	case errors.As(err, &ae) && ae.API == "defender":
+		hint = "the Defender API refused a fresh token: it needs a token for https://api.securitycenter.microsoft.com with " +
+			ae.Permission + "; check --api-url (C2SWEEP_DEFENDER_API_URL) and the tenant"
 	case errors.As(err, &ae):
 		hint = "the API refused a fresh token: check that --api and --api-url name the service the token is for, and the tenant"
 	case errors.As(err, &oe):

@@ -1,0 +1,70 @@
+package cli_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"c2sweep/internal/cli"
+	"c2sweep/internal/lab/defenderlab"
+)
+
+// indicators push against the lab: a dry run sends nothing, a push
+// creates the state's C2 IPs, a second push sends nothing, narrowing to
+// one hunt deletes the other's, and `indicators` still lists.
+func TestIndicatorsPushAgainstTheLab(t *testing.T) {
+	state, out := runEnv(t)
+	l := shared(t)
+	svc := defenderlab.Of(l)
+	st := func(args ...string) []string { return append([]string{"--state", state}, args...) }
+	mustCode(t, cli.ExitHits, st("run", "--hunt", "CobaltStrikeJARM", "--hunt", "DeimosC2", "--out", out)...)
+	t.Setenv("C2SWEEP_DEFENDER_API_URL", l.URL)
+
+	before := svc.Calls()
+	r := mustCode(t, 0, st("indicators", "push", "--dry-run")...)
+	if !strings.Contains(r.stdout, "would create") || !strings.Contains(r.stdout, "nothing sent") {
+		t.Fatalf("dry run:\n%s", r)
+	}
+	if c := svc.Calls(); c.Import != before.Import || c.Delete != before.Delete {
+		t.Fatalf("a dry run wrote: %+v", c)
+	}
+	r = mustCode(t, 0, st("indicators", "push")...)
+	m := regexp.MustCompile(`pushed (\d+) C2 IPs: (\d+) created, 0 updated, 0 deleted, 0 failed`).FindStringSubmatch(r.stdout)
+	if m == nil || m[1] != m[2] || m[1] == "0" {
+		t.Fatalf("push:\n%s", r)
+	}
+	r = mustCode(t, 0, st("indicators", "push")...)
+	if !strings.Contains(r.stdout, ": 0 created, 0 updated, 0 deleted, 0 failed") {
+		t.Fatalf("second push sent something:\n%s", r)
+	}
+	r = mustCode(t, 0, st("indicators", "push", "--hunt", "DeimosC2")...)
+	if regexp.MustCompile(` 0 deleted`).MatchString(r.stdout) {
+		t.Fatalf("narrowing to one hunt deleted nothing:\n%s", r)
+	}
+	for _, args := range [][]string{{"indicators"}, {"indicators", "--active"}} {
+		r = mustCode(t, 0, st(args...)...)
+		if !strings.Contains(r.stdout, "LAST SEEN BY SHODAN") {
+			t.Fatalf("%v no longer lists:\n%s", args, r)
+		}
+	}
+	// A plain-http root is refused before anything is sent.
+	r = mustCode(t, cli.ExitCannotRun, st("indicators", "push", "--api-url", "http://"+strings.TrimPrefix(l.URL, "https://"))...)
+	if !strings.Contains(r.stderr, "C2SWEEP_DEFENDER_API_URL") {
+		t.Fatalf("http root:\n%s", r)
+	}
+}
+
+// Without Ti.ReadWrite.All the push fails with exit 3 and a hint that
+// names the permission.
+func TestIndicatorsPushPermissionHint(t *testing.T) {
+	state, out := runEnv(t)
+	l := shared(t)
+	st := func(args ...string) []string { return append([]string{"--state", state}, args...) }
+	mustCode(t, cli.ExitHits, st("run", "--hunt", "DeimosC2", "--out", out)...)
+	defenderlab.Of(l).Deny(true)
+	defer defenderlab.Of(l).Deny(false)
+	r := mustCode(t, cli.ExitCannotRun, st("indicators", "push", "--api-url", l.URL)...)
+	if !strings.Contains(r.stderr, "hint: grant the app registration the application permission Ti.ReadWrite.All") {
+		t.Fatalf("no permission hint:\n%s", r)
+	}
+}
