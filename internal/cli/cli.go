@@ -51,7 +51,7 @@ type CLI struct {
 	Init       InitCmd       `cmd:"" help:"Write a commented starter config."`
 	Hits       HitsCmd       `cmd:"" help:"Show hits remembered in the state database."`
 	Runs       RunsCmd       `cmd:"" help:"Show recent runs."`
-	Indicators IndicatorsCmd `cmd:"" help:"Show what is being swept and why."`
+	Indicators IndicatorsCmd `cmd:"" help:"Show what is being swept and why, or push it to Defender."`
 	Suppress   SuppressCmd   `cmd:"" help:"Mark an IP, CIDR, device or hunt as benign."`
 	Unsuppress UnsuppressCmd `cmd:"" help:"Remove a suppression."`
 	Export     ExportCmd     `cmd:"" help:"Export C2 servers and sightings for other tools (STIX 2.1)."`

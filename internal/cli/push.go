@@ -17,8 +17,17 @@ import (
 // IndicatorsCmd lists the indicators (the default) or pushes them to
 // Defender for Endpoint.
 type IndicatorsCmd struct {
-	List IndicatorsListCmd `cmd:"" default:"withargs" hidden:"" help:"Show what is being swept and why (the default)."`
+	List IndicatorsListCmd `cmd:"" default:"withargs" help:"Show what is being swept and why (the default)."`
 	Push IndicatorsPushCmd `cmd:"" help:"Push the active C2 IPs to Defender for Endpoint as indicators that expire."`
+}
+
+func (c *IndicatorsCmd) Help() string {
+	return `Without a command, or with list's flags, it lists (see 'c2sweep indicators list --help').
+
+Examples:
+  c2sweep indicators --active
+  c2sweep indicators --hunt CobaltStrikeJARM --json
+  c2sweep indicators push --dry-run`
 }
 
 // IndicatorsPushCmd makes Defender hold c2sweep's C2 IPs as indicators.
