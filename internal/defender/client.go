@@ -71,6 +71,10 @@ type Options struct {
 	// MaxRetries bounds retries of one call after 429, 5xx and transport
 	// errors (default 6).
 	MaxRetries int
+	// BatchSize is the most indicators an import or BatchDelete call
+	// carries (default and most MaxBatch); PageSize the $top of a list
+	// call (default and most 10,000). Tests make them small.
+	BatchSize, PageSize int
 }
 
 // Client talks to the Defender indicators API.
@@ -107,6 +111,12 @@ func New(o Options) (*Client, error) {
 	}
 	if o.Cap <= 0 {
 		o.Cap = TenantCap
+	}
+	if o.BatchSize <= 0 || o.BatchSize > MaxBatch {
+		o.BatchSize = MaxBatch
+	}
+	if o.PageSize <= 0 || o.PageSize > pageSize {
+		o.PageSize = pageSize
 	}
 	if o.MaxRetries <= 0 {
 		o.MaxRetries = maxRetries

@@ -110,7 +110,7 @@ func (c *Client) Push(ctx context.Context, want []Candidate, s Settings) (Result
 	if s.DryRun {
 		return r, nil
 	}
-	for batch := range slices.Chunk(r.Delete, MaxBatch) {
+	for batch := range slices.Chunk(r.Delete, c.o.BatchSize) {
 		ids := make([]string, len(batch))
 		for i, in := range batch {
 			ids[i] = in.ID
@@ -128,7 +128,7 @@ func (c *Client) Push(ctx context.Context, want []Candidate, s Settings) (Result
 	for _, in := range r.Create {
 		isNew[in.IndicatorValue] = true
 	}
-	for batch := range slices.Chunk(send, MaxBatch) {
+	for batch := range slices.Chunk(send, c.o.BatchSize) {
 		body := struct {
 			Indicators []Indicator `json:"Indicators"`
 		}{batch}
@@ -316,12 +316,12 @@ func compact(ss []string) []string {
 // list reads every indicator matching filter ("" all), page by page.
 func (c *Client) list(ctx context.Context, filter string) ([]Indicator, error) {
 	var all []Indicator
-	for skip := 0; ; skip += pageSize {
+	for skip := 0; ; skip += c.o.PageSize {
 		q := url.Values{}
 		if filter != "" {
 			q.Set("$filter", filter)
 		}
-		q.Set("$top", strconv.Itoa(pageSize))
+		q.Set("$top", strconv.Itoa(c.o.PageSize))
 		q.Set("$skip", strconv.Itoa(skip))
 		var page struct {
 			Value []Indicator `json:"value"`
@@ -330,7 +330,9 @@ func (c *Client) list(ctx context.Context, filter string) ([]Indicator, error) {
 			return nil, fmt.Errorf("list indicators: %w", err)
 		}
 		all = append(all, page.Value...)
-		if len(page.Value) < pageSize || skip > 10*TenantCap {
+		// A short page is the last; the bound stops a service that
+		// never sends one.
+		if len(page.Value) < c.o.PageSize || skip > 10*TenantCap {
 			return all, nil
 		}
 	}

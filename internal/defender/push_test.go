@@ -28,9 +28,14 @@ type fixture struct {
 }
 
 func setup(t *testing.T, capacity int) *fixture {
+	return setupWith(t, capacity, lab.Options{}, defender.Options{})
+}
+
+func setupWith(t *testing.T, capacity int, lo lab.Options, o defender.Options) *fixture {
 	t.Helper()
 	clk := clock.NewFake(start)
-	l := labtest.Start(t, lab.Options{Now: clk.Now})
+	lo.Now = clk.Now
+	l := labtest.Start(t, lo)
 	hc := labtest.Client(l)
 	cred, err := hunting.NewCredential(hunting.AuthOptions{TenantID: l.Creds.TenantID, ClientID: l.Creds.ClientID,
 		ClientSecret: l.Creds.ClientSecret, AuthorityHost: l.URL + "/", HTTPClient: hc})
@@ -38,7 +43,8 @@ func setup(t *testing.T, capacity int) *fixture {
 		t.Fatal(err)
 	}
 	// The client is told the tenant's cap as the lab enforces it.
-	c, err := defender.New(defender.Options{BaseURL: l.URL, Credential: cred, HTTPClient: hc, Clock: clk, Cap: capacity})
+	o.BaseURL, o.Credential, o.HTTPClient, o.Clock, o.Cap = l.URL, cred, hc, clk, capacity
+	c, err := defender.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,5 +303,52 @@ func TestMissingPermissionNamesTiReadWriteAllAndNoSecret(t *testing.T) {
 func TestRefusesPlainHTTP(t *testing.T) {
 	if _, err := defender.New(defender.Options{BaseURL: "http://api.example"}); err == nil {
 		t.Fatal("http accepted")
+	}
+}
+
+// Reading back pages with $top/$skip finds every indicator c2sweep owns,
+// so nothing already there is sent again.
+func TestReadBackPages(t *testing.T) {
+	f := setupWith(t, 0, lab.Options{}, defender.Options{PageSize: 2})
+	want := cands(7, "PoshC2", start)
+	if _, err := f.c.Push(context.Background(), want, settings); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.c.Push(context.Background(), want, settings)
+	if err != nil || len(r.Create)+len(r.Update)+len(r.Delete) != 0 || r.Existing != 10 {
+		t.Fatalf("paged read back: %+v %v", r, err)
+	}
+}
+
+// 40 import calls keep to 30 a minute by the client's own limiter (on the
+// fake clock): the service never has to throttle.
+func TestImportCallsPacedThirtyAMinute(t *testing.T) {
+	f := setupWith(t, 0, lab.Options{}, defender.Options{BatchSize: 1})
+	var want []defender.Candidate
+	for i := range 40 {
+		want = append(want, defender.Candidate{IP: netip.AddrFrom4([4]byte{10, 8, 0, byte(i)}), Hunts: []string{"PoshC2"}, LastSeen: start})
+	}
+	r, err := f.c.Push(context.Background(), want, settings)
+	if err != nil || r.Created != 40 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if c := f.svc.Calls(); c.Import != 40 || c.Throttled != 0 {
+		t.Fatalf("calls %+v", c)
+	}
+	if waited := f.clk.Now().Sub(start); waited < time.Minute {
+		t.Fatalf("40 calls in %s", waited)
+	}
+}
+
+// A proxy that echoes the request (Authorization included) into its
+// error: the error carries no token.
+func TestEchoedTokenIsRedacted(t *testing.T) {
+	f := setupWith(t, 0, lab.Options{Faults: lab.Faults{EchoRate: 1, Only: "defender"}}, defender.Options{})
+	_, err := f.c.Push(context.Background(), cands(1, "PoshC2", start), settings)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if msg := err.Error(); strings.Contains(msg, "eyJ") || strings.Contains(msg, f.l.Creds.ClientSecret) || !strings.Contains(msg, "400") {
+		t.Fatalf("error: %s", msg)
 	}
 }
