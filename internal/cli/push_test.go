@@ -18,7 +18,6 @@ func TestIndicatorsPushAgainstTheLab(t *testing.T) {
 	svc := defenderlab.Of(l)
 	st := func(args ...string) []string { return append([]string{"--state", state}, args...) }
 	mustCode(t, cli.ExitHits, st("run", "--hunt", "CobaltStrikeJARM", "--hunt", "DeimosC2", "--out", out)...)
-	t.Setenv("C2SWEEP_DEFENDER_API_URL", l.URL)
 
 	before := svc.Calls()
 	r := mustCode(t, 0, st("indicators", "push", "--dry-run")...)

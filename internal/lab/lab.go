@@ -274,6 +274,8 @@ func (l *Lab) Env() map[string]string {
 		"AZURE_AUTHORITY_HOST": l.URL + "/",
 		"SSL_CERT_FILE":        l.CAFile,
 		"C2SWEEP_API_URL":      l.URL,
+		// The Defender indicators API (indicators push).
+		"C2SWEEP_DEFENDER_API_URL": l.URL,
 	}
 }
 
@@ -295,7 +297,7 @@ func (l *Lab) WriteEnv(path string) error {
 }
 
 // Calls reports how many requests each service ("shodan", "entra",
-// "graph", "mde") has answered.
+// "graph", "mde", "defender") has answered.
 func (l *Lab) Calls() map[string]int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
