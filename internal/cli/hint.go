@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"c2sweep/internal/config"
+	"c2sweep/internal/defender"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/retry"
@@ -45,6 +46,10 @@ func withHint(err error, hint string) error {
 const credentialsHint = "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret or certificate; the app needs " +
 	"ThreatHunting.Read.All (--api graph) or AdvancedQuery.Read.All (--api mde), with admin consent"
 
+// pushCredentialsHint is the hint of a refused sign-in of indicators push.
+const pushCredentialsHint = "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret or certificate; indicators push needs " +
+	"the application permission " + defender.Permission + ", with admin consent"
+
 // Hints of a failed query, also said under a run's summary.
 const (
 	overQuotaHint = "the tenant has spent its advanced-hunting CPU quota for this cycle: no more queries were sent; " +
@@ -78,10 +83,18 @@ func explain(err error) (msg, hint string) {
 		ae *hunting.AccessError
 		oe *pipeline.OutDirError
 		ce *pipeline.CreditsError
+		ds *defender.SignInError
 	)
 	switch {
 	case errors.As(err, &h):
 		hint = h.hint
+	case errors.As(err, &ds):
+		hint = pushCredentialsHint
+		if errors.As(err, &se) {
+			if sh := signInHint(se); sh != credentialsHint {
+				hint = sh
+			}
+		}
 	case errors.As(err, &se):
 		hint = signInHint(se)
 	case errors.As(err, &re):

@@ -125,6 +125,11 @@ func (c *IndicatorsPushCmd) Run(g *Globals) error {
 	r, err := client.Push(g.ctx, want, defender.Settings{Action: c.Action, Severity: c.Severity, TTL: ttl, RBACGroups: c.RBACGroup, DryRun: c.DryRun})
 	printPush(g, r, len(want))
 	if err != nil {
+		if r.Created+r.Updated+r.Deleted > 0 {
+			// Some of it is done: what is not is sent by the next push.
+			printError(g.stderr, err)
+			return outcomeError{pipeline.OutcomePartial}
+		}
 		return err
 	}
 	if len(r.Failed) > 0 || len(r.LeftOut) > 0 {

@@ -67,3 +67,19 @@ func TestIndicatorsPushPermissionHint(t *testing.T) {
 		t.Fatalf("no permission hint:\n%s", r)
 	}
 }
+
+// A refused sign-in: exit 3, the message names Ti.ReadWrite.All, a hint,
+// and no secret anywhere (c2sweep checks every output).
+func TestIndicatorsPushSignInNamesThePermission(t *testing.T) {
+	state, out := runEnv(t)
+	st := func(args ...string) []string { return append([]string{"--state", state}, args...) }
+	mustCode(t, cli.ExitHits, st("run", "--hunt", "DeimosC2", "--out", out)...)
+	t.Setenv("AZURE_CLIENT_SECRET", "Wr0ng~secret-value-456")
+	secretsMu.Lock()
+	secrets = append(secrets, "Wr0ng~secret-value-456")
+	secretsMu.Unlock()
+	r := mustCode(t, cli.ExitCannotRun, st("indicators", "push")...)
+	if !strings.Contains(r.stderr, "Ti.ReadWrite.All") || !strings.Contains(r.stderr, "\nhint: ") {
+		t.Fatalf("sign-in failure:\n%s", r)
+	}
+}

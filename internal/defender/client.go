@@ -139,6 +139,16 @@ func New(o Options) (*Client, error) {
 // Calls returns how many calls the client made so far.
 func (c *Client) Calls() Calls { return c.calls }
 
+// SignInError is a token for the Defender API that could not be had. It
+// names the permission a push needs, and wraps the sign-in's own error
+// (a *hunting.SignInError says what failed); it matches ErrAuth.
+type SignInError struct{ Err error }
+
+func (e *SignInError) Error() string {
+	return "defender: sign-in for the indicators API (it needs " + Permission + "): " + e.Err.Error()
+}
+func (e *SignInError) Unwrap() error { return e.Err }
+
 // APIError is an error the indicators API answered with.
 type APIError struct {
 	Status     int
@@ -190,7 +200,7 @@ func (c *Client) do(ctx context.Context, method, path string, body any, lim *hun
 		Before: func(ctx context.Context) error {
 			var err error
 			if tok, err = c.tokens.Token(ctx); err != nil {
-				return retry.Permanent(fmt.Errorf("defender: %w", err))
+				return retry.Permanent(&SignInError{err})
 			}
 			done, err = lim.Wait(ctx)
 			return err
@@ -244,7 +254,7 @@ func (c *Client) do(ctx context.Context, method, path string, body any, lim *hun
 		case resp.StatusCode == http.StatusUnauthorized && !renewed:
 			renewed = true
 			if _, err := c.tokens.Renew(ctx, tok); err != nil {
-				return retry.Permanent(fmt.Errorf("defender: %w", err))
+				return retry.Permanent(&SignInError{err})
 			}
 			return retry.Again(apiErr)
 		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:

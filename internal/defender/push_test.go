@@ -352,3 +352,40 @@ func TestEchoedTokenIsRedacted(t *testing.T) {
 		t.Fatalf("error: %s", msg)
 	}
 }
+
+// A token Defender refuses before its advertised expiry is renewed once
+// and the push goes on.
+func TestRefusedTokenIsRenewed(t *testing.T) {
+	f := setupWith(t, 0, lab.Options{Faults: lab.Faults{TokenExpiry: time.Second}}, defender.Options{})
+	if _, err := f.c.Push(context.Background(), cands(1, "PoshC2", start), settings); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(10 * time.Second)
+	r, err := f.c.Push(context.Background(), cands(2, "PoshC2", start), settings)
+	if err != nil || r.Created != 1 {
+		t.Fatalf("after the token died: %+v %v", r, err)
+	}
+}
+
+// A credential Entra refuses: a typed sign-in error naming the permission.
+func TestSignInErrorNamesThePermission(t *testing.T) {
+	f := setup(t, 0)
+	cred, err := hunting.NewCredential(hunting.AuthOptions{TenantID: f.l.Creds.TenantID, ClientID: f.l.Creds.ClientID,
+		ClientSecret: "Wr0ng~secret-value-123", AuthorityHost: f.l.URL + "/", HTTPClient: labtest.Client(f.l)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := defender.New(defender.Options{BaseURL: f.l.URL, Credential: cred, HTTPClient: labtest.Client(f.l), Clock: f.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Push(context.Background(), cands(1, "PoshC2", start), settings)
+	var se *defender.SignInError
+	if !errors.As(err, &se) || !errors.Is(err, hunting.ErrAuth) || !strings.Contains(err.Error(), "Ti.ReadWrite.All") ||
+		strings.Contains(err.Error(), "Wr0ng~secret-value-123") {
+		t.Fatalf("%T %v", err, err)
+	}
+	if c := f.svc.Calls(); c.List+c.Import != 0 {
+		t.Fatalf("calls without a token: %+v", c)
+	}
+}
