@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -81,5 +82,32 @@ func TestIndicatorsPushSignInNamesThePermission(t *testing.T) {
 	r := mustCode(t, cli.ExitCannotRun, st("indicators", "push")...)
 	if !strings.Contains(r.stderr, "Ti.ReadWrite.All") || !strings.Contains(r.stderr, "\nhint: ") {
 		t.Fatalf("sign-in failure:\n%s", r)
+	}
+}
+
+// An IP the service refuses inside its answer: reported with its reason,
+// exit 2, and sent again (and accepted) by the next push.
+func TestIndicatorsPushPerItemFailureExitsTwoAndIsRetried(t *testing.T) {
+	state, out := runEnv(t)
+	l := shared(t)
+	st := func(args ...string) []string { return append([]string{"--state", state}, args...) }
+	mustCode(t, cli.ExitHits, st("run", "--hunt", "DeimosC2", "--out", out)...)
+	mustCode(t, 0, st("indicators", "push", "--hunt", "DeimosC2", "--ttl", "20d")...)
+	var inds []struct {
+		IP string `json:"ip"`
+	}
+	if err := json.Unmarshal([]byte(mustCode(t, 0, st("indicators", "--active", "--hunt", "DeimosC2", "--json")...).stdout), &inds); err != nil || len(inds) == 0 {
+		t.Fatalf("indicators: %v", err)
+	}
+	ip := inds[0].IP
+	defenderlab.Of(l).FailOnce(ip, "Internal error while saving the indicator.")
+	r := mustCode(t, cli.ExitPartial, st("indicators", "push", "--hunt", "DeimosC2", "--ttl", "21d")...)
+	if !strings.Contains(r.stdout, "failed  "+ip+": Internal error while saving the indicator. (sent again by the next push)") ||
+		!strings.Contains(r.stdout, " 1 failed") {
+		t.Fatalf("per-item failure:\n%s", r)
+	}
+	r = mustCode(t, 0, st("indicators", "push", "--hunt", "DeimosC2", "--ttl", "21d")...)
+	if !strings.Contains(r.stdout, ": 0 created, 1 updated, 0 deleted, 0 failed") {
+		t.Fatalf("retry:\n%s", r)
 	}
 }

@@ -275,7 +275,7 @@ func build(cd Candidate, ip netip.Addr, exp time.Time, s Settings) Indicator {
 	hunts := compact(cd.Hunts)
 	title := fmt.Sprintf("c2sweep: %s C2 server (hunt %s)", fam, strings.Join(hunts, ", "))
 	if len(title) > 250 {
-		title = title[:250]
+		title = strings.ToValidUTF8(title[:250], "") // never half a character
 	}
 	var d strings.Builder
 	fmt.Fprintf(&d, "%s command-and-control server %s found by c2sweep hunt %s.", fam, ip, strings.Join(hunts, ", "))
