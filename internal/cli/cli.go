@@ -46,12 +46,14 @@ type CLI struct {
 	Globals
 
 	Run        RunCmd        `cmd:"" help:"Run the hunts and sweep Defender telemetry for their servers."`
+	Collect    CollectCmd    `cmd:"" help:"Run the sources only and print the fresh indicators (a blocklist)."`
 	Demo       DemoCmd       `cmd:"" help:"Sweep a local lab world end to end: no accounts needed."`
 	Hunts      HuntsCmd      `cmd:"" help:"List the effective hunts."`
 	Init       InitCmd       `cmd:"" help:"Write a commented starter config."`
 	Hits       HitsCmd       `cmd:"" help:"Show hits remembered in the state database."`
 	Runs       RunsCmd       `cmd:"" help:"Show recent runs."`
 	Indicators IndicatorsCmd `cmd:"" help:"Show what is being swept and why, or push it to Defender."`
+	Report     ReportCmd     `cmd:"" help:"Write an HTML report of a run's hits for a person to read."`
 	Suppress   SuppressCmd   `cmd:"" help:"Mark an IP, CIDR, device or hunt as benign."`
 	Unsuppress UnsuppressCmd `cmd:"" help:"Remove a suppression."`
 	Export     ExportCmd     `cmd:"" help:"Export C2 servers and sightings for other tools (STIX 2.1)."`
@@ -72,6 +74,7 @@ Examples:
   c2sweep init > c2sweep.yaml           # a commented starter config
   c2sweep run                           # sweep with the built-in hunts
   c2sweep run --dry-run                 # print the KQL, query nothing in Defender
+  c2sweep collect > blocklist.txt       # the sources' fresh IPs only, no Defender
   c2sweep hits                          # the new hits of the latest run
   c2sweep hits --since 7d --json        # every hit with an event this week
   c2sweep serve --schedule "0 6 * * *"  # daily, as a service

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"c2sweep/internal/config"
 	"c2sweep/internal/lab"
@@ -18,9 +19,11 @@ type DemoCmd struct {
 }
 
 func (c *DemoCmd) Help() string {
-	return `Starts the lab (emulated Shodan, Entra ID and Defender on loopback) and
-runs the same sweep 'c2sweep run' does against it: HTTPS, tokens, rate limits
-and all. Shodan's 1 request/second applies, so it takes a few seconds.
+	return `Starts the lab (emulated Shodan, ThreatFox, Feodo Tracker, Entra ID and
+Defender on loopback) and runs the same sweep 'c2sweep run' does against it,
+with the built-in Shodan hunts and the free ThreatFox and Feodo sources:
+HTTPS, tokens, rate limits and all. Shodan's 1 request/second applies, so it
+takes a few seconds.
 
 Examples:
   c2sweep demo
@@ -56,6 +59,15 @@ func (c *DemoCmd) Run(g *Globals) error {
 		ClientID:      l.Creds.ClientID,
 		ClientSecret:  config.LiteralSecret(l.Creds.ClientSecret),
 		AuthorityHost: l.URL + "/",
+	}
+	// Free sources beside Shodan: the lab's ThreatFox and Feodo Tracker.
+	cfg.Sources = config.Sources{
+		ThreatFox: config.ThreatFox{AuthKey: config.LiteralSecret(l.Creds.AbuseCHKey), APIURL: l.URL + lab.ThreatFoxPath},
+		Feodo:     config.Feodo{URL: l.URL + lab.FeodoPath},
+	}
+	for _, h := range []config.Hunt{{Name: "ThreatFoxC2", Source: "threatfox", Days: 7}, {Name: "Feodo", Source: "feodo"}} {
+		h.MaxAge, h.Enabled, h.Sweep = cfg.Defaults.MaxAge, true, slices.Clone(cfg.Defaults.Sweep)
+		cfg.Hunts = append(cfg.Hunts, h)
 	}
 	cfg.Notify = nil
 	cfg.State.Path = filepath.Join(dir, "state.db")

@@ -14,6 +14,7 @@ import (
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/retry"
 	"c2sweep/internal/shodan"
+	shodansource "c2sweep/internal/source/shodan"
 	"c2sweep/internal/store"
 	"c2sweep/internal/textsafe"
 )
@@ -82,7 +83,7 @@ func explain(err error) (msg, hint string) {
 		le *store.LockedError
 		ae *hunting.AccessError
 		oe *pipeline.OutDirError
-		ce *pipeline.CreditsError
+		ce *shodansource.CreditsError
 		ds *defender.SignInError
 	)
 	switch {

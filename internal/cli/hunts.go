@@ -30,6 +30,7 @@ func (c *HuntsCmd) Run(g *Globals) error {
 var huntColumns = []column[config.Hunt]{
 	{head: "NAME", csv: "name", cell: func(h config.Hunt) any { return h.Name }},
 	{head: "ENABLED", csv: "enabled", cell: func(h config.Hunt) any { return h.Enabled }},
+	{head: "SOURCE", csv: "source", cell: func(h config.Hunt) any { return h.Source }},
 	{head: "MAX AGE", csv: "max_age", cell: func(h config.Hunt) any { return h.MaxAge.String() }},
 	{head: "PAGES", csv: "pages", cell: func(h config.Hunt) any {
 		if h.Pages > 0 {
@@ -44,7 +45,7 @@ var huntColumns = []column[config.Hunt]{
 		}
 		return strings.Join(ts, ",")
 	}},
-	{head: "QUERY", csv: "query", cell: func(h config.Hunt) any { return h.Query }},
+	{head: "QUERY", csv: "query", cell: func(h config.Hunt) any { return huntWhat(h) }},
 	{head: "FROM", csv: "origin", cell: func(h config.Hunt) any { return h.Origin }},
 }
 
@@ -86,4 +87,28 @@ func (c *InitCmd) Run(g *Globals) error {
 	fmt.Fprintf(g.stderr, "wrote %s\n", c.Output)
 	printHint(g.stderr, "c2sweep --config "+c.Output+" hunts  shows the hunts it gives")
 	return nil
+}
+
+// huntWhat is what a hunt asks its source: the Shodan query, the feed or
+// file, or ThreatFox's window and filters.
+func huntWhat(h config.Hunt) string {
+	switch {
+	case h.Query != "":
+		return h.Query
+	case h.URL != "":
+		return h.URL
+	case h.Path != "":
+		return h.Path
+	}
+	var parts []string
+	if h.Days > 0 {
+		parts = append(parts, fmt.Sprintf("days: %d", h.Days))
+	}
+	if h.MinConfidence > 0 {
+		parts = append(parts, fmt.Sprintf("min_confidence: %d", h.MinConfidence))
+	}
+	if len(h.Malware) > 0 {
+		parts = append(parts, "malware: "+strings.Join(h.Malware, ", "))
+	}
+	return strings.Join(parts, "; ")
 }

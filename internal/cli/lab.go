@@ -8,6 +8,7 @@ import (
 
 	"c2sweep/internal/lab"
 	"c2sweep/internal/lab/emulator"
+	"c2sweep/internal/lab/feedlab"
 )
 
 // LabCmd serves the emulators until interrupted.
@@ -76,6 +77,9 @@ func (c *LabCmd) Run(g *Globals) error {
 	fmt.Fprintf(g.stderr, "c2sweep lab serving %s (seed %d: %d C2 servers, %d devices, %d telemetry events)\n",
 		l.URL, c.Seed, len(l.World.Servers), len(l.World.Devices), len(l.World.Events))
 	fmt.Fprintf(g.stderr, "CA certificate: %s\n", l.CAFile)
+	fmt.Fprintf(g.stderr, "free sources: ThreatFox %s%s, Feodo %s%s\n", l.URL, lab.ThreatFoxPath, l.URL, lab.FeodoPath)
+	fmt.Fprintf(g.stderr, "feeds: %s%s{%s,%s} (%s: stale, %s: 404); banner file: %s%s%s\n", l.URL, lab.FeedsPath,
+		feedlab.TextFeed, feedlab.CSVFeed, feedlab.StaleFeed, feedlab.GoneFeed, l.URL, lab.FeedsPath, feedlab.BannerFile)
 	if c.WriteEnv != "" {
 		fmt.Fprintf(g.stderr, "environment: . %s && c2sweep run\n", c.WriteEnv)
 	} else {

@@ -20,13 +20,15 @@ type RunCmd struct {
 }
 
 func (c *RunCmd) Help() string {
-	return `Runs every enabled hunt against Shodan, keeps the servers seen within
+	return `Runs every enabled hunt against its source (Shodan by default; ThreatFox,
+Feodo Tracker, feeds, Shodan banner files), keeps the servers seen within
 --max-age, sweeps their IPs in Defender advanced hunting and reports every
 device that talked to one. Only hits not reported before are shown (--all
 for everything in the window). Results: summary.json and <hunt>.json.
 
 Credentials come from the environment (SHODAN_API_KEY or the Shodan CLI's
-key file; AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or
+key file, needed only by Shodan hunts; ABUSECH_AUTH_KEY for ThreatFox;
+AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or
 AZURE_CLIENT_CERTIFICATE_PATH; managed identity; Azure CLI) or the config.
 
 Examples:

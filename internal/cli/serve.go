@@ -123,10 +123,11 @@ func (c *ServeCmd) Run(g *Globals) error {
 // observe moves a sweep's numbers into the metrics.
 func observe(m *daemon.Metrics, s *pipeline.Summary) {
 	t := s.Totals
-	m.Add(daemon.MetricAPICalls, float64(t.ShodanCalls), "shodan")
+	for kind, st := range t.Sources {
+		m.SourceHunts(kind, st.Requests, st.Throttled, st.Kept-st.Stale, st.Stale, st.Cost, st.Failed, st.Skipped)
+	}
 	m.Add(daemon.MetricAPICalls, float64(t.HuntingCalls), s.API)
 	m.Add(daemon.MetricThrottled, float64(t.Throttled), s.API)
-	m.Add(daemon.MetricThrottled, float64(t.ShodanThrottled), "shodan")
 	m.Hits(t.Hits, t.NewHits)
 	m.Indicators(t.Indicators)
 	if t.CreditsKnown {

@@ -26,7 +26,7 @@ type SweepFlags struct {
 	API            string   `help:"Hunting API: graph (Microsoft Graph runHuntingQuery) or mde (legacy Defender for Endpoint)." enum:",graph,mde" default:""`
 	APIURL         string   `name:"api-url" help:"Replace the hunting API root (sovereign clouds, the lab)." placeholder:"URL"`
 	Auth           string   `help:"Entra sign-in: auto, client-secret, certificate, managed-identity, workload-identity, azure-cli." placeholder:"METHOD"`
-	MaxAge         string   `help:"Keep servers Shodan saw within this age (default 7d)." placeholder:"AGE"`
+	MaxAge         string   `help:"Keep servers their source saw within this age (default 7d)." placeholder:"AGE"`
 	Lookback       string   `help:"Telemetry window of an indicator's first sweep (default 30d)." placeholder:"DURATION"`
 	Hunt           []string `help:"Run only these hunts (repeatable)." placeholder:"NAME"`
 	CreditBudget   int      `help:"Shodan query credits one run may spend (default: config, else what the account has)." placeholder:"N"`
@@ -178,15 +178,11 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		return err
 	}
 
-	key, err := shodanKey(ctx, cfg)
+	srcs, err := g.newSources(ctx, cfg, hunts, httpClient)
 	if err != nil {
 		return nil, recorded(err)
 	}
-	sc, err := shodan.New(shodan.Options{BaseURL: cfg.Shodan.APIURL, Key: key, HTTPClient: httpClient, Logger: g.log})
-	if err != nil {
-		return nil, recorded(fmt.Errorf("shodan: %w", err))
-	}
-	p := &pipeline.Pipeline{Shodan: sc, Log: g.log}
+	p := &pipeline.Pipeline{Sources: srcs, Log: g.log}
 	if !g.Quiet && isTerminal(g.stderr) {
 		p.Progress = &termProgress{w: g.stderr}
 	}

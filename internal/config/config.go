@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -24,6 +25,7 @@ import (
 
 	"c2sweep/internal/kql"
 	"c2sweep/internal/schema"
+	"c2sweep/internal/source"
 
 	"github.com/robfig/cron/v3"
 	yaml "go.yaml.in/yaml/v3"
@@ -47,14 +49,31 @@ const (
 	maxFileSize = 1 << 20
 )
 
-// Hunt is one Shodan hunt and what its indicators are swept against.
+// DefaultSource is the source of a hunt that names none: every config
+// written before there were other sources keeps working.
+const DefaultSource = "shodan"
+
+// Hunt is one hunt (a Shodan search, a ThreatFox window, a feed, ...) and
+// what its indicators are swept against.
 type Hunt struct {
-	Name    string       `yaml:"name" json:"name"`
-	Query   string       `yaml:"query" json:"query"`
+	Name string `yaml:"name" json:"name"`
+	// Source is the registry name of the hunt's source kind (source.Names).
+	Source  string       `yaml:"source" json:"source"`
+	Query   string       `yaml:"query" json:"query,omitempty"`
 	MaxAge  Duration     `yaml:"max_age" json:"max_age"` // servers seen longer ago are stale
 	Pages   int          `yaml:"pages" json:"pages"`     // page budget; 0 = all pages
 	Enabled bool         `yaml:"enabled" json:"enabled"`
 	Sweep   []kql.Target `yaml:"sweep" json:"sweep"`
+	// The keys of other sources; configuration validation allows on a
+	// hunt only those its kind reads (source.Kind.Fields).
+	Days          int      `yaml:"days" json:"days,omitempty"`                     // threatfox: 1-7
+	MinConfidence int      `yaml:"min_confidence" json:"min_confidence,omitempty"` // threatfox: 0-100
+	Malware       []string `yaml:"malware" json:"malware,omitempty"`               // threatfox
+	URL           string   `yaml:"url" json:"url,omitempty"`                       // feed
+	Path          string   `yaml:"path" json:"path,omitempty"`                     // feed, shodan-file; resolved against the file's directory
+	Format        string   `yaml:"format" json:"format,omitempty"`                 // feed: txt or csv
+	Column        string   `yaml:"column" json:"column,omitempty"`                 // feed (csv): the IP column
+	Label         string   `yaml:"label" json:"label,omitempty"`                   // feed (csv): the label column
 	// Origin says where the hunt was defined, for `c2sweep hunts`:
 	// "built-in", "built-in, changed at FILE:LINE" or "FILE:LINE".
 	Origin string `yaml:"-" json:"origin,omitempty"`
@@ -77,6 +96,26 @@ type Shodan struct {
 	// CreditBudget caps the query credits one run may spend; 0 = no cap
 	// beyond what /api-info says is left.
 	CreditBudget int `yaml:"credit_budget" json:"credit_budget"`
+}
+
+// Sources are the per-source settings (sources: in the file); each key is
+// optional. Auth keys default to ABUSECH_AUTH_KEY, URLs to
+// THREATFOX_API_URL and FEODO_URL, else the services' own.
+type Sources struct {
+	ThreatFox ThreatFox `yaml:"threatfox" json:"threatfox"`
+	Feodo     Feodo     `yaml:"feodo" json:"feodo"`
+}
+
+// ThreatFox is how to reach the ThreatFox API.
+type ThreatFox struct {
+	AuthKey Secret `yaml:"auth_key" json:"auth_key"`
+	APIURL  string `yaml:"api_url" json:"api_url"`
+}
+
+// Feodo is where Feodo Tracker's JSON blocklist is.
+type Feodo struct {
+	AuthKey Secret `yaml:"auth_key" json:"auth_key"`
+	URL     string `yaml:"url" json:"url"`
 }
 
 // Sweep is how hunts' indicators are swept in Defender.
@@ -138,25 +177,38 @@ type Config struct {
 	Defaults     HuntDefaults `yaml:"defaults" json:"defaults"`
 	// Hunts are the effective hunts, enabled or not: the built-ins (changed
 	// in place by the file) then the file's own, in file order.
-	Hunts  []Hunt   `yaml:"hunts" json:"hunts"`
-	Shodan Shodan   `yaml:"shodan" json:"shodan"`
-	Sweep  Sweep    `yaml:"sweep" json:"sweep"`
-	Azure  Azure    `yaml:"azure" json:"azure"`
-	State  State    `yaml:"state" json:"state"`
-	Notify []Notify `yaml:"notify" json:"notify"`
-	Serve  Serve    `yaml:"serve" json:"serve"`
+	Hunts   []Hunt   `yaml:"hunts" json:"hunts"`
+	Sources Sources  `yaml:"sources" json:"sources"`
+	Shodan  Shodan   `yaml:"shodan" json:"shodan"`
+	Sweep   Sweep    `yaml:"sweep" json:"sweep"`
+	Azure   Azure    `yaml:"azure" json:"azure"`
+	State   State    `yaml:"state" json:"state"`
+	Notify  []Notify `yaml:"notify" json:"notify"`
+	Serve   Serve    `yaml:"serve" json:"serve"`
 }
 
 // fileHunt is a hunt as written: nil fields are not set and are inherited
 // from the built-in of the same name or from defaults.
 type fileHunt struct {
-	Name    *string      `yaml:"name"`
-	Query   *string      `yaml:"query"`
-	MaxAge  *Duration    `yaml:"max_age"`
-	Pages   *int         `yaml:"pages"`
-	Enabled *bool        `yaml:"enabled"`
-	Sweep   []kql.Target `yaml:"sweep"`
+	Name          *string      `yaml:"name"`
+	Source        *string      `yaml:"source"`
+	Query         *string      `yaml:"query"`
+	MaxAge        *Duration    `yaml:"max_age"`
+	Pages         *int         `yaml:"pages"`
+	Enabled       *bool        `yaml:"enabled"`
+	Sweep         []kql.Target `yaml:"sweep"`
+	Days          *int         `yaml:"days"`
+	MinConfidence *int         `yaml:"min_confidence"`
+	Malware       []string     `yaml:"malware"`
+	URL           *string      `yaml:"url"`
+	Path          *string      `yaml:"path"`
+	Format        *string      `yaml:"format"`
+	Column        *string      `yaml:"column"`
+	Label         *string      `yaml:"label"`
 }
+
+// commonHuntKeys are the keys every hunt may set, whatever its source.
+var commonHuntKeys = []string{"name", "source", "max_age", "enabled", "sweep"}
 
 // fileConfig is the file's schema; it starts from the defaults so that
 // what the file leaves out keeps its default.
@@ -164,6 +216,7 @@ type fileConfig struct {
 	BuiltinHunts bool         `yaml:"builtin_hunts"`
 	Defaults     HuntDefaults `yaml:"defaults"`
 	Hunts        []fileHunt   `yaml:"hunts"`
+	Sources      Sources      `yaml:"sources"`
 	Shodan       Shodan       `yaml:"shodan"`
 	Sweep        Sweep        `yaml:"sweep"`
 	Azure        Azure        `yaml:"azure"`
@@ -300,6 +353,7 @@ func (w *walker) build(fc fileConfig) *Config {
 	cfg := &Config{
 		BuiltinHunts: fc.BuiltinHunts,
 		Defaults:     fc.Defaults,
+		Sources:      fc.Sources,
 		Shodan:       fc.Shodan,
 		Sweep:        fc.Sweep,
 		Azure:        fc.Azure,
@@ -427,7 +481,7 @@ func (w *walker) mergeHunts(fc fileConfig) []Hunt {
 		}
 		h := withDefaults(Hunt{Name: name}, fc.Defaults)
 		h.Origin = origin
-		if fh.Query == nil {
+		if fh.Query == nil && (fh.Source == nil || *fh.Source == DefaultSource) {
 			hint := "the Shodan search, e.g. 'product:\"Sliver\"'"
 			if !fc.BuiltinHunts && isBuiltinName(name) {
 				hint = "builtin_hunts is false, so " + name + " does not inherit the built-in query"
@@ -442,6 +496,9 @@ func (w *walker) mergeHunts(fc fileConfig) []Hunt {
 }
 
 func withDefaults(h Hunt, d HuntDefaults) Hunt {
+	if h.Source == "" {
+		h.Source = DefaultSource
+	}
 	h.MaxAge = d.MaxAge
 	h.Pages = d.Pages
 	h.Enabled = d.Enabled
@@ -454,6 +511,13 @@ func withDefaults(h Hunt, d HuntDefaults) Hunt {
 
 // applyHunt sets what the file sets and checks it where it is written.
 func (w *walker) applyHunt(h *Hunt, fh fileHunt, path string) {
+	if fh.Source != nil {
+		h.Source = strings.TrimSpace(*fh.Source)
+		if h.Source != DefaultSource && fh.Query == nil {
+			h.Query = "" // a built-in turned into another source's hunt keeps no Shodan query
+		}
+	}
+	w.applySourceKeys(h, fh, path)
 	if fh.Query != nil {
 		q := strings.TrimSpace(*fh.Query)
 		if q == "" {
@@ -482,11 +546,126 @@ func (w *walker) applyHunt(h *Hunt, fh fileHunt, path string) {
 	}
 }
 
+// applySourceKeys sets the keys of the hunt's source and checks, through
+// the source registry, that the hunt names a known source and sets only
+// keys that source reads.
+func (w *walker) applySourceKeys(h *Hunt, fh fileHunt, path string) {
+	set := func(key string) (int, bool) {
+		line, ok := w.lines[path+"."+key]
+		return line, ok
+	}
+	kind, err := source.Lookup(h.Source)
+	if err != nil {
+		line, _ := set("source")
+		names := source.Names()
+		hint := hintFor(h.Source, names)
+		if hint == "" {
+			hint = "one of " + strings.Join(names, ", ")
+		} else {
+			hint += " (one of " + strings.Join(names, ", ") + ")"
+		}
+		w.fail(line, path+".source", fmt.Sprintf("unknown source %q", h.Source), hint)
+		return
+	}
+	_, keys := fieldsOf(reflect.TypeFor[fileHunt]())
+	for _, key := range keys {
+		line, ok := set(key)
+		if !ok || slices.Contains(commonHuntKeys, key) || slices.Contains(kind.Fields, key) {
+			continue
+		}
+		hint := "source " + kind.Name + " reads " + strings.Join(append(slices.Clone(commonHuntKeys), kind.Fields...), ", ")
+		if others := kindsReading(key); len(others) > 0 {
+			hint = key + " belongs to a hunt with source: " + strings.Join(others, " or ")
+		}
+		w.fail(line, path+"."+key, "not a key of source "+kind.Name, hint)
+	}
+	if fh.Days != nil {
+		if *fh.Days < 1 || *fh.Days > 7 {
+			w.fail(w.lines[path+".days"], path+".days", fmt.Sprintf("%d is not between 1 and 7", *fh.Days), "ThreatFox serves the last 7 days at most")
+		}
+		h.Days = *fh.Days
+	}
+	if fh.MinConfidence != nil {
+		if *fh.MinConfidence < 0 || *fh.MinConfidence > 100 {
+			w.fail(w.lines[path+".min_confidence"], path+".min_confidence", fmt.Sprintf("%d is not between 0 and 100", *fh.MinConfidence), "")
+		}
+		h.MinConfidence = *fh.MinConfidence
+	}
+	if fh.Malware != nil {
+		h.Malware = nil
+		for i, m := range fh.Malware {
+			if m = strings.TrimSpace(m); m == "" {
+				k := fmt.Sprintf("%s.malware[%d]", path, i)
+				w.fail(w.lines[k], k, "empty", "a Malpedia id (win.cobalt_strike) or a printable name (Cobalt Strike)")
+				continue
+			}
+			h.Malware = append(h.Malware, m)
+		}
+	}
+	if fh.URL != nil {
+		h.URL = strings.TrimSpace(*fh.URL)
+		w.checkURL(h.URL, path+".url")
+	}
+	if fh.Path != nil {
+		h.Path = strings.TrimSpace(*fh.Path)
+		if h.Path != "" {
+			h.Path = w.resolvePath(h.Path)
+		}
+	}
+	if fh.Format != nil {
+		h.Format = strings.ToLower(strings.TrimSpace(*fh.Format))
+		if h.Format != "txt" && h.Format != "csv" {
+			w.fail(w.lines[path+".format"], path+".format", fmt.Sprintf("%q is not txt or csv", *fh.Format), hintFor(h.Format, []string{"txt", "csv"}))
+		}
+	}
+	if fh.Column != nil {
+		h.Column = strings.TrimSpace(*fh.Column)
+	}
+	if fh.Label != nil {
+		h.Label = strings.TrimSpace(*fh.Label)
+	}
+	// Where the items are: a kind that reads url or path needs one of them.
+	reads := func(k string) bool { return slices.Contains(kind.Fields, k) }
+	switch {
+	case reads("url") && reads("path"):
+		if (h.URL == "") == (h.Path == "") {
+			line, _ := set("url")
+			if l, ok := set("path"); ok && line == 0 {
+				line = l
+			}
+			if line == 0 {
+				line = w.lines[path]
+			}
+			w.fail(line, path+".url", "set either url or path", "url: https://... for a published feed, path: ./feeds/ips.txt for a local file")
+		}
+	case reads("path") && h.Path == "":
+		w.fail(w.lines[path], path+".path", "missing", "a file or a glob, e.g. ./downloads/*.json.gz")
+	}
+}
+
+// kindsReading names the source kinds that read a hunt key.
+func kindsReading(key string) []string {
+	var out []string
+	for _, n := range source.Names() {
+		if k, err := source.Lookup(n); err == nil && slices.Contains(k.Fields, key) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// UsesSource reports whether an enabled hunt reads the source kind.
+func UsesSource(hunts []Hunt, kind string) bool {
+	return slices.ContainsFunc(hunts, func(h Hunt) bool { return h.Source == kind })
+}
+
 func (w *walker) checkSections(c *Config) {
 	if c.Shodan.CreditBudget < 0 {
 		w.fail(w.lines["shodan.credit_budget"], "shodan.credit_budget", "must be 0 (no cap) or more", "")
 	}
 	w.checkURL(c.Shodan.APIURL, "shodan.api_url")
+	w.checkURL(c.Sources.ThreatFox.APIURL, "sources.threatfox.api_url")
+	w.checkURL(c.Sources.Feodo.URL, "sources.feodo.url")
 	if !slices.Contains([]string{"graph", "mde"}, c.Sweep.API) {
 		w.fail(w.lines["sweep.api"], "sweep.api", fmt.Sprintf("%q is not graph or mde", c.Sweep.API), "graph is Microsoft Graph runHuntingQuery; mde is the legacy Defender for Endpoint API")
 	}
@@ -617,6 +796,21 @@ func fillFromEnv(c *Config) (urls []envURL) {
 	if c.Shodan.APIURL == "" {
 		c.Shodan.APIURL = DefaultShodanURL
 	}
+	for _, a := range []*Secret{&c.Sources.ThreatFox.AuthKey, &c.Sources.Feodo.AuthKey} {
+		if !a.IsSet() && os.Getenv("ABUSECH_AUTH_KEY") != "" {
+			*a = EnvSecret("ABUSECH_AUTH_KEY")
+		}
+	}
+	c.Sources.ThreatFox.AuthKey.key = "sources.threatfox.auth_key"
+	c.Sources.Feodo.AuthKey.key = "sources.feodo.auth_key"
+	if c.Sources.ThreatFox.APIURL == "" {
+		c.Sources.ThreatFox.APIURL = os.Getenv("THREATFOX_API_URL")
+		urls = append(urls, envURL{"THREATFOX_API_URL", &c.Sources.ThreatFox.APIURL})
+	}
+	if c.Sources.Feodo.URL == "" {
+		c.Sources.Feodo.URL = os.Getenv("FEODO_URL")
+		urls = append(urls, envURL{"FEODO_URL", &c.Sources.Feodo.URL})
+	}
 	fill := func(dst *string, env string) {
 		if *dst == "" {
 			*dst = os.Getenv(env)
@@ -713,6 +907,12 @@ func (c *Config) Fingerprint() string {
 		MaxAge      int64
 		Pages       int
 		Sweep       []string
+		// A Shodan hunt's fingerprint is what it was before other sources.
+		Source              string   `json:",omitempty"`
+		Days, MinConfidence int      `json:",omitempty"`
+		Malware             []string `json:",omitempty"`
+		URL, Path, Format   string   `json:",omitempty"`
+		Column, Label       string   `json:",omitempty"`
 	}
 	material := struct {
 		V              int
@@ -722,7 +922,12 @@ func (c *Config) Fingerprint() string {
 		MaxIPsPerQuery int
 	}{V: 1, API: c.Sweep.API, APIURL: c.Sweep.APIURL, Lookback: int64(c.Sweep.Lookback), MaxIPsPerQuery: c.Sweep.MaxIPsPerQuery}
 	for _, h := range c.EnabledHunts() {
-		f := fpHunt{Name: h.Name, Query: h.Query, MaxAge: int64(h.MaxAge), Pages: h.Pages}
+		f := fpHunt{Name: h.Name, Query: h.Query, MaxAge: int64(h.MaxAge), Pages: h.Pages,
+			Days: h.Days, MinConfidence: h.MinConfidence, Malware: h.Malware, URL: h.URL, Path: h.Path,
+			Format: h.Format, Column: h.Column, Label: h.Label}
+		if h.Source != DefaultSource {
+			f.Source = h.Source
+		}
 		for _, t := range h.Sweep {
 			f.Sweep = append(f.Sweep, t.String())
 		}

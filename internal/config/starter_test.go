@@ -61,12 +61,19 @@ func TestStarterConfigExamplesWork(t *testing.T) {
 	if err != nil || len(warns) != 0 {
 		t.Fatalf("uncommented starter: %v %v\n%s", err, warns, text)
 	}
-	want := []string{"CobaltStrikeJARM", "CobaltStrikeProductName", "EmpireC2", "DeimosC2", "SliverHTTP"}
+	want := []string{"CobaltStrikeJARM", "CobaltStrikeProductName", "EmpireC2", "DeimosC2", "SliverHTTP",
+		"ThreatFoxC2", "Feodo", "CommunityC2", "Downloaded"}
 	if got := names(cfg.EnabledHunts()); !slices.Equal(got, want) {
 		t.Errorf("enabled hunts %v, want %v", got, want)
 	}
 	if h, _ := cfg.Hunt("DeimosC2"); h.MaxAge.String() != "14d" {
 		t.Errorf("DeimosC2 %+v", h)
+	}
+	if h, _ := cfg.Hunt("ThreatFoxC2"); h.Source != "threatfox" || h.Days != 3 || h.MinConfidence != 75 || len(h.Malware) != 2 {
+		t.Errorf("ThreatFoxC2 %+v", h)
+	}
+	if h, _ := cfg.Hunt("CommunityC2"); h.Source != "feed" || h.Format != "csv" || h.Column != "ip" || h.URL == "" {
+		t.Errorf("CommunityC2 %+v", h)
 	}
 	if len(cfg.Notify) != 2 || cfg.Notify[0].URL.Source() != "env:TEAMS_WEBHOOK_URL" {
 		t.Errorf("notify %+v", cfg.Notify)

@@ -25,6 +25,10 @@ const (
 	MetricShodanCredits = "c2sweep_shodan_query_credits"
 	MetricLastSuccess   = "c2sweep_last_success_timestamp_seconds"
 	MetricSweepDuration = "c2sweep_sweep_duration_seconds"
+	MetricSourceItems   = "c2sweep_source_items_total"
+	MetricSourceSkipped = "c2sweep_source_skipped_total"
+	MetricSourceCost    = "c2sweep_source_cost_total"
+	MetricSourceFailed  = "c2sweep_source_hunts_failed_total"
 )
 
 // Outcomes of a scheduled sweep, the label of c2sweep_runs_total.
@@ -78,6 +82,10 @@ func NewMetrics() *Metrics {
 	m.Gauge(MetricShodanCredits, "Shodan query credits left, as /api-info last said.")
 	m.Gauge(MetricLastSuccess, "Unix time the last successful sweep ended.")
 	m.Gauge(MetricSweepDuration, "Duration of the last finished sweep, in seconds.")
+	m.Counter(MetricSourceItems, "Items read from each source kind, by result (kept: valid and fresh; stale: valid, older than max_age; skipped).", "source", "result")
+	m.Counter(MetricSourceSkipped, "Items each source kind skipped, by reason.", "source", "reason")
+	m.Counter(MetricSourceCost, "What each source kind's hunts cost (Shodan query credits).", "source")
+	m.Counter(MetricSourceFailed, "Hunts of each source kind that failed.", "source")
 	for _, o := range []string{OutcomeSuccess, OutcomeFailure, OutcomeSkipped, OutcomeCancelled} {
 		m.Add(MetricRuns, 0, o)
 	}
@@ -190,6 +198,24 @@ func (m *Metrics) Hits(total, fresh int) {
 
 // Indicators sets the number of indicators the last sweep looked for.
 func (m *Metrics) Indicators(n int) { m.Set(MetricIndicators, float64(n)) }
+
+// SourceHunts counts what the hunts of one source kind did in a sweep:
+// requests (as API calls under the kind's name), throttled answers, items
+// by result, skips by reason, cost, and failed hunts.
+func (m *Metrics) SourceHunts(kind string, requests, throttled, kept, stale, cost, failed int, skipped map[string]int) {
+	m.Add(MetricAPICalls, float64(requests), kind)
+	m.Add(MetricThrottled, float64(throttled), kind)
+	m.Add(MetricSourceItems, float64(kept), kind, "kept")
+	m.Add(MetricSourceItems, float64(stale), kind, "stale")
+	total := 0
+	for reason, n := range skipped {
+		m.Add(MetricSourceSkipped, float64(n), kind, reason)
+		total += n
+	}
+	m.Add(MetricSourceItems, float64(total), kind, "skipped")
+	m.Add(MetricSourceCost, float64(cost), kind)
+	m.Add(MetricSourceFailed, float64(failed), kind)
+}
 
 // ShodanCredits sets the query credits Shodan says are left.
 func (m *Metrics) ShodanCredits(n int) { m.Set(MetricShodanCredits, float64(n)) }

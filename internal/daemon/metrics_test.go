@@ -391,3 +391,31 @@ func BenchmarkMetricsScrape(b *testing.B) {
 		m.WriteTo(io.Discard)
 	}
 }
+
+// A sweep's source counters land under the kind's name, skips by reason.
+func TestMetricsSourceHunts(t *testing.T) {
+	m := NewMetrics()
+	m.SourceHunts("threatfox", 2, 1, 5, 3, 0, 1, map[string]int{"invalid ip": 2, "below min_confidence": 4})
+	m.SourceHunts("threatfox", 1, 0, 1, 0, 0, 0, map[string]int{"invalid ip": 1})
+	m.SourceHunts("shodan", 4, 0, 9, 1, 3, 0, nil)
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{MetricAPICalls, []string{"threatfox"}, 3},
+		{MetricThrottled, []string{"threatfox"}, 1},
+		{MetricSourceItems, []string{"threatfox", "kept"}, 6},
+		{MetricSourceItems, []string{"threatfox", "stale"}, 3},
+		{MetricSourceItems, []string{"threatfox", "skipped"}, 7},
+		{MetricSourceSkipped, []string{"threatfox", "invalid ip"}, 3},
+		{MetricSourceSkipped, []string{"threatfox", "below min_confidence"}, 4},
+		{MetricSourceFailed, []string{"threatfox"}, 1},
+		{MetricSourceCost, []string{"shodan"}, 3},
+		{MetricAPICalls, []string{"shodan"}, 4},
+	} {
+		if got := m.Value(c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+}

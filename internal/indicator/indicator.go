@@ -12,10 +12,11 @@ import (
 	"time"
 )
 
-// Sighting is one reason an IP is on the list: a banner a hunt returned.
+// Sighting is one reason an IP is on the list: an item (a banner, an IOC,
+// a feed line) a hunt's source gave.
 type Sighting struct {
 	Hunt      string    `json:"hunt"`
-	Source    string    `json:"source"` // "shodan", later other feeds
+	Source    string    `json:"source"` // the source kind: shodan, threatfox, feodo, feed, shodan-file
 	Port      int       `json:"port,omitempty"`
 	Transport string    `json:"transport,omitempty"`
 	Product   string    `json:"product,omitempty"`
@@ -27,6 +28,28 @@ type Sighting struct {
 	Hostnames []string  `json:"hostnames,omitempty"`
 	JARM      string    `json:"jarm,omitempty"`
 	LastSeen  time.Time `json:"last_seen"`
+	// Labels are what the source says of the server, beyond the banner.
+	Labels Labels `json:"labels,omitzero"`
+}
+
+// Labels are a source's own words on a server: the malware or framework,
+// how sure it is, its tags, and a link back to its record.
+type Labels struct {
+	// Malware is the family or framework as the source names it for
+	// people ("Cobalt Strike", "QakBot").
+	Malware string `json:"malware,omitempty"`
+	// MalwareID is the Malpedia id when the source gives one.
+	MalwareID string `json:"malware_id,omitempty"`
+	// Confidence is the source's 0-100 score; 0 when it gives none.
+	Confidence int      `json:"confidence,omitempty"`
+	Tags       []string `json:"tags,omitempty"`
+	// Reference links back to the source's record, or to a report.
+	Reference string `json:"reference,omitempty"`
+}
+
+// IsZero reports whether the source gave no label.
+func (l Labels) IsZero() bool {
+	return l.Malware == "" && l.MalwareID == "" && l.Confidence == 0 && len(l.Tags) == 0 && l.Reference == ""
 }
 
 // Indicator is one IP address and every sighting that named it.

@@ -17,6 +17,7 @@ func newCredentials(seed int64) Credentials {
 		ClientID:     SeedGUID(seed, 2),
 		ClientSecret: RandomString(3, "abcdefghijklmnopqrstuvwxyz0123456789") + "8Q~" + RandomString(37, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"),
 		CertClientID: SeedGUID(seed, 3),
+		AbuseCHKey:   RandomString(48, "abcdef0123456789"),
 	}
 }
 

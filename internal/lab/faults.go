@@ -93,10 +93,10 @@ var FaultKeys = []FaultKey{
 			}
 			return
 		}},
-	{"only", "S", "restrict 5xx, drop, latency, hang, trickle, huge, cpuquota and echo to one service (shodan, entra, graph, mde)",
+	{"only", "S", "restrict 5xx, drop, latency, hang, trickle, huge, cpuquota and echo to one service (shodan, entra, graph, mde, threatfox, feodo, feed)",
 		func(f *Faults, v string) error {
 			switch v {
-			case "shodan", "entra", "graph", "mde":
+			case "shodan", "entra", "graph", "mde", "threatfox", "feodo", "feed":
 				f.Only = v
 				return nil
 			}

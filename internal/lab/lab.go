@@ -73,6 +73,8 @@ type Credentials struct {
 	// secret; CertFile holds its PEM certificate and private key.
 	CertClientID string
 	CertFile     string
+	// AbuseCHKey is the Auth-Key the abuse.ch services (ThreatFox) accept.
+	AbuseCHKey string
 }
 
 // Lab is a running lab. Close stops it.
@@ -274,10 +276,21 @@ func (l *Lab) Env() map[string]string {
 		"AZURE_AUTHORITY_HOST": l.URL + "/",
 		"SSL_CERT_FILE":        l.CAFile,
 		"C2SWEEP_API_URL":      l.URL,
+		"ABUSECH_AUTH_KEY":     l.Creds.AbuseCHKey,
+		"THREATFOX_API_URL":    l.URL + ThreatFoxPath,
+		"FEODO_URL":            l.URL + FeodoPath,
 		// The Defender indicators API (indicators push).
 		"C2SWEEP_DEFENDER_API_URL": l.URL,
 	}
 }
+
+// The paths of the free intelligence sources on the lab's listener; the
+// feeds are under FeedsPath (see feedlab).
+const (
+	ThreatFoxPath = "/threatfox/api/v1/"
+	FeodoPath     = "/feodotracker/downloads/ipblocklist.json"
+	FeedsPath     = "/feeds/"
+)
 
 // WriteEnv writes Env as shell `export KEY='VALUE'` lines, readable by the
 // owner only since it holds secrets.

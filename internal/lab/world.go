@@ -43,6 +43,9 @@ type World struct {
 	// Contacts are the planted device-to-C2 events: the ground truth a
 	// sweep must find (when the server is fresh and some hunt matches it).
 	Contacts []Contact
+	// Intel is what the free intelligence sources (ThreatFox, Feodo, the
+	// feeds, the banner file) publish about this world.
+	Intel Intel
 }
 
 // NewWorld builds the world for cfg.
@@ -52,6 +55,7 @@ func NewWorld(cfg WorldConfig) *World {
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0xc25eed))
 	genShodan(rng, w)
 	genTelemetry(rng, w)
+	genIntel(w)
 	genCatalogServers(w)
 	return w
 }

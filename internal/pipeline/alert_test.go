@@ -39,7 +39,7 @@ func TestRunAlertsNewHitsOnceAndRetriesFailedDeliveries(t *testing.T) {
 	if err := st.Lock(context.Background(), false); err != nil {
 		t.Fatal(err)
 	}
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: st,
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: st,
 		Notify: []notify.Target{target}}
 	opts := pipeline.Options{Hunts: ptHunts(), API: "graph"}
 

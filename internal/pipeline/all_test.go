@@ -15,7 +15,7 @@ import (
 // every hit in the window, still counting none of them as new.
 func TestRunAllReportsKnownHitsToo(t *testing.T) {
 	l := ptStartLab(t, lab.Options{})
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
 	opts := pipeline.Options{Hunts: ptHunts(), API: "graph", Overlap: 365 * 24 * time.Hour} // later runs re-read the whole window
 	s1 := ptRun(t, p, opts)
 	if s1.Totals.NewHits == 0 || len(s1.NewHits) != s1.Totals.NewHits {
@@ -37,7 +37,7 @@ func TestRunAllReportsKnownHitsToo(t *testing.T) {
 func TestRunWhereEveryHuntFailsIsFailed(t *testing.T) {
 	l := ptStartLab(t, lab.Options{})
 	fast := func(o *shodan.Options) { o.Backoff, o.MaxBackoff = time.Millisecond, time.Millisecond } // bad queries are retried once
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, fast), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, fast)), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
 	bad := []config.Hunt{
 		{Name: "Broken1", Query: `product:"unbalanced`, Sweep: []kql.Target{kql.DefaultTarget}},
 		{Name: "Broken2", Query: `nosuchfilter:x`, Sweep: []kql.Target{kql.DefaultTarget}},

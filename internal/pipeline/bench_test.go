@@ -278,9 +278,9 @@ func runSweep(ctx context.Context, c sweepClient, hc *http.Client) (sweepResult,
 		return r, err
 	}
 	p := &pipeline.Pipeline{
-		Shodan: sc,
-		Hunter: hunting.NewGraph(hunting.Options{BaseURL: c.URL, Credential: cred, HTTPClient: hc, PerMinute: c.PerMinute}),
-		Store:  st,
+		Sources: viaShodan(sc),
+		Hunter:  hunting.NewGraph(hunting.Options{BaseURL: c.URL, Credential: cred, HTTPClient: hc, PerMinute: c.PerMinute}),
+		Store:   st,
 	}
 	o := pipeline.Options{Hunts: sweepHuntsFor(c.Hunts), API: "graph", Limits: kql.Limits{MaxIPs: c.MaxIPs},
 		OutDir: filepath.Join(c.Dir, "results"), Command: "bench"}

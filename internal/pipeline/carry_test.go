@@ -16,7 +16,7 @@ func TestRunSweepsIndicatorsOfEarlierRunsUntilTheyExpire(t *testing.T) {
 	l := ptStartLab(t, lab.Options{})
 	st := ptTempStore(t)
 	clk := clock.NewFake(time.Now().UTC())
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: st,
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: st,
 		Clock: clk}
 	hunts := ptHunts()
 	s1 := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph", IndicatorTTL: 30 * 24 * time.Hour})
@@ -57,7 +57,7 @@ func TestCarriedIndicatorCountsForEveryHuntThatNamedIt(t *testing.T) {
 	l := ptStartLab(t, lab.Options{})
 	st := ptTempStore(t)
 	clk := clock.NewFake(time.Now().UTC())
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: st,
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: st,
 		Clock: clk}
 	hunts := ptHunts()
 	var deimos config.Hunt

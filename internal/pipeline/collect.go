@@ -4,67 +4,136 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"c2sweep/internal/config"
-	"c2sweep/internal/shodan"
+	"c2sweep/internal/source"
 )
 
-// collect runs every hunt against Shodan and fills r.set with the fresh
-// indicators. Hunts run one after another: they share the key's
-// 1 request/second, so running them at once would gain nothing.
+// sourceFor returns the source of a hunt's kind: the one the caller set
+// up (with its keys and HTTP client), else a new one from the registry
+// with no settings (enough for local files).
+func (p *Pipeline) sourceFor(kind string) (source.Source, error) {
+	if s, ok := p.Sources[kind]; ok {
+		return s, nil
+	}
+	k, err := source.Lookup(kind)
+	if err != nil {
+		return nil, err
+	}
+	s, err := k.New(source.Settings{Log: p.Log})
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", kind, err)
+	}
+	if p.Sources == nil {
+		p.Sources = map[string]source.Source{}
+	}
+	p.Sources[kind] = s
+	return s, nil
+}
+
+// sourceHunt is what the hunt's source needs to know of it.
+func sourceHunt(h config.Hunt, since time.Time) source.Hunt {
+	return source.Hunt{
+		Name: h.Name, Since: since, MaxAge: time.Duration(h.MaxAge), Pages: h.Pages, Query: h.Query,
+		Days: h.Days, MinConfidence: h.MinConfidence, Malware: h.Malware,
+		URL: h.URL, Path: h.Path, Format: h.Format, Column: h.Column, LabelColumn: h.Label,
+	}
+}
+
+// since is the freshness cut of a hunt (zero: none).
+func (r *run) since(h config.Hunt) time.Time {
+	if h.MaxAge <= 0 {
+		return time.Time{}
+	}
+	return r.now.Add(-time.Duration(h.MaxAge))
+}
+
+// collect runs every hunt against its source and fills r.set with the
+// fresh indicators. Hunts run one after another: a Shodan key's hunts
+// share its 1 request/second, and a run's hunts are few.
 func (r *run) collect(ctx context.Context) error {
-	before := r.p.Shodan.Stats()
-	defer func() {
-		// Count HTTP requests, retries included: that is what the limits see.
-		after := r.p.Shodan.Stats()
-		r.s.Totals.ShodanCalls = after.Requests - before.Requests
-		r.s.Totals.ShodanThrottled = after.RateLimited - before.RateLimited
-		r.s.Totals.ShodanRetries = after.Retries - before.Retries
-		for _, h := range r.s.Hunts {
-			r.s.Totals.CreditsUsed += h.Credits
+	kinds := []string{} // in the order hunts name them
+	srcs := map[string]source.Source{}
+	for _, h := range r.o.Hunts {
+		if _, ok := srcs[h.Source]; ok {
+			continue
 		}
-		if r.s.Totals.CreditsKnown {
-			r.s.Totals.CreditsLeft -= r.s.Totals.CreditsUsed
+		s, err := r.p.sourceFor(h.Source)
+		if err != nil {
+			return cannotRun(err)
+		}
+		srcs[h.Source] = s
+		kinds = append(kinds, h.Source)
+	}
+	t := &r.s.Totals
+	defer func() {
+		for _, h := range r.s.Hunts {
+			t.CreditsUsed += h.Credits
+		}
+		if t.CreditsKnown {
+			t.CreditsLeft -= t.CreditsUsed
+		}
+		if sh, ok := t.Sources[shodanKind]; ok {
+			t.ShodanCalls, t.ShodanThrottled, t.ShodanRetries = sh.Requests, sh.Throttled, sh.Retries
 		}
 	}()
-	info, err := r.p.Shodan.APIInfo(ctx)
-	if err != nil {
-		return cannotRun(err)
-	}
-	r.s.Totals.CreditsLeft, r.s.Totals.CreditsKnown = info.QueryCredits, true
-	budget := info.QueryCredits
-	if r.o.CreditBudget > 0 && r.o.CreditBudget < budget {
-		budget = r.o.CreditBudget
-	}
-	// Every hunt with a filter costs at least one credit: say so before
-	// spending any rather than running half of them.
-	need := 0
-	for _, h := range r.o.Hunts {
-		if shodan.HasFilter(h.Query) {
-			need++
+	// Budgeted kinds (Shodan's credits) check the account before any hunt
+	// runs; the other kinds' hunts run even when this check fails.
+	failedKind := map[string]error{}
+	for _, kind := range kinds {
+		b, ok := srcs[kind].(source.Budgeted)
+		if !ok {
+			continue
+		}
+		var hunts []source.Hunt
+		for _, h := range r.o.Hunts {
+			if h.Source == kind {
+				hunts = append(hunts, sourceHunt(h, r.since(h)))
+			}
+		}
+		bal, err := b.Reserve(ctx, hunts, r.o.CreditBudget)
+		r.sourceTotals(kind).Requests += bal.Requests
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			failedKind[kind] = err
+			continue
+		}
+		if kind == shodanKind {
+			t.CreditsLeft, t.CreditsKnown = bal.Left, true
 		}
 	}
-	if need > budget {
-		return cannotRun(&CreditsError{Hunts: len(r.o.Hunts), Need: need, Budget: budget, Account: info.QueryCredits})
-	}
-	spent := 0
 	for i, h := range r.o.Hunts {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		hs := r.hunts[h.Name]
-		err := r.hunt(ctx, h, hs, budget-spent, i, len(r.o.Hunts))
-		spent += hs.Credits
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			hs.Error = err.Error()
-			r.huntsFailed++
-			r.fail("hunt %s: %v", h.Name, err)
-			if errors.Is(err, shodan.ErrUnauthorized) {
-				// The key is refused: the other hunts would fail the same way.
+		err := failedKind[h.Source]
+		if err == nil {
+			err = r.hunt(ctx, srcs[h.Source], h, hs, i, len(r.o.Hunts))
+		}
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		hs.Error = err.Error()
+		r.huntsFailed++
+		r.fail("hunt %s: %v", h.Name, err)
+		if _, done := failedKind[h.Source]; !done && errors.Is(err, source.ErrCredentials) {
+			// The key is refused: the kind's other hunts would fail the same way.
+			failedKind[h.Source] = err
+		}
+	}
+	if r.huntsFailed == len(r.o.Hunts) {
+		// Nothing could be read, for a reason that is no hunt's own (a key
+		// refused, credits short): the run could not run.
+		for _, kind := range kinds {
+			if err := failedKind[kind]; err != nil {
 				return cannotRun(err)
 			}
 		}
@@ -72,75 +141,76 @@ func (r *run) collect(ctx context.Context) error {
 	return nil
 }
 
-// hunt pages through one hunt's results, keeping fresh, valid servers.
-func (r *run) hunt(ctx context.Context, h config.Hunt, hs *HuntSummary, credits, idx, n int) error {
-	filtered := shodan.HasFilter(h.Query)
-	maxAge := time.Duration(h.MaxAge)
-	since := r.now.Add(-maxAge)
-	q := h.Query
-	if filtered && maxAge > 0 {
-		// The query already costs a credit a page: asking Shodan to drop
-		// stale banners costs nothing more and saves pages. after: has
-		// day granularity, so ask from the day before; the exact cut is
-		// made here.
-		q = shodan.WithAfter(q, since.Add(-24*time.Hour))
+// shodanKind is the kind whose counters the summary also shows under its
+// historical names (shodan_calls, shodan_credits_left).
+const shodanKind = config.DefaultSource
+
+func (r *run) sourceTotals(kind string) *SourceTotals {
+	if r.s.Totals.Sources == nil {
+		r.s.Totals.Sources = map[string]*SourceTotals{}
 	}
-	hs.SentQuery = q
-	// Page 1 of an unfiltered query is free; every other page costs one.
-	maxPages := credits
-	if !filtered {
-		maxPages++
+	st, ok := r.s.Totals.Sources[kind]
+	if !ok {
+		st = &SourceTotals{}
+		r.s.Totals.Sources[kind] = st
 	}
-	if h.Pages > 0 && h.Pages < maxPages {
-		maxPages = h.Pages
-	}
-	if maxPages <= 0 {
-		hs.Truncated = true
-		return errors.New("no Shodan credits left in this run's budget")
-	}
+	return st
+}
+
+// hunt collects one hunt's sightings, keeping fresh, valid servers.
+func (r *run) hunt(ctx context.Context, src source.Source, h config.Hunt, hs *HuntSummary, idx, n int) error {
+	since := r.since(h)
 	before := r.set.Len()
-	r.p.Progress.Update(fmt.Sprintf("shodan  hunt %d/%d %s: page 1 ...", idx+1, n, h.Name))
-	err := r.p.Shodan.SearchAll(ctx, q, maxPages, func(page int, p *shodan.Page) error {
-		hs.Pages = page
-		hs.Total = p.Total
-		if filtered || page > 1 {
-			hs.Credits++
+	r.p.Progress.Update(fmt.Sprintf("%s  hunt %d/%d %s ...", h.Source, idx+1, n, h.Name))
+	st, err := src.Collect(ctx, sourceHunt(h, since), func(sg source.Sighting) error {
+		if !routable(sg.IP) {
+			// A source's bug must not reach KQL: count it like a bad item.
+			hs.Skipped.Add(source.SkipInvalidIP)
+			return nil
 		}
-		pages := (p.Total + 99) / 100
-		r.p.Progress.Update(fmt.Sprintf("shodan  hunt %d/%d %s: page %d/%d, %d indicators", idx+1, n, h.Name, page, max(pages, page), r.set.Len()))
-		for i := range p.Matches {
-			b := &p.Matches[i]
-			hs.Banners++
-			r.s.Totals.Banners++
-			ip, sg, err := b.Sighting(h.Name)
-			if err != nil {
-				hs.Skipped.Add(shodan.SkipReason(err))
-				r.s.Totals.Skipped++
-				continue
-			}
-			if maxAge > 0 && sg.LastSeen.Before(since) {
-				hs.Stale++
-				r.s.Totals.Stale++
-				continue
-			}
-			r.set.Add(ip, intern(sg))
+		if !since.IsZero() && sg.LastSeen.Before(since) {
+			hs.Stale++
+			return nil
+		}
+		isg := sg.Indicator()
+		isg.Hunt, isg.LastSeen = h.Name, isg.LastSeen.UTC()
+		if isg.Source == "" {
+			isg.Source = h.Source
+		}
+		r.set.Add(sg.IP, intern(isg))
+		if got := r.set.Len(); got%1000 == 0 && got > before {
+			r.p.Progress.Update(fmt.Sprintf("%s  hunt %d/%d %s: %d indicators", h.Source, idx+1, n, h.Name, got))
 		}
 		return nil
 	})
-	if hs.Total > hs.Pages*100 && err == nil {
-		hs.Truncated = true
+	hs.Requests, hs.Read, hs.Kept = st.Requests, st.Read, st.Kept
+	hs.Skipped.Merge(st.Skipped)
+	hs.Pages, hs.Total, hs.Truncated, hs.Credits = st.Pages, st.Total, st.Truncated, st.Cost
+	hs.Banners = st.Read
+	if st.Query != "" {
+		hs.SentQuery = st.Query
 	}
 	hs.Fresh = len(r.set.IPs(h.Name))
-	r.p.Log.Info("hunt done", "hunt", h.Name, "pages", hs.Pages, "banners", hs.Banners,
+	t := &r.s.Totals
+	t.Banners += st.Read
+	t.Skipped += hs.Skipped.Total()
+	t.Stale += hs.Stale
+	tot := r.sourceTotals(h.Source)
+	tot.Hunts++
+	tot.Stats.Add(st)
+	tot.Stale += hs.Stale
+	tot.Fresh += hs.Fresh
+	if err != nil {
+		tot.Failed++
+	}
+	r.p.Log.Info("hunt done", "hunt", h.Name, "source", h.Source, "requests", st.Requests, "read", st.Read,
 		"fresh", hs.Fresh, "new_ips", r.set.Len()-before, "skipped", hs.Skipped.Total(), "stale", hs.Stale)
 	return err
 }
 
-// CreditsError is a run whose hunts need more Shodan query credits than it
-// may spend.
-type CreditsError struct{ Hunts, Need, Budget, Account int }
-
-func (e *CreditsError) Error() string {
-	return fmt.Sprintf("shodan: the %d hunts need at least %d query credits, the run may spend %d (account has %d)",
-		e.Hunts, e.Need, e.Budget, e.Account)
+// routable is indicator.ParseIP's rule for an address a source already
+// parsed: valid, unmapped, no zone, and able to be a server on the internet.
+func routable(ip netip.Addr) bool {
+	return ip.IsValid() && !ip.Is4In6() && ip.Zone() == "" && !ip.IsUnspecified() &&
+		!ip.IsLoopback() && !ip.IsMulticast() && !ip.IsLinkLocalUnicast()
 }

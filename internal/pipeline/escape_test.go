@@ -36,7 +36,7 @@ func TestRunSummaryKeepsHostileTextInert(t *testing.T) {
 		return esc && bidi
 	})
 	l := ptStartLab(t, lab.Options{World: lab.WorldConfig{Seed: seed, Now: now}})
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
 	s := ptRun(t, p, pipeline.Options{Hunts: ptHunts(), API: "graph", OutDir: filepath.Join(t.TempDir(), "results")})
 	if len(s.NewHits) == 0 {
 		t.Fatalf("no hits: %s", ptDescribe(s))

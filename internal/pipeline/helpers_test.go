@@ -31,8 +31,16 @@ import (
 	"c2sweep/internal/lab/labtest"
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/shodan"
+	"c2sweep/internal/source"
+	shodansource "c2sweep/internal/source/shodan"
 	"c2sweep/internal/store"
 )
+
+// viaShodan is the sources of a run whose hunts are Shodan searches
+// through sc.
+func viaShodan(sc *shodan.Client) map[string]source.Source {
+	return map[string]source.Source{"shodan": shodansource.New(sc)}
+}
 
 // Short rates keep every test fast. The client's Shodan pace is wider than
 // the lab's limit so that network jitter never provokes a 429 (whose

@@ -159,7 +159,7 @@ func TestRunIncrementalSweeps(t *testing.T) {
 	run := func(at time.Time, hs []config.Hunt, h hunting.Hunter, lim kql.Limits) *pipeline.Summary {
 		t.Helper()
 		clk.Set(at)
-		p := &pipeline.Pipeline{Shodan: sc, Hunter: h, Store: st, Clock: clk}
+		p := &pipeline.Pipeline{Sources: viaShodan(sc), Hunter: h, Store: st, Clock: clk}
 		return ptRun(t, p, pipeline.Options{Hunts: hs, API: "graph", Limits: lim})
 	}
 	reported := map[string]bool{}

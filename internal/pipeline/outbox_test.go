@@ -112,7 +112,7 @@ func TestInterruptedRunStillAlertsStoredHits(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stop := &stopAfterHits{Hunter: g.lab.hunter(t, "graph", nil), cancel: cancel}
-	p := &pipeline.Pipeline{Shodan: g.lab.shodanClient(t, nil), Hunter: stop, Store: g.st, Notify: []notify.Target{g.soc}}
+	p := &pipeline.Pipeline{Sources: viaShodan(g.lab.shodanClient(t, nil)), Hunter: stop, Store: g.st, Notify: []notify.Target{g.soc}}
 	opts := pipeline.Options{Hunts: ptHunts(), API: "graph", Limits: kql.Limits{MaxIPs: 5}}
 	s1, err := p.Run(ctx, opts)
 	if err == nil || s1.Outcome != pipeline.OutcomeAborted {
@@ -141,7 +141,7 @@ func TestInterruptedRunStillAlertsStoredHits(t *testing.T) {
 // run, even when that run fails its pre-flight.
 func TestFailedRunDeliversEarlierRunsHits(t *testing.T) {
 	g := newOutboxRig(t)
-	p := &pipeline.Pipeline{Shodan: g.lab.shodanClient(t, nil), Hunter: g.lab.hunter(t, "graph", nil), Store: g.st, Notify: []notify.Target{g.soc}}
+	p := &pipeline.Pipeline{Sources: viaShodan(g.lab.shodanClient(t, nil)), Hunter: g.lab.hunter(t, "graph", nil), Store: g.st, Notify: []notify.Target{g.soc}}
 	opts := pipeline.Options{Hunts: ptHunts(), API: "graph"}
 	g.sink.FailNext(2, 503, "") // the first run's delivery fails
 	s1 := ptRun(t, p, opts)

@@ -16,7 +16,7 @@ import (
 func TestRunBacksOffAfterTheCPUQuotaRefusal(t *testing.T) {
 	l := ptStartLab(t, lab.Options{World: lab.WorldConfig{Seed: 1}, Faults: lab.Faults{CPUQuotaRate: 1}})
 	st := ptTempStore(t)
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: st}
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: st}
 	s, _ := p.Run(context.Background(), pipeline.Options{Hunts: ptHunts(), API: "graph", Limits: kql.Limits{MaxIPs: 4}})
 	if s == nil || len(s.Queries) < 2 {
 		t.Fatalf("want several queries: %+v", s)
@@ -43,7 +43,7 @@ func TestRunBacksOffAfterTheCPUQuotaRefusal(t *testing.T) {
 	}
 	// No window moved: the next run, quota back, sends every query again.
 	l2 := ptStartLab(t, lab.Options{World: lab.WorldConfig{Seed: 1}})
-	p2 := &pipeline.Pipeline{Shodan: l2.shodanClient(t, nil), Hunter: l2.hunter(t, "graph", nil), Store: st}
+	p2 := &pipeline.Pipeline{Sources: viaShodan(l2.shodanClient(t, nil)), Hunter: l2.hunter(t, "graph", nil), Store: st}
 	s2, err := p2.Run(context.Background(), pipeline.Options{Hunts: ptHunts(), API: "graph", Limits: kql.Limits{MaxIPs: 4}})
 	if err != nil {
 		t.Fatal(err)

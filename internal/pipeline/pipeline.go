@@ -1,7 +1,8 @@
 // Package pipeline is the sweep, start to end, the same for `run`, `demo`
 // and `serve`:
 //
-//	hunts (Shodan) -> indicators (valid, fresh, deduplicated)
+//	hunts (sources: Shodan, ThreatFox, Feodo, feeds, banner files)
+//	  -> indicators (valid, fresh, deduplicated, attributed)
 //	  -> KQL plan (incremental windows, chunks) -> hunting API
 //	  -> hits (attributed locally) -> state -> files and alerts
 //
@@ -26,14 +27,16 @@ import (
 	"c2sweep/internal/indicator"
 	"c2sweep/internal/kql"
 	"c2sweep/internal/notify"
-	"c2sweep/internal/shodan"
+	"c2sweep/internal/source"
 	"c2sweep/internal/store"
 )
 
 // Pipeline holds the services a sweep uses. Store and Notify may be nil
-// (no memory, no alerts); Hunter may be nil for a dry run.
+// (no memory, no alerts); Hunter may be nil for a dry run. Sources are the
+// sources set up for the run's hunts by kind (with their keys); a kind not
+// in it is made from the registry with no settings.
 type Pipeline struct {
-	Shodan   *shodan.Client
+	Sources  map[string]source.Source
 	Hunter   hunting.Hunter
 	Store    *store.Store
 	Notify   []notify.Target
@@ -48,7 +51,7 @@ type Options struct {
 	API          string        // "graph" or "mde", for the summary
 	Lookback     time.Duration // first sweep of an indicator (default 30d)
 	Overlap      time.Duration // re-read before the last sweep's end (default 1h)
-	CreditBudget int           // Shodan query credits this run may spend (0: what the account has)
+	CreditBudget int           // what this run may spend where hunts cost: Shodan query credits (0: what the account has)
 	Limits       kql.Limits
 	DryRun       bool   // everything but the hunting API
 	All          bool   // report every hit in the window, not only new ones
@@ -131,11 +134,17 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.Overlap <= 0 {
 		o.Overlap = time.Hour
 	}
+	o.Hunts = slices.Clone(o.Hunts)
+	for i := range o.Hunts {
+		if o.Hunts[i].Source == "" {
+			o.Hunts[i].Source = config.DefaultSource
+		}
+	}
 	now := p.Clock.Now().UTC()
 	s := &Summary{Started: now, API: o.API, DryRun: o.DryRun}
 	r := &run{p: p, o: o, s: s, now: now, hunts: map[string]*HuntSummary{}}
 	for _, h := range o.Hunts {
-		hs := &HuntSummary{Name: h.Name, Query: h.Query, Skipped: indicator.Skips{}}
+		hs := &HuntSummary{Name: h.Name, Source: h.Source, Query: h.Query, Skipped: indicator.Skips{}}
 		for _, t := range h.Sweep {
 			hs.Targets = append(hs.Targets, t.String())
 		}
@@ -292,7 +301,8 @@ func (r *run) carryOver(ctx context.Context) error {
 // product, network, country, ...) share one copy: a sweep holds tens of
 // thousands of sightings, most naming the same few organisations.
 func intern(sg indicator.Sighting) indicator.Sighting {
-	for _, f := range []*string{&sg.Hunt, &sg.Source, &sg.Transport, &sg.Product, &sg.Version, &sg.Org, &sg.ISP, &sg.ASN, &sg.Country, &sg.JARM} {
+	for _, f := range []*string{&sg.Hunt, &sg.Source, &sg.Transport, &sg.Product, &sg.Version, &sg.Org, &sg.ISP, &sg.ASN, &sg.Country, &sg.JARM,
+		&sg.Labels.Malware, &sg.Labels.MalwareID} {
 		if *f != "" {
 			*f = unique.Make(*f).Value()
 		}
@@ -369,4 +379,47 @@ func RecordRefused(ctx context.Context, st *store.Store, command, fingerprint st
 		return err
 	}
 	return st.FinishRun(ctx, id, store.RunResult{Outcome: store.OutcomeFailed, Finished: now, Error: cause.Error()})
+}
+
+// Collect runs the hunts' sources only, as `c2sweep collect` does: no
+// sign-in, no sweep, nothing written to the state (an indicator's windows
+// do not move). It returns the fresh, valid, deduplicated indicators with
+// every hunt that named them. The error is non-nil only when nothing could
+// be collected for a reason no hunt owns (a key refused) or ctx ended;
+// hunts that failed alone are in the Summary, whose Outcome is failed
+// when no hunt could be read and partial when some could not.
+func (p *Pipeline) Collect(ctx context.Context, o Options) (*Summary, []*indicator.Indicator, error) {
+	p.Clock = clock.Or(p.Clock)
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	if p.Progress == nil {
+		p.Progress = quiet{}
+	}
+	defer p.Progress.Done()
+	o.Hunts = slices.Clone(o.Hunts)
+	for i := range o.Hunts {
+		if o.Hunts[i].Source == "" {
+			o.Hunts[i].Source = config.DefaultSource
+		}
+	}
+	now := p.Clock.Now().UTC()
+	s := &Summary{Started: now, API: o.API}
+	r := &run{p: p, o: o, s: s, now: now, hunts: map[string]*HuntSummary{}}
+	for _, h := range o.Hunts {
+		hs := &HuntSummary{Name: h.Name, Source: h.Source, Query: h.Query, Skipped: indicator.Skips{}}
+		s.Hunts = append(s.Hunts, hs)
+		r.hunts[h.Name] = hs
+	}
+	t0 := time.Now()
+	err := r.collect(ctx)
+	s.Timing.ShodanSec = time.Since(t0).Seconds()
+	s.Totals.Indicators = r.set.Len()
+	s.Finished = p.Clock.Now().UTC()
+	s.DurationSec = s.Finished.Sub(s.Started).Seconds()
+	s.Outcome = r.outcome(ctx, err)
+	if err != nil {
+		s.Error = err.Error()
+	}
+	return s, r.set.All(), err
 }

@@ -66,7 +66,7 @@ func TestRunEndToEndFindsExactlyTheSeededContacts(t *testing.T) {
 	hunts := ptHunts()
 	st := ptTempStore(t)
 	out := filepath.Join(t.TempDir(), "results")
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: st}
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: st}
 	s := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph", OutDir: out})
 
 	tr := truthAt(t, l.World, hunts, s.Started)
@@ -196,7 +196,7 @@ func TestRunEndToEndFindsExactlyTheSeededContacts(t *testing.T) {
 
 	t.Run("dry run shows safe queries", func(t *testing.T) {
 		before := l.Calls()["graph"]
-		dry := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Store: st}
+		dry := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Store: st}
 		ds := ptRun(t, dry, pipeline.Options{Hunts: hunts, API: "graph", DryRun: true})
 		if n := l.Calls()["graph"] - before; n != 0 {
 			t.Errorf("dry run made %d hunting calls", n)
@@ -397,7 +397,7 @@ func TestRunDropsServersSeenBeforeTheMaxAge(t *testing.T) {
 	for i := range hunts {
 		hunts[i].MaxAge = config.Duration(maxAge)
 	}
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
 	s := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph"})
 	tr := truthAt(t, l.World, hunts, s.Started)
 	if slices.Contains(tr.allIPs(), victim) {
@@ -434,7 +434,7 @@ func TestRunGraphAndMDEFindTheSameHits(t *testing.T) {
 	var runs [2]*pipeline.Summary
 	for i, api := range []string{"graph", "mde"} {
 		before := l.Calls()[api]
-		p := &pipeline.Pipeline{Shodan: sc, Hunter: l.hunter(t, api, nil), Store: ptTempStore(t)}
+		p := &pipeline.Pipeline{Sources: viaShodan(sc), Hunter: l.hunter(t, api, nil), Store: ptTempStore(t)}
 		runs[i] = ptRun(t, p, pipeline.Options{Hunts: hunts, API: api})
 		if n := l.Calls()[api] - before; n != len(runs[i].Queries) {
 			t.Errorf("%s: %d calls to the %s API for %d queries", api, n, api, len(runs[i].Queries))
@@ -501,7 +501,7 @@ func TestRunSweepsEachHuntsTargets(t *testing.T) {
 	}
 
 	st := ptTempStore(t)
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: st}
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: st}
 	before := l.Calls()["graph"]
 	s := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph"})
 	tr := truthAt(t, l.World, hunts, s.Started)
@@ -557,7 +557,7 @@ func TestRunIsolatesAFailingHunt(t *testing.T) {
 
 	// The invalid query is retried once (it may be a timeout): keep it short.
 	sc := l.shodanClient(t, func(o *shodan.Options) { o.Backoff = time.Millisecond })
-	p := &pipeline.Pipeline{Shodan: sc, Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
+	p := &pipeline.Pipeline{Sources: viaShodan(sc), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
 	before := l.Calls()["graph"]
 	s := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph"})
 	if s.Outcome != pipeline.OutcomePartial {
@@ -589,7 +589,7 @@ func TestRunIsolatesAFailingHunt(t *testing.T) {
 	t.Run("only an empty hunt", func(t *testing.T) {
 		before := l.Calls()["graph"]
 		st := ptTempStore(t)
-		p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: st}
+		p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: st}
 		s := ptRun(t, p, pipeline.Options{Hunts: []config.Hunt{empty}, API: "graph"})
 		if s.Outcome != pipeline.OutcomeNoHits || len(s.Queries) != 0 || s.Totals.HuntingCalls != 0 {
 			t.Errorf("%s, %d queries", ptDescribe(s), len(s.Queries))
@@ -644,7 +644,7 @@ func TestRunRecoversFromShodanFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			l := ptStartLab(t, lab.Options{World: lab.WorldConfig{Seed: 1, Now: now}, Faults: tc.faults, ShodanRate: tc.rate})
 			sc := l.shodanClient(t, tc.mod)
-			p := &pipeline.Pipeline{Shodan: sc, Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
+			p := &pipeline.Pipeline{Sources: viaShodan(sc), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
 			s := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph"})
 			if len(s.Errors) > 0 {
 				t.Errorf("errors: %v", s.Errors)
@@ -690,7 +690,7 @@ func TestRunSplitsQueriesRefusedAsTooLarge(t *testing.T) {
 	l := ptStartLab(t, lab.Options{World: lab.WorldConfig{Seed: 1, Now: now}, Faults: lab.Faults{TooLarge: limit}})
 
 	before := l.Calls()["graph"]
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
 	s := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph", Limits: kql.Limits{MaxIPs: perQuery}})
 	if len(s.Errors) > 0 || s.Totals.QueriesFailed > 0 {
 		t.Fatalf("%s", ptDescribe(s))
@@ -729,7 +729,7 @@ func TestRunRefusesBeforeSpendingWhenCreditsAreShort(t *testing.T) {
 	hunts := ptHunts()
 	credits := len(hunts) - 2
 	l := ptStartLab(t, lab.Options{World: lab.WorldConfig{Seed: 1}, ShodanCredits: credits})
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t)}
 	s, err := p.Run(context.Background(), pipeline.Options{Hunts: hunts, API: "graph"})
 	if !errors.Is(err, pipeline.ErrCannotRun) {
 		t.Fatalf("err %v, want ErrCannotRun", err)

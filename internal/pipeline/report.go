@@ -3,6 +3,8 @@ package pipeline
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,9 +26,9 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 	}
 	fmt.Fprintf(w, "c2sweep run %s (%s%s, %.1fs)\n", s.Started.Format("2006-01-02 15:04 UTC"), s.API, mode, s.DurationSec)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "hunt\tshodan\tpages\tbanners\tfresh\tstale\tskipped\tcredits\thits\tnew\t")
+	fmt.Fprintln(tw, "hunt\tsource\trequests\tread\tfresh\tstale\tskipped\tcost\thits\tnew\t")
 	for _, h := range s.Hunts {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", textsafe.Terminal(h.Name), h.Total, h.Pages, h.Banners, h.Fresh,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", textsafe.Terminal(h.Name), textsafe.Terminal(h.Source), h.Requests, h.Read, h.Fresh,
 			h.Stale, h.Skipped.Total(), h.Credits, h.Hits, h.NewHits, mark(h.Error != "", " !"))
 	}
 	tw.Flush()
@@ -44,11 +46,20 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 	if t.CreditsKnown {
 		left = fmt.Sprint(t.CreditsLeft)
 	}
-	fmt.Fprintf(w, ".\nShodan: %s (%d retried, %d throttled), %d query credits used, %s left. Hunting API: %s (%d retried, %d throttled).\n",
-		plural(t.ShodanCalls, "call", "calls"), t.ShodanRetries, t.ShodanThrottled, t.CreditsUsed, left,
+	fmt.Fprintln(w, ".")
+	for _, kind := range slices.Sorted(maps.Keys(t.Sources)) {
+		st := t.Sources[kind]
+		fmt.Fprintf(w, "Source %s: %s (%d retried, %d throttled), %d read, %d skipped%s",
+			kind, plural(st.Requests, "request", "requests"), st.Retries, st.Throttled, st.Read, st.Skipped.Total(), skipReasons(st.Skipped))
+		if kind == "shodan" {
+			fmt.Fprintf(w, ", %d query credits used, %s left", t.CreditsUsed, left)
+		}
+		fmt.Fprintln(w, ".")
+	}
+	fmt.Fprintf(w, "Hunting API: %s (%d retried, %d throttled).\n",
 		plural(t.HuntingCalls, "call", "calls"), max(0, t.HuntingCalls-t.Queries), t.Throttled)
 	for _, h := range s.Hunts {
-		if h.Truncated {
+		if h.Truncated && h.Pages > 0 {
 			fmt.Fprintf(w, "%s: stopped after %d of %d pages (page or credit budget); servers on later pages were not swept\n",
 				textsafe.Terminal(h.Name), h.Pages, (h.Total+99)/100)
 		}
@@ -140,4 +151,18 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// skipReasons lists skip counts by reason, most first: " (3 invalid ip, 1 bad time)".
+func skipReasons(s map[string]int) string {
+	if len(s) == 0 {
+		return ""
+	}
+	reasons := slices.Sorted(maps.Keys(s))
+	slices.SortStableFunc(reasons, func(a, b string) int { return s[b] - s[a] })
+	parts := make([]string, len(reasons))
+	for i, r := range reasons {
+		parts[i] = fmt.Sprintf("%d %s", s[r], r)
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }

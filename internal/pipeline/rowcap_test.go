@@ -37,7 +37,7 @@ func TestRunNeverCommitsAnAnswerAtTheRowCap(t *testing.T) {
 	hunts := ptHunts()
 	want := truthAt(t, l.World, hunts, l.World.Config.Now).allHits()
 
-	p := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: capAt{Hunter: l.hunter(t, "graph", nil), maxIPs: 3}, Store: st}
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: capAt{Hunter: l.hunter(t, "graph", nil), maxIPs: 3}, Store: st}
 	s := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph"})
 	if s.Totals.QueriesFailed != 0 || len(s.Queries) < 2 {
 		t.Fatalf("split at the cap: %s", ptDescribe(s))
@@ -46,7 +46,7 @@ func TestRunNeverCommitsAnAnswerAtTheRowCap(t *testing.T) {
 
 	// One address that fills the cap on its own.
 	ip := s.NewHits[0].IP
-	p2 := &pipeline.Pipeline{Shodan: l.shodanClient(t, nil), Hunter: capAt{Hunter: l.hunter(t, "graph", nil), maxIPs: 1 << 30, ip: ip.String()},
+	p2 := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: capAt{Hunter: l.hunter(t, "graph", nil), maxIPs: 1 << 30, ip: ip.String()},
 		Store: ptTempStore(t)}
 	s2 := ptRun(t, p2, pipeline.Options{Hunts: hunts, API: "graph"})
 	if s2.Outcome != pipeline.OutcomePartial || s2.Totals.QueriesFailed != 1 || !strings.Contains(strings.Join(s2.Errors, "\n"), "row cap") || s2.Totals.QueriesAtRowCap != 1 {

@@ -95,7 +95,7 @@ func TestRunLeaksNoSecrets(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := filepath.Join(dir, "results")
-			p := &pipeline.Pipeline{Shodan: sc, Hunter: hunter, Store: st, Log: log}
+			p := &pipeline.Pipeline{Sources: viaShodan(sc), Hunter: hunter, Store: st, Log: log}
 			s, runErr := p.Run(context.Background(), pipeline.Options{Hunts: ptHunts(), API: "graph", OutDir: out, Limits: kql.Limits{MaxIPs: 5}})
 			if err := st.Close(); err != nil {
 				t.Fatal(err)

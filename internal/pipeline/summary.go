@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"c2sweep/internal/indicator"
+	"c2sweep/internal/source"
 )
 
 // Outcome says how a run ended; it maps to the process exit code.
@@ -43,18 +44,24 @@ type Summary struct {
 
 // HuntSummary is one hunt's part of a run.
 type HuntSummary struct {
-	Name       string          `json:"name"`
-	Query      string          `json:"query"`      // as configured
-	SentQuery  string          `json:"sent_query"` // as sent to Shodan (with after: when it saves credits)
+	Name   string `json:"name"`
+	Source string `json:"source"` // the source kind
+	// Requests, Read and Kept are the source's counts: requests made (retries
+	// included), items read, and items valid (fresh or stale).
+	Requests   int             `json:"requests"`
+	Read       int             `json:"read"`
+	Kept       int             `json:"kept"`
+	Query      string          `json:"query,omitempty"`      // as configured (Shodan)
+	SentQuery  string          `json:"sent_query,omitempty"` // as sent to Shodan (with after: when it saves credits)
 	Targets    []string        `json:"sweep"`
-	Total      int             `json:"shodan_total"` // matches Shodan reports
+	Total      int             `json:"shodan_total"` // matches the source reports (Shodan)
 	Pages      int             `json:"pages"`
-	Banners    int             `json:"banners"`
+	Banners    int             `json:"banners"` // items read, under Shodan's name
 	Fresh      int             `json:"fresh_indicators"`
 	Carried    int             `json:"carried_indicators"` // named by earlier runs, not expired, absent today
-	Stale      int             `json:"stale_banners"`
-	Skipped    indicator.Skips `json:"skipped"`
-	Credits    int             `json:"credits_used"`
+	Stale      int             `json:"stale_banners"`      // valid items older than max_age
+	Skipped    indicator.Skips `json:"skipped"`            // items dropped, by reason
+	Credits    int             `json:"credits_used"`       // the source's cost (Shodan query credits)
 	Hits       int             `json:"hits"`
 	NewHits    int             `json:"new_hits"`
 	Suppressed int             `json:"suppressed_hits"`
@@ -101,8 +108,19 @@ type Totals struct {
 	HuntingCalls    int  `json:"hunting_calls"`
 	Throttled       int  `json:"throttled"`
 	Expired         int  `json:"indicators_expired,omitempty"`
-	Alerted         int  `json:"alerts_delivered,omitempty"`
-	AlertedEarlier  int  `json:"alerts_delivered_from_earlier_runs,omitempty"` // of Alerted: hits earlier runs stored but could not deliver
+	// Sources adds up the hunts of each source kind.
+	Sources        map[string]*SourceTotals `json:"sources,omitempty"`
+	Alerted        int                      `json:"alerts_delivered,omitempty"`
+	AlertedEarlier int                      `json:"alerts_delivered_from_earlier_runs,omitempty"` // of Alerted: hits earlier runs stored but could not deliver
+}
+
+// SourceTotals add up the hunts of one source kind.
+type SourceTotals struct {
+	Hunts  int `json:"hunts"`
+	Failed int `json:"hunts_failed"`
+	source.Stats
+	Stale int `json:"stale"`
+	Fresh int `json:"fresh_indicators"` // summed over hunts: an IP two hunts named counts twice
 }
 
 // Timing splits the wall time by stage.

@@ -6,20 +6,28 @@
 // The parsers of each kind's data live in one package per kind
 // (source/threatfox, source/feodo, source/feed, source/shodanfile). They are
 // pure functions over an io.Reader: nothing unvalidated leaves them, every
-// address is parsed with indicator.ParseIP and every time is UTC.
+// address is parsed with indicator.ParseIP and every time is UTC. Each
+// kind's package also holds its Source, registered from init; network
+// kinds download through Fetch (fetch.go), and every kind passes the suite
+// in source/sourcetest against the lab.
 package source
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
+	"c2sweep/internal/clock"
 	"c2sweep/internal/indicator"
+	"c2sweep/internal/retry"
 )
 
 // Source collects the sightings of one hunt.
@@ -49,6 +57,11 @@ type Source interface {
 // use are ignored by it; configuration validation says which a kind allows.
 type Hunt struct {
 	Name string
+	// Since is the freshness cut (now - max_age; zero: none). A source may
+	// use it to ask for less (Shodan's after:); the caller applies it anyway.
+	Since time.Time
+	// Pages caps a paged source's pages (0: all it may pay for; Shodan).
+	Pages int
 	// Query is a Shodan search (source shodan).
 	Query string
 	// Days is ThreatFox's window, 1-7, counted by first_seen.
@@ -66,6 +79,11 @@ type Hunt struct {
 	// Column and LabelColumn name a CSV feed's IP and label columns.
 	Column      string
 	LabelColumn string
+	// MaxAge is the hunt's freshness window (0: none). The caller applies
+	// it to every Sighting.LastSeen; a feed, whose items are only as fresh
+	// as the file, also uses it to fail the whole hunt with a *StaleError
+	// when the file is older, so a stale feed is reported, not just thinned.
+	MaxAge time.Duration
 }
 
 // Sighting is one item of a source that names a C2 server: the address, and
@@ -89,6 +107,15 @@ type Sighting struct {
 	Reference string
 }
 
+// Indicator is the sighting as the rest of the sweep keeps it, the
+// source's labels included.
+func (s Sighting) Indicator() indicator.Sighting {
+	sg := s.Sighting
+	sg.Labels = indicator.Labels{Malware: s.Malware, MalwareID: s.MalwareID, Confidence: s.Confidence,
+		Tags: s.Tags, Reference: s.Reference}
+	return sg
+}
+
 // Stats counts one hunt's work. Requests and Cost are the source's own
 // units: HTTP requests made, and what they cost (Shodan credits; 0 for a
 // free source).
@@ -99,6 +126,19 @@ type Stats struct {
 	Kept    int             `json:"kept"`
 	Skipped indicator.Skips `json:"skipped,omitempty"`
 	Cost    int             `json:"cost,omitempty"`
+	// Retries and Throttled count requests made again, and answers that
+	// said to slow down (rate limits), of Requests.
+	Retries   int `json:"retries,omitempty"`
+	Throttled int `json:"throttled,omitempty"`
+	// Pages counts the pages of a paged source; Total is how many items the
+	// source said match (they may be more than it was allowed to read).
+	Pages int `json:"pages,omitempty"`
+	Total int `json:"total,omitempty"`
+	// Truncated says a page or cost budget stopped the hunt early.
+	Truncated bool `json:"truncated,omitempty"`
+	// Query is what was asked, when the source rewrites the hunt's
+	// (Shodan's query with after:).
+	Query string `json:"query,omitempty"`
 }
 
 // Skip counts one item read and dropped for reason.
@@ -122,6 +162,11 @@ func (s *Stats) Add(o Stats) {
 	s.Read += o.Read
 	s.Kept += o.Kept
 	s.Cost += o.Cost
+	s.Retries += o.Retries
+	s.Throttled += o.Throttled
+	s.Pages += o.Pages
+	s.Total += o.Total
+	s.Truncated = s.Truncated || o.Truncated
 	if len(o.Skipped) > 0 {
 		if s.Skipped == nil {
 			s.Skipped = indicator.Skips{}
@@ -148,7 +193,57 @@ type Settings struct {
 	AuthKey string
 	// URL overrides the kind's default endpoint ("" keeps it).
 	URL string
+	// HTTPClient makes the requests of network kinds (default: a client
+	// with http.DefaultTransport; TLS is always verified).
+	HTTPClient *http.Client
+	// Clock dates fetches and sleeps between retries (default clock.Real).
+	Clock clock.Clock
+	// Retry is how downloads are retried: Attempts, backoff, per-attempt
+	// deadline (Fetch fills its zero fields with DefaultRetry's; Clock
+	// comes from Clock above).
+	Retry retry.Policy
+	// CacheDir keeps, per downloaded URL, the last body and its validators
+	// (ETag, Last-Modified) for conditional GET; "" fetches in full every
+	// time. The CLI passes <state dir>/sources; it holds no secret (files
+	// are named by a hash of the URL, which is not stored).
+	CacheDir string
+	// Log receives the kind's debug lines (nil: none).
+	Log *slog.Logger
 }
+
+// Budgeted is a source whose hunts cost something (Shodan's query
+// credits). The pipeline calls Reserve once per run, before any hunt of
+// the kind runs, with the hunts that will: it checks they can be paid
+// for, so a run never spends half its hunts' worth and then stops.
+// budget caps what the run may spend (0: what the account has).
+//
+// Error contract: an error means none of these hunts may run; it never
+// contains secrets.
+type Budgeted interface {
+	Reserve(ctx context.Context, hunts []Hunt, budget int) (Balance, error)
+}
+
+// Balance is what a Budgeted source's account had when the run began.
+type Balance struct {
+	// Left is what the account has (Shodan query credits).
+	Left int
+	// Requests counts the requests the check made.
+	Requests int
+}
+
+// A Collect error matching ErrCredentials (fetch.go) means the service
+// refused the kind's credentials: the kind's other hunts would fail the
+// same way, so the caller does not run them.
+
+// Refused marks err as a refusal of the credentials (see ErrCredentials);
+// errors.Is still finds err's own chain.
+func Refused(err error) error { return refusedError{err} }
+
+type refusedError struct{ err error }
+
+func (e refusedError) Error() string        { return e.err.Error() }
+func (e refusedError) Unwrap() error        { return e.err }
+func (e refusedError) Is(target error) bool { return target == ErrCredentials }
 
 // Kind describes one implementation in the registry.
 type Kind struct {

@@ -24,6 +24,17 @@ type StoredHit struct {
 	// Suppressed names the suppression that matched when the hit was
 	// committed ("ip 1.2.3.4: lab scanner"); such hits are kept, not alerted.
 	Suppressed string `json:"suppressed,omitempty"`
+	// Sources are what the hit's hunts' sources said of its server (Hits
+	// fills them; alerts do not carry them).
+	Sources []HitSource `json:"sources,omitempty"`
+}
+
+// HitSource is one sighting of a hit's server by one of its hunts.
+type HitSource struct {
+	Hunt   string           `json:"hunt"`
+	Source string           `json:"source"`
+	Port   int              `json:"port,omitempty"`
+	Labels indicator.Labels `json:"labels,omitzero"`
 }
 
 // HitFilter selects hits; the zero value selects all.
@@ -314,7 +325,63 @@ func hitsQuery(f HitFilter) (string, []any) {
 // Hits returns matching hits, newest event first.
 func (s *Store) Hits(ctx context.Context, f HitFilter) ([]StoredHit, error) {
 	q, args := hitsQuery(f)
-	return s.queryHits(ctx, "list hits", q, args...)
+	hits, err := s.queryHits(ctx, "list hits", q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return hits, s.classify("list hits", s.addSources(ctx, hits))
+}
+
+// addSources fills each hit's Sources from the sightings of its IP by the
+// hunts it is attributed to, the sources' labels included.
+func (s *Store) addSources(ctx context.Context, hits []StoredHit) error {
+	var ips []netip.Addr
+	seen := map[netip.Addr]bool{}
+	for _, h := range hits {
+		if ip := h.IP.Unmap(); !seen[ip] {
+			seen[ip] = true
+			ips = append(ips, ip)
+		}
+	}
+	byIP := map[string][]HitSource{}
+	for len(ips) > 0 {
+		chunk := ips[:min(ipChunk, len(ips))]
+		ips = ips[len(chunk):]
+		js, _ := ipJSON(chunk)
+		rows, err := s.db.QueryContext(ctx, `SELECT ip, hunt, source, port, context FROM sightings
+			WHERE ip IN (SELECT value FROM json_each(?)) ORDER BY ip, hunt, source, port`, js)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var ip, ctxJSON string
+			var hs HitSource
+			if err := rows.Scan(&ip, &hs.Hunt, &hs.Source, &hs.Port, &ctxJSON); err != nil {
+				rows.Close()
+				return err
+			}
+			var sg indicator.Sighting
+			if err := json.Unmarshal([]byte(ctxJSON), &sg); err != nil {
+				rows.Close()
+				return fmt.Errorf("sighting of %s: %w", ip, err)
+			}
+			hs.Labels = sg.Labels
+			byIP[ip] = append(byIP[ip], hs)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return err
+		}
+	}
+	for i := range hits {
+		for _, hs := range byIP[hits[i].IP.Unmap().String()] {
+			if slices.Contains(hits[i].Hunts, hs.Hunt) {
+				hits[i].Sources = append(hits[i].Sources, hs)
+			}
+		}
+	}
+	return nil
 }
 
 // RunHits returns the hits first reported by run runID.

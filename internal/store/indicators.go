@@ -71,11 +71,13 @@ func (s *Store) UpsertIndicators(ctx context.Context, runID int64, now time.Time
 		}
 		defer up.Close()
 		sg, err := tx.PrepareContext(ctx, `INSERT INTO sightings
-			(ip, hunt, source, port, transport, first_seen, last_seen, context)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
+			(ip, hunt, source, port, transport, first_seen, last_seen, context, malware, confidence)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)
 			ON CONFLICT (ip, hunt, source, port, transport) DO UPDATE SET
 				first_seen = min(first_seen, excluded.first_seen),
 				context = CASE WHEN excluded.last_seen >= last_seen THEN excluded.context ELSE context END,
+				malware = CASE WHEN excluded.last_seen >= last_seen THEN excluded.malware ELSE malware END,
+				confidence = CASE WHEN excluded.last_seen >= last_seen THEN excluded.confidence ELSE confidence END,
 				last_seen = max(last_seen, excluded.last_seen)`)
 		if err != nil {
 			return err
@@ -97,7 +99,7 @@ func (s *Store) UpsertIndicators(ctx context.Context, runID int64, now time.Time
 				if err != nil {
 					return fmt.Errorf("indicator %s: %w", ip, err)
 				}
-				if _, err := sg.ExecContext(ctx, ip, x.Hunt, x.Source, x.Port, x.Transport, ns(x.LastSeen), string(js)); err != nil {
+				if _, err := sg.ExecContext(ctx, ip, x.Hunt, x.Source, x.Port, x.Transport, ns(x.LastSeen), string(js), x.Labels.Malware, x.Labels.Confidence); err != nil {
 					return fmt.Errorf("indicator %s: %w", ip, err)
 				}
 			}

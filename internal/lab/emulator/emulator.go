@@ -13,8 +13,11 @@ import (
 	"c2sweep/internal/lab"
 	"c2sweep/internal/lab/defenderlab"
 	"c2sweep/internal/lab/entralab"
+	"c2sweep/internal/lab/feedlab"
+	"c2sweep/internal/lab/feodolab"
 	"c2sweep/internal/lab/huntinglab"
 	"c2sweep/internal/lab/shodanlab"
+	"c2sweep/internal/lab/threatfoxlab"
 )
 
 // Start starts a lab serving every service until ctx ends or Close is
@@ -38,9 +41,21 @@ func Services(l *lab.Lab) ([]lab.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	threatfox, err := threatfoxlab.New(l)
+	if err != nil {
+		return nil, err
+	}
+	feodo, err := feodolab.New(l)
+	if err != nil {
+		return nil, err
+	}
+	feeds, err := feedlab.New(l)
+	if err != nil {
+		return nil, err
+	}
 	indicators, err := defenderlab.New(l, entra)
 	if err != nil {
 		return nil, err
 	}
-	return []lab.Service{shodan, entra, hunting, indicators}, nil
+	return []lab.Service{shodan, entra, hunting, threatfox, feodo, feeds, indicators}, nil
 }

@@ -19,12 +19,12 @@ func TestNotInBinary(t *testing.T) {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	deps := strings.Fields(string(out))
-	for _, pkg := range []string{"c2sweep/internal/lab/labtest", "testing"} {
+	for _, pkg := range []string{"c2sweep/internal/lab/labtest", "c2sweep/internal/report/browsertest", "testing"} {
 		if slices.Contains(deps, pkg) {
 			t.Errorf("c2sweep links %s", pkg)
 		}
 	}
-	for _, pkg := range []string{"c2sweep/internal/lab/emulator", "c2sweep/internal/lab/shodanlab", "c2sweep/internal/lab/entralab", "c2sweep/internal/lab/huntinglab"} {
+	for _, pkg := range []string{"c2sweep/internal/lab/emulator", "c2sweep/internal/lab/shodanlab", "c2sweep/internal/lab/entralab", "c2sweep/internal/lab/huntinglab", "c2sweep/internal/lab/threatfoxlab", "c2sweep/internal/lab/feodolab", "c2sweep/internal/lab/feedlab"} {
 		if !slices.Contains(deps, pkg) {
 			t.Errorf("c2sweep does not link %s: the list is not the binary's", pkg)
 		}

@@ -1,0 +1,43 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The README's sources example is copied by people: it loads as it is.
+func TestReadmeSourcesExampleLoads(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "### Sources: where indicators come from")
+	if !ok {
+		t.Fatal("README has no sources section")
+	}
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no yaml block in the sources section")
+	}
+	dir := t.TempDir()
+	cfg, warns, err := Parse(filepath.Join(dir, "c2sweep.yaml"), []byte(block))
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("README example: %v %v\n%s", err, warns, block)
+	}
+	want := map[string]string{"ThreatFoxC2": "threatfox", "Feodo": "feodo", "CommunityC2": "feed", "Downloaded": "shodan-file"}
+	for name, src := range want {
+		h, ok := cfg.Hunt(name)
+		if !ok || h.Source != src || !h.Enabled {
+			t.Errorf("%s: %+v", name, h)
+		}
+	}
+	if h, _ := cfg.Hunt("Downloaded"); h.Path != filepath.Join(dir, "downloads", "*.json.gz") {
+		t.Errorf("path %q not resolved against the config's directory", h.Path)
+	}
+	if cfg.Sources.ThreatFox.AuthKey.Source() != "env:ABUSECH_AUTH_KEY" {
+		t.Errorf("threatfox auth key %q", cfg.Sources.ThreatFox.AuthKey.Source())
+	}
+}
