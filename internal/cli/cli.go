@@ -52,7 +52,7 @@ type CLI struct {
 	Init       InitCmd       `cmd:"" help:"Write a commented starter config."`
 	Hits       HitsCmd       `cmd:"" help:"Show hits remembered in the state database."`
 	Runs       RunsCmd       `cmd:"" help:"Show recent runs."`
-	Indicators IndicatorsCmd `cmd:"" help:"Show what is being swept and why."`
+	Indicators IndicatorsCmd `cmd:"" help:"Show what is being swept and why, or push it to Defender."`
 	Report     ReportCmd     `cmd:"" help:"Write an HTML report of a run's hits for a person to read."`
 	Suppress   SuppressCmd   `cmd:"" help:"Mark an IP, CIDR, device or hunt as benign."`
 	Unsuppress UnsuppressCmd `cmd:"" help:"Remove a suppression."`

@@ -12,6 +12,7 @@ import (
 
 	"c2sweep/internal/lab"
 	"c2sweep/internal/lab/cdnlab"
+	"c2sweep/internal/lab/defenderlab"
 	"c2sweep/internal/lab/entralab"
 	"c2sweep/internal/lab/feedlab"
 	"c2sweep/internal/lab/feodolab"
@@ -62,5 +63,9 @@ func Services(l *lab.Lab) ([]lab.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []lab.Service{shodan, entra, hunting, logAnalytics, threatfox, feodo, feeds, cdn}, nil
+	indicators, err := defenderlab.New(l, entra)
+	if err != nil {
+		return nil, err
+	}
+	return []lab.Service{shodan, entra, hunting, logAnalytics, threatfox, feodo, feeds, cdn, indicators}, nil
 }
