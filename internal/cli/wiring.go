@@ -226,6 +226,7 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		CreditBudget: cfg.Shodan.CreditBudget,
 		Limits:       kql.Limits{MaxIPs: cfg.Sweep.MaxIPsPerQuery},
 		DryRun:       dryRun,
+		PlanOnly:     dryRun, // counts are free: plan, fetch no page
 		All:          f.All,
 		IndicatorTTL: cfg.State.IndicatorTTL.Std(),
 		Command:      command,
