@@ -94,16 +94,28 @@ func (s *Source) Reserve(ctx context.Context, hunts []source.Hunt, limit int) (b
 	if limit > 0 {
 		budget = limit
 	}
-	ph := make([]plan.Hunt, len(hunts))
-	for i, h := range hunts {
+	ph := make([]plan.Hunt, 0, len(hunts))
+	for _, h := range hunts {
 		n, err := s.c.Count(ctx, sentQuery(h))
-		if err != nil {
-			return bal, refused(fmt.Errorf("count of hunt %s: %w", h.Name, err))
+		switch {
+		case ctx.Err() != nil:
+			return bal, ctx.Err()
+		case errors.Is(err, shodanapi.ErrUnauthorized):
+			return bal, source.Refused(err)
+		case err != nil:
+			// A count Shodan could not answer (a timeout, a query it
+			// cannot run): plan the first page, so the hunt's search
+			// runs and, if it fails too, the hunt fails alone.
+			n = plan.PageSize
 		}
-		ph[i] = plan.Hunt{Name: h.Name, Total: n, Fidelity: h.Fidelity, MaxPages: h.Pages, Unfiltered: !shodanapi.HasFilter(h.Query)}
+		ph = append(ph, plan.Hunt{Name: h.Name, Total: n, Fidelity: h.Fidelity, MaxPages: h.Pages, Unfiltered: !shodanapi.HasFilter(h.Query)})
 	}
 	p := plan.Make(ph, info.QueryCredits, budget)
 	bal.Plan = &p
+	if p.Allowed == 0 && len(p.Unplanned) > 0 {
+		// Not one page can be paid for: say so before anything runs.
+		return bal, &CreditsError{Hunts: len(hunts), Need: p.UnplannedCredits(), Budget: p.Allowed, Account: info.QueryCredits}
+	}
 	s.mu.Lock()
 	s.reserved, s.left = true, p.Credits
 	s.pages, s.needed = map[string]int{}, map[string]int{}
