@@ -5,6 +5,7 @@ package cli_test
 // uses the default interval), so each run names the hunts it needs.
 
 import (
+	"c2sweep/internal/lab/shodanlab"
 	"encoding/csv"
 	"encoding/json"
 	"maps"
@@ -311,10 +312,13 @@ func TestRunCannotRun(t *testing.T) {
 	})
 }
 
+// --dry-run counts the hunt (free) and prints the credit plan: the lab's
+// credit balance is unchanged, no search page is read, Defender is not
+// asked, and nothing is recorded.
 func TestRunDryRunQueriesNothing(t *testing.T) {
 	state, out := runEnv(t)
 	l := shared(t)
-	before := l.Calls()
+	before, credits := l.Calls(), shodanlab.Credits(l)
 	r := mustCode(t, cli.ExitNoHits, "--state", state, "run", "--dry-run", "--hunt", "DeimosC2", "--out", out)
 	after := l.Calls()
 	for _, svc := range []string{"entra", "graph", "mde"} {
@@ -322,22 +326,18 @@ func TestRunDryRunQueriesNothing(t *testing.T) {
 			t.Errorf("dry run called %s: %d -> %d", svc, before[svc], after[svc])
 		}
 	}
-	if after["shodan"] <= before["shodan"] {
-		t.Errorf("dry run did not run the hunt against Shodan")
+	if got := shodanlab.Credits(l); got != credits {
+		t.Errorf("dry run spent %d Shodan credits", credits-got)
 	}
-	if !regexp.MustCompile(`DeviceNetworkEvents\s*\n?\s*\|\s*where`).MatchString(r.stdout) || !strings.Contains(r.stdout, "RemoteIP") {
-		t.Errorf("dry run does not print the KQL:\n%s", r.stdout)
+	if !regexp.MustCompile(`Shodan credit plan: 1 of \d+ credits allowed`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`DeimosC2\s+\d+\s+1\s+1\s+1`).MatchString(r.stdout) {
+		t.Errorf("dry run does not print the plan:\n%s", r.stdout)
 	}
-	for k := range truth(t, l, "DeimosC2") {
-		if !strings.Contains(r.stdout, `"`+k.IP+`"`) {
-			t.Errorf("the printed KQL lacks %s", k.IP)
-		}
-	}
-	if !strings.Contains(r.stderr, "hint: nothing was sent to Defender") {
+	if !strings.Contains(r.stderr, "hint: nothing was fetched or sent to Defender and no Shodan credit was spent") {
 		t.Errorf("no dry-run hint:\n%s", r.stderr)
 	}
 	s := readSummary(t, out)
-	if !s.DryRun || len(s.Queries) == 0 || s.Queries[0].Text == "" {
+	if !s.DryRun || len(s.Queries) != 0 || s.Totals.Indicators != 0 {
 		t.Errorf("summary.json of a dry run: %+v", s)
 	}
 	// Nothing was remembered: a dry run only reads the state.
