@@ -177,14 +177,17 @@ type Config struct {
 	Defaults     HuntDefaults `yaml:"defaults" json:"defaults"`
 	// Hunts are the effective hunts, enabled or not: the built-ins (changed
 	// in place by the file) then the file's own, in file order.
-	Hunts   []Hunt   `yaml:"hunts" json:"hunts"`
-	Sources Sources  `yaml:"sources" json:"sources"`
-	Shodan  Shodan   `yaml:"shodan" json:"shodan"`
-	Sweep   Sweep    `yaml:"sweep" json:"sweep"`
-	Azure   Azure    `yaml:"azure" json:"azure"`
-	State   State    `yaml:"state" json:"state"`
-	Notify  []Notify `yaml:"notify" json:"notify"`
-	Serve   Serve    `yaml:"serve" json:"serve"`
+	Hunts []Hunt `yaml:"hunts" json:"hunts"`
+	// Catalog is what the file picked of the built-in catalog; its
+	// hunts are in Hunts, after the configured ones.
+	Catalog CatalogChoice `yaml:"catalog" json:"catalog"`
+	Sources Sources       `yaml:"sources" json:"sources"`
+	Shodan  Shodan        `yaml:"shodan" json:"shodan"`
+	Sweep   Sweep         `yaml:"sweep" json:"sweep"`
+	Azure   Azure         `yaml:"azure" json:"azure"`
+	State   State         `yaml:"state" json:"state"`
+	Notify  []Notify      `yaml:"notify" json:"notify"`
+	Serve   Serve         `yaml:"serve" json:"serve"`
 }
 
 // fileHunt is a hunt as written: nil fields are not set and are inherited
@@ -213,16 +216,17 @@ var commonHuntKeys = []string{"name", "source", "max_age", "enabled", "sweep"}
 // fileConfig is the file's schema; it starts from the defaults so that
 // what the file leaves out keeps its default.
 type fileConfig struct {
-	BuiltinHunts bool         `yaml:"builtin_hunts"`
-	Defaults     HuntDefaults `yaml:"defaults"`
-	Hunts        []fileHunt   `yaml:"hunts"`
-	Sources      Sources      `yaml:"sources"`
-	Shodan       Shodan       `yaml:"shodan"`
-	Sweep        Sweep        `yaml:"sweep"`
-	Azure        Azure        `yaml:"azure"`
-	State        State        `yaml:"state"`
-	Notify       []Notify     `yaml:"notify"`
-	Serve        Serve        `yaml:"serve"`
+	BuiltinHunts bool          `yaml:"builtin_hunts"`
+	Defaults     HuntDefaults  `yaml:"defaults"`
+	Hunts        []fileHunt    `yaml:"hunts"`
+	Catalog      CatalogChoice `yaml:"catalog"`
+	Sources      Sources       `yaml:"sources"`
+	Shodan       Shodan        `yaml:"shodan"`
+	Sweep        Sweep         `yaml:"sweep"`
+	Azure        Azure         `yaml:"azure"`
+	State        State         `yaml:"state"`
+	Notify       []Notify      `yaml:"notify"`
+	Serve        Serve         `yaml:"serve"`
 }
 
 func defaultFile() fileConfig {
@@ -362,7 +366,8 @@ func (w *walker) build(fc fileConfig) *Config {
 		Serve:        fc.Serve,
 	}
 	w.checkDefaults(&cfg.Defaults)
-	cfg.Hunts = w.mergeHunts(fc)
+	cfg.Hunts = w.addCatalog(w.mergeHunts(fc), fc.Catalog, fc.Defaults)
+	cfg.Catalog = fc.Catalog
 	w.checkSections(cfg)
 	fromEnv := fillFromEnv(cfg)
 	for _, v := range fromEnv {
