@@ -51,3 +51,27 @@ func TestCatalogChoiceUnknownWord(t *testing.T) {
 		}
 	}
 }
+
+// The starter config (c2sweep init) picks a default set from the catalog,
+// and says how to widen it.
+func TestStarterPicksFromTheCatalog(t *testing.T) {
+	text := config.StarterConfig()
+	cfg, _, err := config.Parse("c2sweep.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var picked []string
+	for _, h := range cfg.EnabledHunts() {
+		if strings.HasPrefix(h.Origin, "catalog") {
+			picked = append(picked, h.Name)
+		}
+	}
+	if len(picked) < 8 || strings.Contains(strings.Join(picked, " "), "SliverHTTP404") {
+		t.Errorf("starter picks %v", picked)
+	}
+	for _, want := range []string{"To widen it", "include: [c2, rat]", "c2sweep hunts"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("starter does not say %q", want)
+		}
+	}
+}
