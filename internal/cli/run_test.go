@@ -346,3 +346,22 @@ func TestRunDryRunQueriesNothing(t *testing.T) {
 	}
 	noSecretsIn(t, out)
 }
+
+// --catalog-include adds the catalog's hunts of a family to the run, and
+// --catalog-exclude leaves some out; an unknown word says did you mean.
+func TestRunCatalogFlags(t *testing.T) {
+	state, _ := runEnv(t)
+	r := mustCode(t, cli.ExitNoHits, "--state", state, "run", "--dry-run", "--hunt", "DeimosC2",
+		"--catalog-include", "Havoc", "--catalog-exclude", "HavocHeader")
+	if !strings.Contains(r.stdout, "DeimosC2") {
+		t.Errorf("the configured hunt is not planned:\n%s", r.stdout)
+	}
+	r = mustCode(t, cli.ExitNoHits, "--state", state, "run", "--dry-run", "--catalog-include", "Havoc", "--catalog-exclude", "HavocHeader")
+	if !strings.Contains(r.stdout, "HavocProduct") || strings.Contains(r.stdout, "HavocHeader") || !strings.Contains(r.stdout, "CobaltStrikeJARM") {
+		t.Errorf("catalog picks not planned:\n%s", r.stdout)
+	}
+	r = mustCode(t, cli.ExitCannotRun, "--state", state, "run", "--dry-run", "--catalog-include", "Havok")
+	if !strings.Contains(r.stderr, `did you mean "Havoc"`) || !strings.Contains(r.stderr, "hint: c2sweep hunts") {
+		t.Errorf("unknown word:\n%s", r)
+	}
+}

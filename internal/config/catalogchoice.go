@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -68,4 +69,54 @@ func (w *walker) addCatalog(hunts []Hunt, ch CatalogChoice, d HuntDefaults) []Hu
 		hunts = append(hunts, withDefaults(h, d))
 	}
 	return hunts
+}
+
+// AddCatalog applies a catalog choice of the command line: it drops the
+// catalog's hunts that exclude names (those the file picked included) and
+// adds those include picks, with the defaults. Configured hunts stay.
+func (c *Config) AddCatalog(include, exclude []string) error {
+	if len(include) == 0 && len(exclude) == 0 {
+		return nil
+	}
+	if Selector == nil {
+		return fmt.Errorf("the hunt catalog is not part of this build")
+	}
+	if len(exclude) > 0 {
+		all, err := Selector([]string{"all"}, nil)
+		if err != nil {
+			return err
+		}
+		kept, err := Selector([]string{"all"}, exclude)
+		if err != nil {
+			return err
+		}
+		drop := map[string]bool{}
+		for _, h := range all {
+			drop[strings.ToLower(h.Name)] = true
+		}
+		for _, h := range kept {
+			delete(drop, strings.ToLower(h.Name))
+		}
+		c.Hunts = slices.DeleteFunc(c.Hunts, func(h Hunt) bool {
+			return strings.HasPrefix(h.Origin, "catalog") && drop[strings.ToLower(h.Name)]
+		})
+	}
+	if len(include) == 0 {
+		return nil
+	}
+	picked, err := Selector(include, exclude)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, h := range c.Hunts {
+		have[strings.ToLower(h.Name)] = true
+	}
+	for _, h := range picked {
+		if !have[strings.ToLower(h.Name)] {
+			have[strings.ToLower(h.Name)] = true
+			c.Hunts = append(c.Hunts, withDefaults(h, c.Defaults))
+		}
+	}
+	return nil
 }
