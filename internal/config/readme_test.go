@@ -41,3 +41,27 @@ func TestReadmeSourcesExampleLoads(t *testing.T) {
 		t.Errorf("threatfox auth key %q", cfg.Sources.ThreatFox.AuthKey.Source())
 	}
 }
+
+// The README's catalog example loads as it is and picks catalog hunts.
+func TestReadmeCatalogExampleLoads(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "### Choosing hunts from the catalog")
+	_, rest, ok1 := strings.Cut(rest, "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok1 || !ok2 {
+		t.Fatal("no yaml block in the catalog section")
+	}
+	cfg, warns, err := Parse("c2sweep.yaml", []byte(block))
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("README example: %v %v\n%s", err, warns, block)
+	}
+	if _, ok := cfg.Hunt("SliverProduct"); !ok {
+		t.Errorf("the example does not pick SliverProduct: %v", names(cfg.Hunts))
+	}
+	if _, ok := cfg.Hunt("SliverHTTP404"); ok {
+		t.Error("the example's exclude did not apply")
+	}
+}
