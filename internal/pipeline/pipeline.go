@@ -54,6 +54,9 @@ type Options struct {
 	CreditBudget int           // what this run may spend where hunts cost: Shodan query credits (0: what the account has)
 	Limits       kql.Limits
 	DryRun       bool // everything but the hunting API
+	// SilentRuns is health.silent_runs: a hunt silent this many runs in a
+	// row warns (0: 7).
+	SilentRuns int
 	// PlanOnly stops after the budgeted sources' plans (Shodan counts,
 	// free): no search page, no hunt, no hunting call (--dry-run).
 	PlanOnly     bool
@@ -189,6 +192,11 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 	case err != nil:
 		s.Error = err.Error()
 		p.Log.Info("run failed", "error", s.Error)
+	}
+	if p.Store != nil && s.RunID != 0 && s.Outcome != OutcomeAborted {
+		if herr := r.recordHealth(ctx); herr != nil {
+			r.fail("state: hunt health: %v", herr)
+		}
 	}
 	if r.out != nil {
 		// Results of a failed or interrupted run are written too: the

@@ -38,7 +38,10 @@ type Summary struct {
 	Totals  Totals          `json:"totals"`
 	Timing  Timing          `json:"timing"`
 	Errors  []string        `json:"errors,omitempty"`
-	Error   string          `json:"error,omitempty"` // why the run failed or was interrupted
+	// Health are the hunts whose verdict became silent or spiking in
+	// this run (once per change).
+	Health []HealthChange `json:"health_warnings,omitempty"`
+	Error  string         `json:"error,omitempty"` // why the run failed or was interrupted
 	// NewHits are the hits first seen by this run (all hits with --all),
 	// suppressed ones excluded.
 	NewHits []indicator.Hit `json:"-"`
