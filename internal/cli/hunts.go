@@ -11,15 +11,21 @@ import (
 // HuntsCmd lists the effective hunts.
 type HuntsCmd struct {
 	OutputFlags `embed:""`
+	Health      bool `help:"Each hunt's health from the state: its last runs, last results, hits and verdict."`
+	Runs        int  `help:"With --health: how many runs to show." default:"14" placeholder:"N"`
 }
 
 func (c *HuntsCmd) Help() string {
 	return `Examples:
   c2sweep hunts
-  c2sweep --config c2sweep.yaml hunts --json`
+  c2sweep --config c2sweep.yaml hunts --json
+  c2sweep hunts --health`
 }
 
 func (c *HuntsCmd) Run(g *Globals) error {
+	if c.Health {
+		return c.runHealth(g)
+	}
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return err

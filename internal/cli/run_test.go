@@ -365,3 +365,41 @@ func TestRunCatalogFlags(t *testing.T) {
 		t.Errorf("unknown word:\n%s", r)
 	}
 }
+
+// hunts --health shows each hunt's last runs (digits when stdout is no
+// terminal), when it last returned anything, its hits and its verdict.
+func TestHuntsHealth(t *testing.T) {
+	state, _ := runEnv(t)
+	for range 2 {
+		if r := c2sweep(t, "--state", state, "run", "--hunt", "DeimosC2", "--hunt", "PoshC2"); r.code != cli.ExitHits && r.code != cli.ExitNoHits {
+			t.Fatalf("run:\n%s", r)
+		}
+	}
+	r := c2sweep(t, "--state", state, "hunts", "--health")
+	if r.code != 0 {
+		t.Fatalf("hunts --health:\n%s", r)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") || !strings.Contains(lines[0], "VERDICT") {
+		t.Fatalf("hunts --health:\n%s", r.stdout)
+	}
+	var deimos, posh string
+	for _, l := range lines[1:] {
+		switch strings.Fields(l)[0] {
+		case "DeimosC2":
+			deimos = l
+		case "PoshC2":
+			posh = l
+		}
+	}
+	if !regexp.MustCompile(`^DeimosC2\s+99\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+\d+\s+healthy\s*$`).MatchString(deimos) {
+		t.Errorf("DeimosC2 row %q", deimos)
+	}
+	if !regexp.MustCompile(`^PoshC2\s+99\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+0\s+healthy\s*$`).MatchString(posh) {
+		t.Errorf("PoshC2 row %q", posh)
+	}
+	r = c2sweep(t, "--state", state, "hunts", "--health", "--json")
+	if !strings.Contains(r.stdout, `"verdict": "healthy"`) || !strings.Contains(r.stdout, `"results": [`) {
+		t.Errorf("hunts --health --json:\n%s", r.stdout)
+	}
+}

@@ -232,6 +232,7 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		Limits:       kql.Limits{MaxIPs: cfg.Sweep.MaxIPsPerQuery},
 		DryRun:       dryRun,
 		PlanOnly:     dryRun, // counts are free: plan, fetch no page
+		SilentRuns:   cfg.Health.SilentRuns,
 		All:          f.All,
 		IndicatorTTL: cfg.State.IndicatorTTL.Std(),
 		Command:      command,
