@@ -14,13 +14,13 @@ import (
 
 // huntHealth is one row of `hunts --health`.
 type huntHealth struct {
-	Name     string    `json:"name"`
-	Runs     []int     `json:"results"` // what the source returned, oldest run first
-	Spark    string    `json:"-"`
+	Name     string     `json:"name"`
+	Runs     []int      `json:"results"` // what the source returned, oldest run first
+	Spark    string     `json:"-"`
 	LastSeen *time.Time `json:"last_results"` // nil: never in these runs
-	Hits     int       `json:"hits"`
-	Verdict  string    `json:"verdict"`
-	Detail   string    `json:"detail,omitempty"`
+	Hits     int        `json:"hits"`
+	Verdict  string     `json:"verdict"`
+	Detail   string     `json:"detail,omitempty"`
 }
 
 func (c *HuntsCmd) runHealth(g *Globals) error {
