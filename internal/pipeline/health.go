@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"c2sweep/internal/health"
+	"c2sweep/internal/notify"
 	"c2sweep/internal/store"
 	"c2sweep/internal/textsafe"
 )
@@ -57,6 +59,24 @@ func HealthRuns(rs []store.HuntRun) []health.Run {
 		out[i] = health.Run{Returned: r.Returned, Fresh: r.Fresh, Excluded: r.Excluded, Hits: r.Hits, Failed: r.Failed}
 	}
 	return out
+}
+
+// alertHealth sends the run's health warnings to every alert target, once:
+// the verdict is already stored, so the next run does not send it again.
+func (r *run) alertHealth(ctx context.Context) {
+	if len(r.s.Health) == 0 {
+		return
+	}
+	var lines []string
+	for _, c := range r.s.Health {
+		lines = append(lines, fmt.Sprintf("hunt %s is %s: %s", c.Hunt, c.Verdict, c.Detail))
+	}
+	a := notify.Alert{RunID: r.s.RunID, Time: r.now, Title: "c2sweep: hunt health", Summary: strings.Join(lines, "; ")}
+	for _, t := range r.p.Notify {
+		if err := t.Send(ctx, a); err != nil {
+			r.fail("alerts: hunt health to %s: %v", t.Name(), err)
+		}
+	}
 }
 
 func (s *Summary) writeHealth(w io.Writer) {

@@ -197,6 +197,7 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 		if herr := r.recordHealth(ctx); herr != nil {
 			r.fail("state: hunt health: %v", herr)
 		}
+		r.alertHealth(ctx)
 	}
 	if r.out != nil {
 		// Results of a failed or interrupted run are written too: the
