@@ -129,6 +129,9 @@ func observe(m *daemon.Metrics, s *pipeline.Summary) {
 	m.Add(daemon.MetricAPICalls, float64(t.HuntingCalls), s.API)
 	m.Add(daemon.MetricThrottled, float64(t.Throttled), s.API)
 	m.Hits(t.Hits, t.NewHits)
+	for _, c := range s.Health {
+		m.Inc(daemon.MetricHuntHealth, c.Hunt, c.Verdict)
+	}
 	m.Indicators(t.Indicators)
 	if t.CreditsKnown {
 		m.ShodanCredits(t.CreditsLeft)

@@ -29,6 +29,7 @@ const (
 	MetricSourceSkipped = "c2sweep_source_skipped_total"
 	MetricSourceCost    = "c2sweep_source_cost_total"
 	MetricSourceFailed  = "c2sweep_source_hunts_failed_total"
+	MetricHuntHealth    = "c2sweep_hunt_health_warnings_total"
 )
 
 // Outcomes of a scheduled sweep, the label of c2sweep_runs_total.
@@ -86,6 +87,7 @@ func NewMetrics() *Metrics {
 	m.Counter(MetricSourceSkipped, "Items each source kind skipped, by reason.", "source", "reason")
 	m.Counter(MetricSourceCost, "What each source kind's hunts cost (Shodan query credits).", "source")
 	m.Counter(MetricSourceFailed, "Hunts of each source kind that failed.", "source")
+	m.Counter(MetricHuntHealth, "Hunts whose verdict became silent or spiking (once per change of state).", "hunt", "verdict")
 	for _, o := range []string{OutcomeSuccess, OutcomeFailure, OutcomeSkipped, OutcomeCancelled} {
 		m.Add(MetricRuns, 0, o)
 	}
