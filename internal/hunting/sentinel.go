@@ -270,11 +270,10 @@ func (c *client) decodeTables(r io.Reader, schema func([]Column) error, row func
 				return nil // "error": null
 			}
 			partial = &PartialError{Code: e.Code, Message: e.Message, Rows: st.Rows}
-			for _, dt := range e.Details {
-				if partial.Inner = dt.InnerError.Code; partial.Inner == "" {
-					partial.Inner = dt.Code
+			if len(e.Details) > 0 { // the first detail names the cause
+				if partial.Inner = e.Details[0].InnerError.Code; partial.Inner == "" {
+					partial.Inner = e.Details[0].Code
 				}
-				break
 			}
 			return nil
 		}
