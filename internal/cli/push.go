@@ -159,6 +159,7 @@ func pushCandidates(recs []store.IndicatorRecord, hits []store.StoredHit, hunts 
 		for _, sg := range r.Sightings {
 			if len(hunts) == 0 || hunts[sg.Hunt] {
 				cd.Families = append(cd.Families, familyOf(sg))
+				cd.Confidence = max(cd.Confidence, confidenceOf(sg))
 			}
 		}
 		out = append(out, cd)
