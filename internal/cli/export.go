@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -78,18 +79,7 @@ func (c *ExportStixCmd) Run(g *Globals) error {
 	}
 	defer st.Close()
 
-	recs, err := st.Indicators(g.ctx, store.IndicatorFilter{Active: since.IsZero()})
-	if err != nil {
-		return err
-	}
-	// Every contact of an exported server, whatever --since: a sighting's
-	// id does not depend on the window, so neither may its content.
-	hits, err := st.Hits(g.ctx, store.HitFilter{HideSuppressed: true})
-	if err != nil {
-		return err
-	}
-	in := stixInput(c.Org, ttl, since, recs, hits)
-	b, err := stix.Build(in)
+	in, b, err := stixBundle(g.ctx, st, c.Org, ttl, since)
 	if err != nil {
 		return err
 	}
@@ -113,6 +103,24 @@ func (c *ExportStixCmd) Run(g *Globals) error {
 		fmt.Fprintln(g.stderr, "no C2 servers in the state for this window\nhint: c2sweep indicators shows what the state holds; --since widens the window")
 	}
 	return nil
+}
+
+// stixBundle builds the bundle of the state: the one way 'export stix'
+// and 'run --stix' write one. since zero: the servers still active.
+func stixBundle(ctx context.Context, st *store.Store, org string, ttl time.Duration, since time.Time) (stix.Input, *stix.Bundle, error) {
+	recs, err := st.Indicators(ctx, store.IndicatorFilter{Active: since.IsZero()})
+	if err != nil {
+		return stix.Input{}, nil, err
+	}
+	// Every contact of an exported server, whatever --since: a sighting's
+	// id does not depend on the window, so neither may its content.
+	hits, err := st.Hits(ctx, store.HitFilter{HideSuppressed: true})
+	if err != nil {
+		return stix.Input{}, nil, err
+	}
+	in := stixInput(org, ttl, since, recs, hits)
+	b, err := stix.Build(in)
+	return in, b, err
 }
 
 // stixInput maps the state to the bundle's input: the one place that says

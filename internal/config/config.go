@@ -185,6 +185,7 @@ type Config struct {
 	State   State    `yaml:"state" json:"state"`
 	Notify  []Notify `yaml:"notify" json:"notify"`
 	Serve   Serve    `yaml:"serve" json:"serve"`
+	Push    Push     `yaml:"push" json:"push"`
 }
 
 // fileHunt is a hunt as written: nil fields are not set and are inherited
@@ -223,6 +224,7 @@ type fileConfig struct {
 	State        State        `yaml:"state"`
 	Notify       []Notify     `yaml:"notify"`
 	Serve        Serve        `yaml:"serve"`
+	Push         Push         `yaml:"push"`
 }
 
 func defaultFile() fileConfig {
@@ -360,11 +362,13 @@ func (w *walker) build(fc fileConfig) *Config {
 		State:        fc.State,
 		Notify:       fc.Notify,
 		Serve:        fc.Serve,
+		Push:         fc.Push,
 	}
 	w.checkDefaults(&cfg.Defaults)
 	cfg.Hunts = w.mergeHunts(fc)
 	w.checkSections(cfg)
 	fromEnv := fillFromEnv(cfg)
+	w.checkPush(cfg)
 	for _, v := range fromEnv {
 		// A variable is checked like the file: it names itself.
 		if msg, hint := urlProblem(*v.value); msg != "" {
