@@ -41,3 +41,29 @@ func TestReadmeSourcesExampleLoads(t *testing.T) {
 		t.Errorf("threatfox auth key %q", cfg.Sources.ThreatFox.AuthKey.Source())
 	}
 }
+
+// The README's push: example loads as it is, every key read.
+func TestReadmePushExampleLoads(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "### After every sweep: `push:` in the config")
+	if !ok {
+		t.Fatal("README has no push: section")
+	}
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no yaml block in the push: section")
+	}
+	t.Setenv("C2SWEEP_DEFENDER_API_URL", "")
+	cfg, warns, err := Parse(filepath.Join(t.TempDir(), "c2sweep.yaml"), []byte(block))
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("README example: %v %v\n%s", err, warns, block)
+	}
+	p := cfg.Push
+	if !p.Enabled || p.Action != "Audit" || p.Severity != "Medium" || p.OnlyHits || len(p.Hunts) != 2 || len(p.RBACGroupNames) != 1 || p.APIURL != "" {
+		t.Errorf("push: %+v", p)
+	}
+}
