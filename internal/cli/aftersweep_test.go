@@ -1,20 +1,24 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"c2sweep/internal/cli"
 	"c2sweep/internal/lab/defenderlab"
 	"c2sweep/internal/stix/stixtest"
 )
 
-// pushConfig writes a config whose push: section is enabled.
+// pushConfig writes a config whose push: section is enabled; what the
+// test pushes to the shared lab is forgotten when it ends.
 func pushConfig(t *testing.T, extra string) string {
 	t.Helper()
+	t.Cleanup(func() { defenderlab.Of(shared(t)).Forget("c2sweep") })
 	cfg := filepath.Join(t.TempDir(), "c2sweep.yaml")
 	src := "push:\n  enabled: true\n  action: Alert\n  severity: High\n" + extra
 	if err := os.WriteFile(cfg, []byte(src), 0o600); err != nil {
@@ -133,5 +137,52 @@ func TestRunWritesStix(t *testing.T) {
 	}
 	if e := mustCode(t, 0, st("export", "stix", "--org", "Contoso Lab")...); e.stdout != string(data) {
 		t.Error("run --stix and export stix of the same state differ")
+	}
+}
+
+// serve hands each sweep on as run does: push: and stix: of the config.
+func TestServePushesAndWritesStix(t *testing.T) {
+	state, out := runEnv(t)
+	svc := defenderlab.Of(shared(t))
+	bundle := filepath.Join(t.TempDir(), "serve.stix.json")
+	cfg := pushConfig(t, "stix:\n  file: "+bundle+"\n  org: Contoso Lab\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- cli.Main(ctx, []string{"--config", cfg, "--state", state, "serve", "--every", "1h", "--now", "--listen", freePort(t),
+			"--out", out, "--hunt", "DeimosC2"}, &stdout, &stderr)
+	}()
+	eventually(t, 30*time.Second, "the sweep's log line", func() bool { return strings.Contains(stderr.String(), "serve: sweep finished") })
+	cancel()
+	if c := <-code; c != 0 {
+		t.Errorf("serve exited %d:\n%s", c, stderr.String())
+	}
+	logs := stderr.String()
+	if !strings.Contains(logs, "serve: handed on") || !strings.Contains(logs, "pushed ") || !strings.Contains(logs, "wrote "+bundle) {
+		t.Fatalf("serve did not hand the sweep on:\n%s", logs)
+	}
+	data, err := os.ReadFile(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stixtest.Validate(data); err != nil {
+		t.Fatalf("serve's bundle: %v", err)
+	}
+	var inds []struct {
+		IP string `json:"ip"`
+	}
+	if err := json.Unmarshal([]byte(mustCode(t, 0, "--state", state, "indicators", "--active", "--json").stdout), &inds); err != nil || len(inds) == 0 {
+		t.Fatalf("indicators: %v", err)
+	}
+	held := map[string]bool{}
+	for _, in := range svc.Indicators() {
+		held[in.IndicatorValue] = held[in.IndicatorValue] || in.Application == "c2sweep"
+	}
+	for _, in := range inds {
+		if !held[in.IP] {
+			t.Errorf("%s: not held by the lab as c2sweep's after serve's sweep", in.IP)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,8 +21,8 @@ type RunCmd struct {
 	Out    string `help:"Results directory: each run writes DIR/<run time>/ (default ./c2sweep-results), as 'serve --out' does." type:"path" placeholder:"DIR"`
 	JSON   bool   `help:"Print the summary as JSON instead of text."`
 	DryRun bool   `help:"Do everything except calling the hunting API; print each KQL query."`
-	Stix   string `env:"-" help:"After the sweep, write the state's active C2 servers as a STIX 2.1 bundle to FILE, as 'export stix' does." placeholder:"FILE" type:"path"`
-	Org    string `env:"C2SWEEP_ORG" help:"Name of the organisation whose devices made the sightings of --stix." placeholder:"NAME"`
+	Stix   string `env:"-" help:"After the sweep, write the state's active C2 servers as a STIX 2.1 bundle to FILE, as 'export stix' does (default: stix.file of the config)." placeholder:"FILE" type:"path"`
+	Org    string `env:"C2SWEEP_ORG" help:"Name of the organisation whose devices made the sightings of --stix (default: stix.org of the config)." placeholder:"NAME"`
 }
 
 func (c *RunCmd) Help() string {
@@ -56,11 +57,12 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	if c.Stix != "" && strings.TrimSpace(c.Org) == "" {
+	h := handOff{stixFile: cmp.Or(c.Stix, cfg.Stix.File), org: cmp.Or(c.Org, cfg.Stix.Org)}
+	if h.stixFile != "" && strings.TrimSpace(h.org) == "" {
 		return withHint(errors.New("--stix: the organisation has no name"),
-			`name it: --org "Contoso" (or C2SWEEP_ORG); sightings are recorded as seen by it`)
+			`name it: --org "Contoso" (or C2SWEEP_ORG, or stix.org in the config); sightings are recorded as seen by it`)
 	}
-	return g.sweep(cfg, &c.SweepFlags, nil, runOutput{dir: c.Out, json: c.JSON, dryRun: c.DryRun, handOff: handOff{stixFile: c.Stix, org: c.Org}}, "run")
+	return g.sweep(cfg, &c.SweepFlags, nil, runOutput{dir: c.Out, json: c.JSON, dryRun: c.DryRun, handOff: h}, "run")
 }
 
 type runOutput struct {

@@ -105,7 +105,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		sum, err := sw.pipe.Run(ctx, sw.opts)
 		if err == nil && sum != nil {
 			var handed strings.Builder
-			g.afterSweep(ctx, cfg, sw.store, nil, sum, handOff{}, &handed)
+			g.afterSweep(ctx, cfg, sw.store, nil, sum, handOff{stixFile: cfg.Stix.File, org: cfg.Stix.Org}, &handed)
 			if handed.Len() > 0 {
 				g.log.Info("serve: handed on", "report", strings.TrimSpace(handed.String()))
 			}

@@ -186,6 +186,7 @@ type Config struct {
 	Notify  []Notify `yaml:"notify" json:"notify"`
 	Serve   Serve    `yaml:"serve" json:"serve"`
 	Push    Push     `yaml:"push" json:"push"`
+	Stix    Stix     `yaml:"stix" json:"stix"`
 }
 
 // fileHunt is a hunt as written: nil fields are not set and are inherited
@@ -225,6 +226,7 @@ type fileConfig struct {
 	Notify       []Notify     `yaml:"notify"`
 	Serve        Serve        `yaml:"serve"`
 	Push         Push         `yaml:"push"`
+	Stix         Stix         `yaml:"stix"`
 }
 
 func defaultFile() fileConfig {
@@ -363,6 +365,7 @@ func (w *walker) build(fc fileConfig) *Config {
 		Notify:       fc.Notify,
 		Serve:        fc.Serve,
 		Push:         fc.Push,
+		Stix:         fc.Stix,
 	}
 	w.checkDefaults(&cfg.Defaults)
 	cfg.Hunts = w.mergeHunts(fc)

@@ -24,7 +24,14 @@ type Push struct {
 	APIURL string `yaml:"api_url" json:"api_url"`
 }
 
-// checkPush checks the push: section and fills its API root from the
+// Stix is the STIX 2.1 bundle run and serve write after each sweep, as
+// 'c2sweep export stix' does.
+type Stix struct {
+	File string `yaml:"file" json:"file"` // "" = none; resolved against the file's directory
+	Org  string `yaml:"org" json:"org"`   // the identity of the sightings; "" = C2SWEEP_ORG
+}
+
+// checkPush checks the push: and stix: sections and fills its API root from the
 // environment, which is checked like the file.
 func (w *walker) checkPush(c *Config) {
 	p := &c.Push
@@ -40,6 +47,15 @@ func (w *walker) checkPush(c *Config) {
 		if !slices.ContainsFunc(c.Hunts, func(ch Hunt) bool { return ch.Name == h }) {
 			k := fmt.Sprintf("push.hunts[%d]", i)
 			w.fail(w.lines[k], k, fmt.Sprintf("no hunt is named %q", h), "name a hunt of this config (c2sweep hunts --config-only)")
+		}
+	}
+	if c.Stix.File != "" {
+		c.Stix.File = w.resolvePath(c.Stix.File)
+		if c.Stix.Org == "" {
+			c.Stix.Org = os.Getenv("C2SWEEP_ORG")
+		}
+		if strings.TrimSpace(c.Stix.Org) == "" {
+			w.fail(w.lines["stix.file"], "stix.file", "the organisation whose devices made the sightings has no name", `set stix.org: "Contoso" (or C2SWEEP_ORG)`)
 		}
 	}
 	w.checkURL(p.APIURL, "push.api_url")

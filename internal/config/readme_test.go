@@ -67,3 +67,32 @@ func TestReadmePushExampleLoads(t *testing.T) {
 		t.Errorf("push: %+v", p)
 	}
 }
+
+// The README's stix: example loads as it is.
+func TestReadmeStixExampleLoads(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "## Export to a threat-intelligence platform (STIX 2.1)")
+	if !ok {
+		t.Fatal("README has no STIX section")
+	}
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no yaml block in the STIX section")
+	}
+	t.Setenv("C2SWEEP_ORG", "")
+	cfg, warns, err := Parse(filepath.Join(t.TempDir(), "c2sweep.yaml"), []byte(block))
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("README example: %v %v\n%s", err, warns, block)
+	}
+	if cfg.Stix.File != "/var/lib/c2sweep/c2sweep.stix.json" || cfg.Stix.Org != "Contoso" {
+		t.Errorf("stix: %+v", cfg.Stix)
+	}
+	// Without an organisation the file is refused: its sightings need one.
+	if _, _, err := Parse(filepath.Join(t.TempDir(), "c.yaml"), []byte("stix:\n  file: x.json\n")); err == nil || !strings.Contains(err.Error(), "stix.file") {
+		t.Errorf("stix.file without org: %v", err)
+	}
+}
