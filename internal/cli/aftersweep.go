@@ -27,6 +27,9 @@ type handOff struct {
 // summary's errors and makes the outcome partial (exit 2). What was done
 // is written to w.
 func (g *Globals) afterSweep(ctx context.Context, cfg *config.Config, st *store.Store, httpClient *http.Client, sum *pipeline.Summary, h handOff, w io.Writer) {
+	if sum.Outcome == pipeline.OutcomeAborted || ctx.Err() != nil {
+		return // interrupted: the next sweep hands on
+	}
 	fail := func(what string, err error) {
 		sum.Errors = append(sum.Errors, fmt.Sprintf("%s: %v", what, err))
 		if sum.Outcome == pipeline.OutcomeNoHits || sum.Outcome == pipeline.OutcomeHits {
