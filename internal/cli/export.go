@@ -1,13 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"strings"
 	"time"
 
 	"c2sweep/internal/config"
-	"c2sweep/internal/indicator"
 	"c2sweep/internal/output"
 	"c2sweep/internal/stix"
 	"c2sweep/internal/store"
@@ -79,18 +79,7 @@ func (c *ExportStixCmd) Run(g *Globals) error {
 	}
 	defer st.Close()
 
-	recs, err := st.Indicators(g.ctx, store.IndicatorFilter{Active: since.IsZero()})
-	if err != nil {
-		return err
-	}
-	// Every contact of an exported server, whatever --since: a sighting's
-	// id does not depend on the window, so neither may its content.
-	hits, err := st.Hits(g.ctx, store.HitFilter{HideSuppressed: true})
-	if err != nil {
-		return err
-	}
-	in := stixInput(c.Org, ttl, since, recs, hits)
-	b, err := stix.Build(in)
+	in, b, err := stixBundle(g.ctx, st, c.Org, ttl, since)
 	if err != nil {
 		return err
 	}
@@ -116,20 +105,30 @@ func (c *ExportStixCmd) Run(g *Globals) error {
 	return nil
 }
 
-// builtinFamilies names the malware family each built-in hunt finds.
-var builtinFamilies = map[string]string{
-	"CobaltStrikeJARM":        "Cobalt Strike",
-	"CobaltStrikeProductName": "Cobalt Strike",
-	"PoshC2":                  "PoshC2",
-	"EmpireC2":                "Empire",
-	"DeimosC2":                "DeimosC2",
+// stixBundle builds the bundle of the state: the one way 'export stix'
+// and 'run --stix' write one. since zero: the servers still active.
+func stixBundle(ctx context.Context, st *store.Store, org string, ttl time.Duration, since time.Time) (stix.Input, *stix.Bundle, error) {
+	recs, err := st.Indicators(ctx, store.IndicatorFilter{Active: since.IsZero()})
+	if err != nil {
+		return stix.Input{}, nil, err
+	}
+	// Every contact of an exported server, whatever --since: a sighting's
+	// id does not depend on the window, so neither may its content.
+	hits, err := st.Hits(ctx, store.HitFilter{HideSuppressed: true})
+	if err != nil {
+		return stix.Input{}, nil, err
+	}
+	in := stixInput(org, ttl, since, recs, hits)
+	b, err := stix.Build(in)
+	return in, b, err
 }
 
 // stixInput maps the state to the bundle's input: the one place that says
 // which stored fact becomes which STIX property. Servers a run named
 // before since are left out; each hit (not suppressed) of an exported
-// server counts as one contact. Sources' families, confidence and tags
-// join here when the state keeps them.
+// server counts as one contact. A server's families and confidence come
+// from its sightings' labels or their catalog hunts (familyOf,
+// confidenceOf); its labels are the sources' tags.
 func stixInput(org string, ttl time.Duration, since time.Time, recs []store.IndicatorRecord, hits []store.StoredHit) stix.Input {
 	in := stix.Input{Organisation: org, TTL: ttl}
 	at := map[netip.Addr]int{}
@@ -149,6 +148,8 @@ func stixInput(org string, ttl time.Duration, since time.Time, recs []store.Indi
 			if f := familyOf(sg); f != "" {
 				s.Families = append(s.Families, f)
 			}
+			s.Confidence = max(s.Confidence, confidenceOf(sg))
+			s.Labels = append(s.Labels, sg.Labels.Tags...)
 		}
 		at[r.IP.Unmap()] = len(in.Servers)
 		in.Servers = append(in.Servers, s)
@@ -171,10 +172,4 @@ func stixInput(org string, ttl time.Duration, since time.Time, recs []store.Indi
 		c.Count++
 	}
 	return in
-}
-
-// familyOf is the malware family a sighting names: for now the family of
-// a built-in hunt; "" when unknown.
-func familyOf(sg indicator.Sighting) string {
-	return builtinFamilies[sg.Hunt]
 }

@@ -98,8 +98,8 @@ func TestExportStixFromLabRun(t *testing.T) {
 			t.Errorf("%s: sighting count %d, want the %d stored hits", in.IP, count[p], perIP[in.IP])
 		}
 	}
-	if strings.Join(families, ",") != "Cobalt Strike,DeimosC2" {
-		t.Errorf("families %v, want those of the two hunts", families)
+	if strings.Join(families, ",") != "Cobalt Strike,Deimos" {
+		t.Errorf("families %v, want the catalog families of the two hunts", families)
 	}
 
 	// Again, to stdout: the same bundle.

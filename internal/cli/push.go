@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"cmp"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -103,27 +107,14 @@ func (c *IndicatorsPushCmd) Run(g *Globals) error {
 		}
 		hunts[name] = true
 	}
-	recs, err := st.Indicators(g.ctx, store.IndicatorFilter{Active: true})
-	if err != nil {
-		return err
+	r, wanted, err := g.pushState(g.ctx, cfg, st, nil, pushRequest{
+		hunts: hunts, onlyHits: c.OnlyHits, apiURL: cmp.Or(c.APIURL, cfg.Push.APIURL),
+		settings: defender.Settings{Action: c.Action, Severity: c.Severity, TTL: ttl, RBACGroups: c.RBACGroup, DryRun: c.DryRun},
+	})
+	if errors.Is(err, errPushSetup) {
+		return errors.Unwrap(err)
 	}
-	hits, err := st.Hits(g.ctx, store.HitFilter{HideSuppressed: true})
-	if err != nil {
-		return err
-	}
-	want := pushCandidates(recs, hits, hunts, c.OnlyHits)
-
-	httpClient := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	cred, err := credential(g.ctx, cfg, httpClient)
-	if err != nil {
-		return err
-	}
-	client, err := defender.New(defender.Options{BaseURL: c.APIURL, Credential: cred, HTTPClient: httpClient, Logger: g.log})
-	if err != nil {
-		return err
-	}
-	r, err := client.Push(g.ctx, want, defender.Settings{Action: c.Action, Severity: c.Severity, TTL: ttl, RBACGroups: c.RBACGroup, DryRun: c.DryRun})
-	printPush(g, r, len(want))
+	printPush(g.stdout, r, wanted)
 	if err != nil {
 		if r.Created+r.Updated+r.Deleted > 0 {
 			// Some of it is done: what is not is sent by the next push.
@@ -136,6 +127,53 @@ func (c *IndicatorsPushCmd) Run(g *Globals) error {
 		return outcomeError{pipeline.OutcomePartial}
 	}
 	return nil
+}
+
+// pushRequest is what to push: which IPs, and how indicators are made.
+type pushRequest struct {
+	hunts    map[string]bool // "" = every hunt
+	onlyHits bool
+	apiURL   string // "" = the public Defender API
+	settings defender.Settings
+}
+
+// errPushSetup wraps what failed before the push began (the state, the
+// sign-in setup): nothing was planned, so there is nothing to print.
+var errPushSetup = errors.New("push setup")
+
+type pushSetupError struct{ err error }
+
+func (e pushSetupError) Error() string        { return e.err.Error() }
+func (e pushSetupError) Unwrap() error        { return e.err }
+func (e pushSetupError) Is(target error) bool { return target == errPushSetup }
+
+// pushState makes Defender hold the state's active C2 IPs: the one way
+// both 'indicators push' and the push: of run and serve push. httpClient
+// nil: Go's default transport. It returns what was done and how many IPs
+// were wanted.
+func (g *Globals) pushState(ctx context.Context, cfg *config.Config, st *store.Store, httpClient *http.Client, p pushRequest) (defender.Result, int, error) {
+	recs, err := st.Indicators(ctx, store.IndicatorFilter{Active: true})
+	if err != nil {
+		return defender.Result{}, 0, pushSetupError{err}
+	}
+	hits, err := st.Hits(ctx, store.HitFilter{HideSuppressed: true})
+	if err != nil {
+		return defender.Result{}, 0, pushSetupError{err}
+	}
+	want := pushCandidates(recs, hits, p.hunts, p.onlyHits)
+	if httpClient == nil {
+		httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	cred, err := credential(ctx, cfg, httpClient)
+	if err != nil {
+		return defender.Result{}, len(want), pushSetupError{err}
+	}
+	client, err := defender.New(defender.Options{BaseURL: p.apiURL, Credential: cred, HTTPClient: httpClient, Logger: g.log})
+	if err != nil {
+		return defender.Result{}, len(want), pushSetupError{err}
+	}
+	r, err := client.Push(ctx, want, p.settings)
+	return r, len(want), err
 }
 
 // pushCandidates maps the state to what Defender should hold: the active
@@ -159,6 +197,7 @@ func pushCandidates(recs []store.IndicatorRecord, hits []store.StoredHit, hunts 
 		for _, sg := range r.Sightings {
 			if len(hunts) == 0 || hunts[sg.Hunt] {
 				cd.Families = append(cd.Families, familyOf(sg))
+				cd.Confidence = max(cd.Confidence, confidenceOf(sg))
 			}
 		}
 		out = append(out, cd)
@@ -166,8 +205,7 @@ func pushCandidates(recs []store.IndicatorRecord, hits []store.StoredHit, hunts 
 	return out
 }
 
-func printPush(g *Globals, r defender.Result, wanted int) {
-	w := g.stdout
+func printPush(w io.Writer, r defender.Result, wanted int) {
 	if r.DryRun {
 		for _, in := range r.Create {
 			fmt.Fprintf(w, "would create  %s  expires %s  %s\n", in.IndicatorValue, in.ExpirationTime.Format(time.RFC3339), textsafe.Terminal(in.Title))

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"c2sweep/internal/config"
@@ -17,6 +21,8 @@ type RunCmd struct {
 	Out    string `help:"Results directory: each run writes DIR/<run time>/ (default ./c2sweep-results), as 'serve --out' does." type:"path" placeholder:"DIR"`
 	JSON   bool   `help:"Print the summary as JSON instead of text."`
 	DryRun bool   `help:"Count the Shodan hunts (free) and print the credit plan; fetch no page, spend no credit, query nothing in Defender."`
+	Stix   string `env:"-" help:"After the sweep, write the state's active C2 servers as a STIX 2.1 bundle to FILE, as 'export stix' does (default: stix.file of the config)." placeholder:"FILE" type:"path"`
+	Org    string `env:"C2SWEEP_ORG" help:"Name of the organisation whose devices made the sightings of --stix (default: stix.org of the config)." placeholder:"NAME"`
 }
 
 func (c *RunCmd) Help() string {
@@ -36,6 +42,11 @@ Examples:
   c2sweep run --dry-run --hunt CobaltStrikeJARM
   c2sweep run --api mde --max-age 3d --lookback 7d --json
   c2sweep --config c2sweep.yaml run --out /var/lib/c2sweep/results
+  c2sweep run --stix c2sweep.stix.json --org "Contoso"
+
+With push.enabled in the config, each run then pushes the active C2 IPs to
+Defender for Endpoint as 'indicators push' does; a failed push is told in
+the summary (exit 2) and never loses the sweep's results.
 
 Exit codes: 0 no new hits, 1 new hits, 2 partial failure, 3 could not run,
 130 interrupted.`
@@ -46,13 +57,19 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return g.sweep(cfg, &c.SweepFlags, nil, runOutput{dir: c.Out, json: c.JSON, dryRun: c.DryRun}, "run")
+	h := handOff{stixFile: cmp.Or(c.Stix, cfg.Stix.File), org: cmp.Or(c.Org, cfg.Stix.Org)}
+	if h.stixFile != "" && strings.TrimSpace(h.org) == "" {
+		return withHint(errors.New("--stix: the organisation has no name"),
+			`name it: --org "Contoso" (or C2SWEEP_ORG, or stix.org in the config); sightings are recorded as seen by it`)
+	}
+	return g.sweep(cfg, &c.SweepFlags, nil, runOutput{dir: c.Out, json: c.JSON, dryRun: c.DryRun, handOff: h}, "run")
 }
 
 type runOutput struct {
-	dir    string
-	json   bool
-	dryRun bool
+	dir     string
+	json    bool
+	dryRun  bool
+	handOff handOff
 }
 
 // sweep runs one sweep with cfg and prints its summary; the returned error
@@ -70,6 +87,10 @@ func (g *Globals) sweep(cfg *config.Config, f *SweepFlags, httpClient *http.Clie
 	now := time.Now().UTC()
 	sw.opts.OutDir = output.RunDirIn(o.dir, now)
 	sum, err := sw.pipe.Run(g.ctx, sw.opts)
+	var handed bytes.Buffer
+	if err == nil && sum != nil && !sum.DryRun {
+		g.afterSweep(g.ctx, cfg, sw.store, httpClient, sum, o.handOff, &handed)
+	}
 	// A run that failed before it swept anything has no results to show:
 	// the error and its hint say it all.
 	swept := sum != nil && (err == nil || sum.Totals.HuntingCalls > 0 || sum.Totals.NewHits > 0 || sum.DryRun)
@@ -83,6 +104,10 @@ func (g *Globals) sweep(cfg *config.Config, f *SweepFlags, httpClient *http.Clie
 			text.Errors = nil // the fatal error is printed once, below
 		}
 		text.WriteText(g.stdout, !f.All)
+		handed.WriteTo(g.stdout)
+	}
+	if o.json {
+		handed.WriteTo(g.stderr) // stdout holds only the JSON
 	}
 	if swept && command != "demo" { // the demo prints its own next steps
 		printHints(g, sum)

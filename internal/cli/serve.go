@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"c2sweep/internal/daemon"
@@ -102,6 +103,13 @@ func (c *ServeCmd) Run(g *Globals) error {
 		sw.pipe.Progress = nil // no terminal redraws in a service
 		sw.opts.OutDir = output.RunDirIn(c.Out, time.Now())
 		sum, err := sw.pipe.Run(ctx, sw.opts)
+		if err == nil && sum != nil {
+			var handed strings.Builder
+			g.afterSweep(ctx, cfg, sw.store, nil, sum, handOff{stixFile: cfg.Stix.File, org: cfg.Stix.Org}, &handed)
+			if handed.Len() > 0 {
+				g.log.Info("serve: handed on", "report", strings.TrimSpace(handed.String()))
+			}
+		}
 		if sum != nil {
 			observe(metrics, sum)
 			rep = daemon.Report{Outcome: string(sum.Outcome), NewHits: sum.Totals.NewHits, Results: sum.OutDir}

@@ -199,6 +199,8 @@ type Config struct {
 	State   State         `yaml:"state" json:"state"`
 	Notify  []Notify      `yaml:"notify" json:"notify"`
 	Serve   Serve         `yaml:"serve" json:"serve"`
+	Push    Push          `yaml:"push" json:"push"`
+	Stix    Stix          `yaml:"stix" json:"stix"`
 }
 
 // fileHunt is a hunt as written: nil fields are not set and are inherited
@@ -239,6 +241,8 @@ type fileConfig struct {
 	State        State         `yaml:"state"`
 	Notify       []Notify      `yaml:"notify"`
 	Serve        Serve         `yaml:"serve"`
+	Push         Push          `yaml:"push"`
+	Stix         Stix          `yaml:"stix"`
 }
 
 func defaultFile() fileConfig {
@@ -384,6 +388,7 @@ func (w *walker) build(fc fileConfig) *Config {
 	cfg.Catalog = fc.Catalog
 	w.checkSections(cfg)
 	fromEnv := fillFromEnv(cfg)
+	w.checkPush(cfg)
 	for _, v := range fromEnv {
 		// A variable is checked like the file: it names itself.
 		if msg, hint := urlProblem(*v.value); msg != "" {

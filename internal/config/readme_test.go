@@ -86,3 +86,58 @@ func TestReadmeHealthExampleLoads(t *testing.T) {
 		t.Errorf("silent_runs 0: %v", err)
 	}
 }
+
+// The README's push: example loads as it is, every key read.
+func TestReadmePushExampleLoads(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "### After every sweep: `push:` in the config")
+	if !ok {
+		t.Fatal("README has no push: section")
+	}
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no yaml block in the push: section")
+	}
+	t.Setenv("C2SWEEP_DEFENDER_API_URL", "")
+	cfg, warns, err := Parse(filepath.Join(t.TempDir(), "c2sweep.yaml"), []byte(block))
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("README example: %v %v\n%s", err, warns, block)
+	}
+	p := cfg.Push
+	if !p.Enabled || p.Action != "Audit" || p.Severity != "Medium" || p.OnlyHits || len(p.Hunts) != 2 || len(p.RBACGroupNames) != 1 || p.APIURL != "" {
+		t.Errorf("push: %+v", p)
+	}
+}
+
+// The README's stix: example loads as it is.
+func TestReadmeStixExampleLoads(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "## Export to a threat-intelligence platform (STIX 2.1)")
+	if !ok {
+		t.Fatal("README has no STIX section")
+	}
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no yaml block in the STIX section")
+	}
+	t.Setenv("C2SWEEP_ORG", "")
+	cfg, warns, err := Parse(filepath.Join(t.TempDir(), "c2sweep.yaml"), []byte(block))
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("README example: %v %v\n%s", err, warns, block)
+	}
+	if cfg.Stix.File != "/var/lib/c2sweep/c2sweep.stix.json" || cfg.Stix.Org != "Contoso" {
+		t.Errorf("stix: %+v", cfg.Stix)
+	}
+	// Without an organisation the file is refused: its sightings need one.
+	if _, _, err := Parse(filepath.Join(t.TempDir(), "c.yaml"), []byte("stix:\n  file: x.json\n")); err == nil || !strings.Contains(err.Error(), "stix.file") {
+		t.Errorf("stix.file without org: %v", err)
+	}
+}

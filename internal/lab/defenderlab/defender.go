@@ -138,6 +138,18 @@ func (s *Service) FailOnce(value, reason string) {
 // Deny makes the app lack Ti.ReadWrite.All (403), or have it again.
 func (s *Service) Deny(denied bool) { s.mu.Lock(); s.denied = denied; s.mu.Unlock() }
 
+// Forget removes the indicators application made, as if never pushed, so
+// that tests sharing one lab each start from the people's indicators.
+func (s *Service) Forget(application string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, in := range s.byID {
+		if in.Application == application {
+			delete(s.byID, id)
+		}
+	}
+}
+
 // Calls returns the calls answered so far.
 func (s *Service) Calls() Calls { s.mu.Lock(); defer s.mu.Unlock(); return s.calls }
 
