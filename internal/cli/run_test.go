@@ -371,7 +371,7 @@ func TestRunCatalogFlags(t *testing.T) {
 func TestHuntsHealth(t *testing.T) {
 	state, _ := runEnv(t)
 	for range 2 {
-		if r := c2sweep(t, "--state", state, "run", "--hunt", "DeimosC2", "--hunt", "PoshC2"); r.code != cli.ExitHits && r.code != cli.ExitNoHits {
+		if r := c2sweep(t, "--state", state, "run", "--out", t.TempDir(), "--hunt", "DeimosC2", "--hunt", "PoshC2"); r.code != cli.ExitHits && r.code != cli.ExitNoHits {
 			t.Fatalf("run:\n%s", r)
 		}
 	}
