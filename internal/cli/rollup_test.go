@@ -118,3 +118,26 @@ func TestHitsRollUpPerDeviceAndServer(t *testing.T) {
 		t.Errorf("hits --events: want a header and 6 events:\n%s", r.stdout)
 	}
 }
+
+func TestHitsPivot(t *testing.T) {
+	isolate(t)
+	state := rollupState(t)
+	r := mustCode(t, 0, "--state", state, "hits", "--pivot")
+	// One pair of queries per rolled-up hit: ws01 by its Defender id, ws02
+	// by name; the timeline one hour either side of the first contact.
+	for _, want := range []string{
+		"// ws01.contoso.local -> 198.51.100.7:443 (+1 ports), first contact 2026-11-28T09:00:00Z, 4 events",
+		`| where DeviceId == "` + defenderWS01 + `"`,
+		"| where Timestamp between (datetime(2026-11-28T08:00:00.0000000Z) .. datetime(2026-11-28T10:00:00.0000000Z))",
+		`| where DeviceName =~ "ws02"`,
+		`| where RemoteIP == "203.0.113.9"`,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("hits --pivot lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if n := strings.Count(r.stdout, "union DeviceNetworkEvents, DeviceEvents"); n != 3 {
+		t.Errorf("hits --pivot: %d timelines, want 3:\n%s", n, r.stdout)
+	}
+	mustCode(t, 3, "--state", state, "hits", "--pivot", "--events")
+}

@@ -59,6 +59,7 @@ type HitsCmd struct {
 	Device string `env:"-" help:"Only this device: its full or short name (ws01 for ws01.contoso.local)." placeholder:"NAME"`
 	Limit  int    `env:"-" help:"At most this many events (0: all)." default:"0"`
 	Events bool   `env:"-" help:"One row per connection event instead of one per device and C2 server."`
+	Pivot  bool   `env:"-" help:"Print, for each device and C2 server, the KQL to run next: the device's events 1 h either side of the first contact, and every device that talked to the server."`
 
 	OutputFlags `embed:""`
 	ZoneFlag    `embed:""`
@@ -81,6 +82,8 @@ Examples:
 
 func (c *HitsCmd) Run(g *Globals) error {
 	switch {
+	case c.Pivot && c.Events:
+		return fmt.Errorf("--pivot works on the rolled-up hits: leave out --events")
 	case c.New && c.RunID != 0:
 		return fmt.Errorf("--new and --run: choose one")
 	case c.All && (c.New || c.RunID != 0 || c.Since != ""):
@@ -156,6 +159,9 @@ func (c *HitsCmd) Run(g *Globals) error {
 			return err
 		}
 		rows := report.Hits(report.Build(report.Input{Hits: hits, Indicators: inds, Family: report.Family}))
+		if c.Pivot {
+			return writePivots(g, rows, empty)
+		}
 		return writeList(g, c.OutputFlags, c.ZoneFlag, list[report.Hit]{cols: rolledColumns, items: rows, empty: textsafe.Terminal(empty), note: note})
 	}
 	return writeList(g, c.OutputFlags, c.ZoneFlag, list[store.StoredHit]{cols: hitColumns, items: hits, empty: textsafe.Terminal(empty), note: note})
@@ -230,6 +236,24 @@ var rolledColumns = []column[report.Hit]{
 	{csv: "sources", only: "csv", cell: func(h report.Hit) any { return strings.Join(h.Server.Sources, ";") }},
 	{csv: "shodan_url", only: "csv", cell: func(h report.Hit) any { return h.Links.Shodan }},
 	{csv: "defender_url", only: "csv", cell: func(h report.Hit) any { return h.Links.Defender }},
+}
+
+// writePivots prints the pivot queries of each rolled-up hit under a
+// comment line naming it; the queries quote every value themselves.
+func writePivots(g *Globals, rows []report.Hit, empty string) error {
+	if len(rows) == 0 {
+		fmt.Fprintln(g.stderr, textsafe.Terminal(empty))
+		return nil
+	}
+	for i, h := range rows {
+		if i > 0 {
+			fmt.Fprintln(g.stdout)
+		}
+		head := fmt.Sprintf("// %s -> %s, first contact %s, %d events", h.Device, c2Cell(h), h.First.UTC().Format(time.RFC3339), h.Events)
+		fmt.Fprintf(g.stdout, "%s\n// the device 1 h either side of the first contact\n%s\n\n// every device that talked to %s\n%s\n",
+			textsafe.Terminal(head), h.Pivot.Timeline, h.IP, h.Pivot.Devices)
+	}
+	return nil
 }
 
 // c2Cell is a server and its ports as a table shows them: 198.51.100.7:443.

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"encoding/json"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,7 +61,7 @@ func TestRunWritesHitsJSONAndReport(t *testing.T) {
 	if len(rows) != len(want) {
 		t.Fatalf("hits.json has %d rows for %d device x C2 pairs:\n%s", len(rows), len(want), b)
 	}
-	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	page, err := os.ReadFile(filepath.Join(dir, "report.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +77,11 @@ func TestRunWritesHitsJSONAndReport(t *testing.T) {
 		if r.Links.Shodan != "https://www.shodan.io/host/"+r.IP.String() || r.Status != "new" {
 			t.Errorf("hits.json row %s -> %s: links %+v, status %q", r.Device, r.IP, r.Links, r.Status)
 		}
-		if !strings.Contains(string(html), r.IP.String()) {
-			t.Errorf("report.html lacks %s", r.IP)
+		if !strings.Contains(string(page), r.IP.String()) || !strings.Contains(string(page), html.EscapeString(r.Pivot.Devices)) {
+			t.Errorf("report.html lacks %s or its pivot query", r.IP)
+		}
+		if !strings.Contains(r.Pivot.Timeline, "| where Timestamp between (") || !strings.Contains(r.Pivot.Devices, r.IP.String()) {
+			t.Errorf("hits.json row %s -> %s: pivot %+v", r.Device, r.IP, r.Pivot)
 		}
 	}
 }

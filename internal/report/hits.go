@@ -3,6 +3,8 @@ package report
 import (
 	"net/netip"
 	"time"
+
+	"c2sweep/internal/kql"
 )
 
 // Hit is a rolled-up hit as `hits --json`, its CSV and a run's hits.json
@@ -27,6 +29,7 @@ type Hit struct {
 	HitIDs     []int64   `json:"hit_ids"`
 	Server     HitServer `json:"server"`
 	Links      HitLinks  `json:"links"`
+	Pivot      kql.Pivot `json:"pivot"`
 }
 
 // HitServer is the server's context from the sources; empty fields are
@@ -57,7 +60,7 @@ func Hits(m Model) []Hit {
 			Events: r.Events, Status: r.Status, Suppressed: r.Suppressed, HitIDs: r.HitIDs,
 			Server: HitServer{Org: r.Server.Org, ASN: r.Server.ASN, Country: r.Server.Country, Product: r.Server.Product,
 				JARM: r.Server.JARM, Ports: r.Server.Ports, LastSeen: r.Server.LastSeen, Sources: r.Server.Sources},
-			Links: HitLinks{Shodan: r.ShodanURL, Defender: r.DefenderURL}}
+			Links: HitLinks{Shodan: r.ShodanURL, Defender: r.DefenderURL}, Pivot: r.Pivot}
 		if h.Families == nil {
 			h.Families = []string{}
 		}
