@@ -212,7 +212,7 @@ func TestLabCommandServesARun(t *testing.T) {
 	if s.Totals.NewHits == 0 || s.Totals.Indicators == 0 {
 		t.Errorf("summary: %+v", s.Totals)
 	}
-	if !regexp.MustCompile(`ws-\d{4}\.corp\.contoso\.lab -> `).MatchString(r.stdout) {
+	if !regexp.MustCompile(`(?m)^  ws-\d{4}\.corp\.contoso\.lab\s`).MatchString(r.stdout) {
 		t.Errorf("no hit shown:\n%s", r.stdout)
 	}
 
