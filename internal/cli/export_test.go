@@ -29,14 +29,14 @@ func TestExportStixFromLabRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustCode(t, 0, st("indicators", "--active", "--json")...).stdout), &inds); err != nil {
 		t.Fatal(err)
 	}
-	hits := decodeHits(t, mustCode(t, 0, st("hits", "--all", "--format", "json")...).stdout)
+	hits := decodeHits(t, mustCode(t, 0, st("hits", "--events", "--all", "--format", "json")...).stdout)
 	if len(inds) == 0 || len(hits) < 2 {
 		t.Fatalf("the lab run left %d indicators and %d hits", len(inds), len(hits))
 	}
 	// A suppressed contact is benign: it makes no sighting.
 	sup := hits[0].IP
 	mustCode(t, 0, st("suppress", sup, "--reason", "sinkhole")...)
-	hits = decodeHits(t, mustCode(t, 0, st("hits", "--all", "--format", "json")...).stdout)
+	hits = decodeHits(t, mustCode(t, 0, st("hits", "--events", "--all", "--format", "json")...).stdout)
 	perIP := map[string]int{}
 	for _, h := range hits {
 		if h.Suppressed == "" {

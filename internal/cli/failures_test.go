@@ -210,7 +210,7 @@ func TestKilledRunsHitsAreDeliveredOnce(t *testing.T) {
 		return got
 	}
 	stored := func() []storedHit {
-		return decodeHits(t, runBin(t, env, 10*time.Second, "--state", state, "hits", "--since", "30d", "--format", "json").stdout)
+		return decodeHits(t, runBin(t, env, 10*time.Second, "--state", state, "hits", "--events", "--since", "30d", "--format", "json").stdout)
 	}
 
 	// Killed once some hits are stored (each query takes 300 ms).

@@ -110,7 +110,7 @@ func emptyState(t *testing.T) string {
 }
 
 // listings are the listing commands, with the flags that list everything.
-var listings = [][]string{{"hits", "--all"}, {"runs"}, {"indicators"}, {"hunts"}, {"hunts", "--config-only"}, {"unsuppress", "--list"}}
+var listings = [][]string{{"hits", "--events", "--all"}, {"runs"}, {"indicators"}, {"hunts"}, {"hunts", "--config-only"}, {"unsuppress", "--list"}}
 
 func TestListingsTakeTheSameFormatFlags(t *testing.T) {
 	isolate(t)
@@ -144,7 +144,7 @@ func TestListingsTakeTheSameFormatFlags(t *testing.T) {
 func TestEmptyListingsAreEmptyArrays(t *testing.T) {
 	isolate(t)
 	state := emptyState(t)
-	for _, l := range append(listings, []string{"hits"}, []string{"hits", "--new"}, []string{"hits", "--since", "1d"}) {
+	for _, l := range append(listings, []string{"hits"}, []string{"hits", "--events", "--new"}, []string{"hits", "--events", "--since", "1d"}) {
 		if l[0] == "hunts" {
 			continue // never empty: the built-in hunts
 		}
@@ -176,7 +176,7 @@ func TestListingsEscapeUntrustedText(t *testing.T) {
 	isolate(t)
 	f := newFixture(t)
 	for _, format := range []string{"table", "csv"} {
-		r := mustCode(t, 0, "--state", f.state, "hits", "--all", "--format", format)
+		r := mustCode(t, 0, "--state", f.state, "hits", "--events", "--all", "--format", format)
 		if strings.ContainsAny(r.stdout, "\x1b\u202e") {
 			t.Errorf("hits --format %s passes control characters through:\n%q", format, r.stdout)
 		}
@@ -184,7 +184,7 @@ func TestListingsEscapeUntrustedText(t *testing.T) {
 			t.Errorf("hits --format %s does not show the escape sequence as text:\n%s", format, r.stdout)
 		}
 	}
-	r := mustCode(t, 0, "--state", f.state, "hits", "--all", "--format", "csv")
+	r := mustCode(t, 0, "--state", f.state, "hits", "--events", "--all", "--format", "csv")
 	recs, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +203,7 @@ func TestListingsEscapeUntrustedText(t *testing.T) {
 		t.Errorf("csv lacks the hostile hit:\n%s", r.stdout)
 	}
 	// JSON is for programs: the text as stored, escaped by the encoder.
-	r = mustCode(t, 0, "--state", f.state, "hits", "--all", "--json")
+	r = mustCode(t, 0, "--state", f.state, "hits", "--events", "--all", "--json")
 	var hits []store.StoredHit
 	if err := json.Unmarshal([]byte(r.stdout), &hits); err != nil || !slices.ContainsFunc(hits, func(h store.StoredHit) bool { return h.Process == evilProcess }) {
 		t.Errorf("hits --json does not carry the text as stored: %v", err)
@@ -213,17 +213,17 @@ func TestListingsEscapeUntrustedText(t *testing.T) {
 func TestTimesAreUTCAndLabelled(t *testing.T) {
 	isolate(t)
 	f := newFixture(t)
-	for cmd, head := range map[string]string{"hits": "TIME (UTC)", "runs": "STARTED (UTC)", "indicators": "LAST SEEN BY SHODAN (UTC)"} {
+	for cmd, head := range map[string]string{"hits": "FIRST (UTC)", "runs": "STARTED (UTC)", "indicators": "LAST SEEN BY SHODAN (UTC)"} {
 		r := mustCode(t, 0, "--state", f.state, cmd)
 		if first, _, _ := strings.Cut(r.stdout, "\n"); !strings.Contains(first, head) {
 			t.Errorf("%s: header %q lacks %q", cmd, first, head)
 		}
 	}
-	r := mustCode(t, 0, "--state", f.state, "hits", "--all", "--device", "ws01.contoso.local")
+	r := mustCode(t, 0, "--state", f.state, "hits", "--events", "--all", "--device", "ws01.contoso.local")
 	if want := f.recent.UTC().Format("2006-01-02 15:04:05"); !strings.Contains(r.stdout, want) {
 		t.Errorf("hits table does not show %s (UTC):\n%s", want, r.stdout)
 	}
-	r = mustCode(t, 0, "--state", f.state, "hits", "--all", "--format", "csv")
+	r = mustCode(t, 0, "--state", f.state, "hits", "--events", "--all", "--format", "csv")
 	if !strings.Contains(r.stdout, f.recent.UTC().Format(time.RFC3339)) {
 		t.Errorf("hits csv lacks the RFC 3339 UTC time %s:\n%s", f.recent.UTC().Format(time.RFC3339), r.stdout)
 	}
@@ -234,7 +234,7 @@ func TestTimesAreUTCAndLabelled(t *testing.T) {
 		return
 	}
 	env := childEnv(t, map[string]string{"TZ": "Asia/Kolkata"})
-	r = runBin(t, env, time.Minute, "--state", f.state, "hits", "--all", "--device", "ws01.contoso.local", "--local")
+	r = runBin(t, env, time.Minute, "--state", f.state, "hits", "--events", "--all", "--device", "ws01.contoso.local", "--local")
 	ist := time.FixedZone("IST", 5*3600+1800)
 	if first, _, _ := strings.Cut(r.stdout, "\n"); r.code != 0 || !strings.Contains(first, "TIME (IST)") {
 		t.Fatalf("hits --local with TZ=Asia/Kolkata:\n%s", r)
@@ -242,7 +242,7 @@ func TestTimesAreUTCAndLabelled(t *testing.T) {
 	if want := f.recent.In(ist).Format("2006-01-02 15:04:05"); !strings.Contains(r.stdout, want) {
 		t.Errorf("hits --local does not show %s:\n%s", want, r.stdout)
 	}
-	r = runBin(t, env, time.Minute, "--state", f.state, "hits", "--all", "--format", "csv", "--local")
+	r = runBin(t, env, time.Minute, "--state", f.state, "hits", "--events", "--all", "--format", "csv", "--local")
 	if !strings.Contains(r.stdout, f.recent.UTC().Format(time.RFC3339)) {
 		t.Errorf("hits csv --local is not UTC:\n%s", r.stdout)
 	}
@@ -254,7 +254,7 @@ func TestHitsDefaultsToTheLatestRun(t *testing.T) {
 	reports := func(args ...string) []string {
 		t.Helper()
 		var hits []store.StoredHit
-		r := mustCode(t, 0, append([]string{"--state", f.state, "hits", "--json"}, args...)...)
+		r := mustCode(t, 0, append([]string{"--state", f.state, "hits", "--events", "--json"}, args...)...)
 		if err := json.Unmarshal([]byte(r.stdout), &hits); err != nil {
 			t.Fatalf("hits %v: %v\n%s", args, err, r.stdout)
 		}
@@ -285,7 +285,7 @@ func TestHitsDefaultsToTheLatestRun(t *testing.T) {
 			t.Errorf("hits %s: reports %v, want %v", args, got, want)
 		}
 	}
-	mustCode(t, cli.ExitCannotRun, "--state", f.state, "hits", "--all", "--new")
+	mustCode(t, cli.ExitCannotRun, "--state", f.state, "hits", "--events", "--all", "--new")
 }
 
 func TestNamesAreChecked(t *testing.T) {
@@ -296,10 +296,10 @@ func TestNamesAreChecked(t *testing.T) {
 		args []string
 		want string // in stderr
 	}{
-		{st("hits", "--all", "--hunt", "CobaltStrikeJRAM"), "hint: did you mean CobaltStrikeJARM?"},
-		{st("hits", "--all", "--device", "ws10"), "hint: did you mean ws01?"},
-		{st("hits", "--all", "--device", "ws01.contoso.lcoal"), "hint: did you mean ws01.contoso.local?"},
-		{st("hits", "--run", "99"), "hint: the latest is run 2"},
+		{st("hits", "--events", "--all", "--hunt", "CobaltStrikeJRAM"), "hint: did you mean CobaltStrikeJARM?"},
+		{st("hits", "--events", "--all", "--device", "ws10"), "hint: did you mean ws01?"},
+		{st("hits", "--events", "--all", "--device", "ws01.contoso.lcoal"), "hint: did you mean ws01.contoso.local?"},
+		{st("hits", "--events", "--run", "99"), "hint: the latest is run 2"},
 		{st("indicators", "--hunt", "DeimosC3"), "did you mean DeimosC2?"},
 		{st("suppress", "--device", "ws-01", "--reason", "x"), "did you mean ws01?"},
 		{st("suppress", "--device", "ws-01", "--reason", "x"), "--unseen suppresses a name not seen yet"},
@@ -313,13 +313,13 @@ func TestNamesAreChecked(t *testing.T) {
 	// The short name matches the full one; case does not matter.
 	for _, dev := range []string{"ws01", "WS01.contoso.local"} {
 		var hits []store.StoredHit
-		r := mustCode(t, 0, st("hits", "--all", "--device", dev, "--json")...)
+		r := mustCode(t, 0, st("hits", "--events", "--all", "--device", dev, "--json")...)
 		if err := json.Unmarshal([]byte(r.stdout), &hits); err != nil || len(hits) != 2 {
 			t.Errorf("hits --device %s: %d hits (%v), want 2", dev, len(hits), err)
 		}
 	}
 	// A hunt of the config that has not run yet is no typo: an empty list.
-	if r := mustCode(t, 0, st("hits", "--all", "--hunt", "PoshC2", "--json")...); r.stdout != "[]\n" {
+	if r := mustCode(t, 0, st("hits", "--events", "--all", "--hunt", "PoshC2", "--json")...); r.stdout != "[]\n" {
 		t.Errorf("hits --hunt PoshC2: %q", r.stdout)
 	}
 	// A device not seen yet can be suppressed on purpose.
@@ -332,7 +332,7 @@ func TestSuppressMarksHitsAlreadyRecorded(t *testing.T) {
 	st := func(args ...string) []string { return append([]string{"--state", f.state}, args...) }
 	suppressed := func() []string {
 		var hits []store.StoredHit
-		r := mustCode(t, 0, st("hits", "--all", "--json")...)
+		r := mustCode(t, 0, st("hits", "--events", "--all", "--json")...)
 		if err := json.Unmarshal([]byte(r.stdout), &hits); err != nil {
 			t.Fatal(err)
 		}
@@ -352,7 +352,7 @@ func TestSuppressMarksHitsAlreadyRecorded(t *testing.T) {
 	if got := suppressed(); !slices.Equal(got, []string{"1", "3"}) {
 		t.Errorf("suppressed hits %v, want 1 and 3", got)
 	}
-	r = mustCode(t, 0, st("hits", "--all")...)
+	r = mustCode(t, 0, st("hits", "--events", "--all")...)
 	if !regexp.MustCompile(`(?m)^.*ws01\.contoso\.local.*suppressed: device ws01: sandbox`).MatchString(r.stdout) {
 		t.Errorf("hits table does not mark the suppressed hits:\n%s", r.stdout)
 	}

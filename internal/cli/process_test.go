@@ -77,7 +77,7 @@ func TestCrashMidSweepLosesNothing(t *testing.T) {
 	out2 := filepath.Join(dir, "out2")
 	r = runBin(t, env, 30*time.Second, append([]string{"--state", state, "run", "--out", out2}, hunts...)...)
 	checkState(t, state)
-	hits := decodeHits(t, runBin(t, env, 10*time.Second, "--state", state, "hits", "--since", "30d", "--format", "json").stdout)
+	hits := decodeHits(t, runBin(t, env, 10*time.Second, "--state", state, "hits", "--events", "--since", "30d", "--format", "json").stdout)
 	sameHits(t, hits, want) // none lost, none twice
 	byRun := map[int64]int{}
 	for _, h := range hits {
@@ -147,7 +147,7 @@ func TestConcurrentRunsOnOneState(t *testing.T) {
 	if runs[0].Started.Before(runs[1].Finished) {
 		t.Errorf("runs overlapped: %v started before %v finished", runs[0].Started, runs[1].Finished)
 	}
-	sameHits(t, decodeHits(t, runBin(t, env, 10*time.Second, "--state", state, "hits", "--since", "30d", "--format", "json").stdout), truth(t, l, "DeimosC2"))
+	sameHits(t, decodeHits(t, runBin(t, env, 10*time.Second, "--state", state, "hits", "--events", "--since", "30d", "--format", "json").stdout), truth(t, l, "DeimosC2"))
 	noSecretsIn(t, dir)
 }
 
@@ -212,7 +212,7 @@ func TestLabCommandServesARun(t *testing.T) {
 	if s.Totals.NewHits == 0 || s.Totals.Indicators == 0 {
 		t.Errorf("summary: %+v", s.Totals)
 	}
-	if !regexp.MustCompile(`ws-\d{4}\.corp\.contoso\.lab -> `).MatchString(r.stdout) {
+	if !regexp.MustCompile(`(?m)^  ws-\d{4}\.corp\.contoso\.lab\s`).MatchString(r.stdout) {
 		t.Errorf("no hit shown:\n%s", r.stdout)
 	}
 
@@ -291,6 +291,6 @@ func TestServeHealthAndMetrics(t *testing.T) {
 			t.Errorf("serve run %+v", run)
 		}
 	}
-	sameHits(t, decodeHits(t, runBin(t, env, 10*time.Second, "--state", state, "hits", "--since", "30d", "--format", "json").stdout), truth(t, l, "DeimosC2"))
+	sameHits(t, decodeHits(t, runBin(t, env, 10*time.Second, "--state", state, "hits", "--events", "--since", "30d", "--format", "json").stdout), truth(t, l, "DeimosC2"))
 	noSecretsIn(t, dir)
 }

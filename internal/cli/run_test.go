@@ -78,9 +78,9 @@ func TestRunLifecycle(t *testing.T) {
 	}
 
 	// hits: every format, filters.
-	all := decodeHits(t, mustCode(t, 0, st("hits", "--since", "30d", "--format", "json")...).stdout)
+	all := decodeHits(t, mustCode(t, 0, st("hits", "--events", "--since", "30d", "--format", "json")...).stdout)
 	sameHits(t, all, jarm)
-	r = mustCode(t, 0, st("hits", "--since", "30d")...)
+	r = mustCode(t, 0, st("hits", "--events", "--since", "30d")...)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) != 1+len(jarm) || !strings.HasPrefix(lines[0], "TIME") {
 		t.Errorf("hits table: want a header and %d rows:\n%s", len(jarm), r.stdout)
@@ -90,7 +90,7 @@ func TestRunLifecycle(t *testing.T) {
 			t.Errorf("hits table lacks %v:\n%s", k, r.stdout)
 		}
 	}
-	r = mustCode(t, 0, st("hits", "--since", "30d", "--format", "csv")...)
+	r = mustCode(t, 0, st("hits", "--events", "--since", "30d", "--format", "csv")...)
 	recs, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
 	if err != nil || len(recs) != 1+len(jarm) || recs[0][0] != "timestamp" {
 		t.Fatalf("hits csv: %v\n%s", err, r.stdout)
@@ -107,14 +107,14 @@ func TestRunLifecycle(t *testing.T) {
 	}
 	// --new lists every hit the latest run reported, however old the event:
 	// the default 7d window applies only without --new.
-	if got := decodeHits(t, mustCode(t, 0, st("hits", "--new", "--format", "json")...).stdout); len(got) != len(jarm) {
+	if got := decodeHits(t, mustCode(t, 0, st("hits", "--events", "--new", "--format", "json")...).stdout); len(got) != len(jarm) {
 		t.Errorf("hits --new: %d hits, want the %d of run 1", len(got), len(jarm))
 	}
-	if got := decodeHits(t, mustCode(t, 0, st("hits", "--run", "1", "--format", "json")...).stdout); len(got) != len(jarm) {
+	if got := decodeHits(t, mustCode(t, 0, st("hits", "--events", "--run", "1", "--format", "json")...).stdout); len(got) != len(jarm) {
 		t.Errorf("hits --run 1: %d hits, want %d", len(got), len(jarm))
 	}
 	// --since keeps the events within the window and no others.
-	week := decodeHits(t, mustCode(t, 0, st("hits", "--since", "7d", "--format", "json")...).stdout)
+	week := decodeHits(t, mustCode(t, 0, st("hits", "--events", "--since", "7d", "--format", "json")...).stdout)
 	cut := time.Now().Add(-7 * 24 * time.Hour)
 	wantWeek := 0
 	for _, h := range all {
@@ -130,13 +130,13 @@ func TestRunLifecycle(t *testing.T) {
 	if len(week) != wantWeek {
 		t.Errorf("hits --since 7d: %d hits, want %d", len(week), wantWeek)
 	}
-	if len(decodeHits(t, mustCode(t, 0, st("hits", "--since", time.Now().Add(-48*time.Hour).Format("2006-01-02"), "--format", "json")...).stdout)) > len(week) {
+	if len(decodeHits(t, mustCode(t, 0, st("hits", "--events", "--since", time.Now().Add(-48*time.Hour).Format("2006-01-02"), "--format", "json")...).stdout)) > len(week) {
 		t.Errorf("hits --since DATE lists more than --since 7d")
 	}
-	if r := mustCode(t, 0, st("hits", "--since", "30d", "--hunt", "DeimosC2")...); strings.Count(strings.TrimSpace(r.stdout), "\n") != 0 || !strings.Contains(r.stderr, "no hits") {
+	if r := mustCode(t, 0, st("hits", "--events", "--since", "30d", "--hunt", "DeimosC2")...); strings.Count(strings.TrimSpace(r.stdout), "\n") != 0 || !strings.Contains(r.stderr, "no hits") {
 		t.Errorf("hits --hunt DeimosC2 before any Deimos run:\n%s", r)
 	}
-	mustCode(t, cli.ExitCannotRun, st("hits", "--since", "yesterday-ish")...)
+	mustCode(t, cli.ExitCannotRun, st("hits", "--events", "--since", "yesterday-ish")...)
 
 	// runs and indicators.
 	r = mustCode(t, 0, st("runs")...)
@@ -189,7 +189,7 @@ func TestRunLifecycle(t *testing.T) {
 	if s2.Outcome != "hits" || s2.Totals.NewHits != newDeimos || s2.Totals.Suppressed != 1 || s2.Totals.Hits != found {
 		t.Errorf("run 2 --json totals %+v, want new %d, suppressed 1, hits %d", s2.Totals, newDeimos, found)
 	}
-	all = decodeHits(t, mustCode(t, 0, st("hits", "--since", "30d", "--format", "json")...).stdout)
+	all = decodeHits(t, mustCode(t, 0, st("hits", "--events", "--since", "30d", "--format", "json")...).stdout)
 	sameHits(t, all, both)
 	for _, h := range all {
 		if (h.IP == sup) != (h.Suppressed != "") {
@@ -199,11 +199,11 @@ func TestRunLifecycle(t *testing.T) {
 			t.Errorf("hit %v first reported by run %d", h.key(), h.RunID)
 		}
 	}
-	r = mustCode(t, 0, st("hits", "--since", "30d")...)
+	r = mustCode(t, 0, st("hits", "--events", "--since", "30d")...)
 	if !regexp.MustCompile(regexp.QuoteMeta(sup) + `\s.*suppressed: .*our red team`).MatchString(r.stdout) {
 		t.Errorf("hits table does not mark the suppressed hit:\n%s", r.stdout)
 	}
-	fresh := decodeHits(t, mustCode(t, 0, st("hits", "--since", "30d", "--new", "--format", "json")...).stdout)
+	fresh := decodeHits(t, mustCode(t, 0, st("hits", "--events", "--since", "30d", "--new", "--format", "json")...).stdout)
 	for _, h := range fresh {
 		if h.RunID != s2.RunID {
 			t.Errorf("hits --new lists %v of run %d", h.key(), h.RunID)
@@ -212,7 +212,7 @@ func TestRunLifecycle(t *testing.T) {
 	if len(fresh) < newDeimos {
 		t.Errorf("hits --new: %d hits, want at least the %d new ones", len(fresh), newDeimos)
 	}
-	deimos := decodeHits(t, mustCode(t, 0, st("hits", "--since", "30d", "--hunt", "DeimosC2", "--format", "json")...).stdout)
+	deimos := decodeHits(t, mustCode(t, 0, st("hits", "--events", "--since", "30d", "--hunt", "DeimosC2", "--format", "json")...).stdout)
 	want := maps.Clone(both)
 	maps.DeleteFunc(want, func(_ hitKey, hs []string) bool { return !slices.Contains(hs, "DeimosC2") })
 	sameHits(t, deimos, want)
@@ -238,7 +238,7 @@ func TestRunLifecycle(t *testing.T) {
 	if r := mustCode(t, 0, st("runs")...); len(regexp.MustCompile(`(?m)^\d+\s.*\brun\s+ok\s`).FindAllString(r.stdout, -1)) != 3 {
 		t.Errorf("runs after three runs:\n%s", r.stdout)
 	}
-	sameHits(t, decodeHits(t, mustCode(t, 0, st("hits", "--since", "30d", "--format", "json")...).stdout), both)
+	sameHits(t, decodeHits(t, mustCode(t, 0, st("hits", "--events", "--since", "30d", "--format", "json")...).stdout), both)
 
 	noSecretsIn(t, filepath.Dir(state))
 }

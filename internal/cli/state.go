@@ -2,12 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"net/netip"
 	"os/user"
 	"strconv"
 	"strings"
 	"time"
 
 	"c2sweep/internal/config"
+	"c2sweep/internal/report"
 	"c2sweep/internal/store"
 	"c2sweep/internal/textsafe"
 )
@@ -55,7 +57,9 @@ type HitsCmd struct {
 	RunID  int64  `env:"-" name:"run" help:"Only hits first reported by this run (see 'c2sweep runs'), e.g. one that was interrupted." placeholder:"ID"`
 	Hunt   string `env:"-" help:"Only hits attributed to this hunt." placeholder:"NAME"`
 	Device string `env:"-" help:"Only this device: its full or short name (ws01 for ws01.contoso.local)." placeholder:"NAME"`
-	Limit  int    `env:"-" help:"At most this many (0: all)." default:"0"`
+	Limit  int    `env:"-" help:"At most this many events (0: all)." default:"0"`
+	Events bool   `env:"-" help:"One row per connection event instead of one per device and C2 server."`
+	Pivot  bool   `env:"-" help:"Print, for each device and C2 server, the KQL to run next: the device's events 1 h either side of the first contact, and every device that talked to the server."`
 
 	OutputFlags `embed:""`
 	ZoneFlag    `embed:""`
@@ -64,6 +68,9 @@ type HitsCmd struct {
 func (c *HitsCmd) Help() string {
 	return `Without --since, --all or --run, hits lists the new hits of the latest run,
 however old their events: right after 'c2sweep run', these are what it found.
+A row is one device's contact with one C2 server (every event of the pair
+rolled up); --events lists the events themselves. --json and CSV join the
+server's context from the sources and the Shodan and Defender links.
 
 Examples:
   c2sweep hits
@@ -75,6 +82,8 @@ Examples:
 
 func (c *HitsCmd) Run(g *Globals) error {
 	switch {
+	case c.Pivot && c.Events:
+		return fmt.Errorf("--pivot works on the rolled-up hits: leave out --events")
 	case c.New && c.RunID != 0:
 		return fmt.Errorf("--new and --run: choose one")
 	case c.All && (c.New || c.RunID != 0 || c.Since != ""):
@@ -112,6 +121,9 @@ func (c *HitsCmd) Run(g *Globals) error {
 			// An empty list, not an error: a script reads [] as "none yet".
 			fmt.Fprintln(g.stderr, "no run recorded yet")
 			printHint(g.stderr, "c2sweep run")
+			if !c.Events {
+				return writeList(g, c.OutputFlags, c.ZoneFlag, list[report.Hit]{cols: rolledColumns})
+			}
 			return writeList(g, c.OutputFlags, c.ZoneFlag, list[store.StoredHit]{cols: hitColumns})
 		}
 		c.RunID = runs[0].ID
@@ -140,6 +152,17 @@ func (c *HitsCmd) Run(g *Globals) error {
 	empty := strings.Join(append([]string{"no hits"}, what...), " ")
 	if c.RunID != 0 {
 		empty = strings.Join(append([]string{"no new hits in run " + strconv.FormatInt(c.RunID, 10)}, what...), " ")
+	}
+	if !c.Events {
+		inds, err := st.Indicators(g.ctx, store.IndicatorFilter{})
+		if err != nil {
+			return err
+		}
+		rows := report.Hits(report.Build(report.Input{Hits: hits, Indicators: inds, Family: report.Family}))
+		if c.Pivot {
+			return writePivots(g, rows, empty)
+		}
+		return writeList(g, c.OutputFlags, c.ZoneFlag, list[report.Hit]{cols: rolledColumns, items: rows, empty: textsafe.Terminal(empty), note: note})
 	}
 	return writeList(g, c.OutputFlags, c.ZoneFlag, list[store.StoredHit]{cols: hitColumns, items: hits, empty: textsafe.Terminal(empty), note: note})
 }
@@ -174,6 +197,104 @@ var hitColumns = []column[store.StoredHit]{
 		return "suppressed: " + h.Suppressed
 	}},
 	{csv: "suppressed", only: "csv", cell: func(h store.StoredHit) any { return h.Suppressed }},
+}
+
+// rolledColumns are the columns of a rolled-up hit. A table shortens the
+// process and command line to fit a terminal; CSV has them whole, and
+// the server's context.
+var rolledColumns = []column[report.Hit]{
+	{head: "DEVICE", csv: "device", cell: func(h report.Hit) any { return h.Device }},
+	{csv: "device_id", only: "csv", cell: func(h report.Hit) any { return h.DeviceID }},
+	{head: "USERS", csv: "users", cell: func(h report.Hit) any { return strings.Join(h.Users, ";") }},
+	{head: "PROCESS", only: "table", cell: func(h report.Hit) any { return shorten(strings.Join(h.Processes, ","), 24) }},
+	{head: "COMMAND LINE", only: "table", cell: func(h report.Hit) any { return firstCommand(h.Commands, 40) }},
+	{csv: "processes", only: "csv", cell: func(h report.Hit) any { return strings.Join(h.Processes, ";") }},
+	{csv: "command_lines", only: "csv", cell: func(h report.Hit) any { return strings.Join(h.Commands, "\n") }},
+	{head: "C2", only: "table", cell: func(h report.Hit) any { return c2Cell(h) }},
+	{csv: "ip", only: "csv", cell: func(h report.Hit) any { return h.IP }},
+	{csv: "ports", only: "csv", cell: func(h report.Hit) any { return joinInts(h.Ports, ";") }},
+	{head: "FAMILY", csv: "families", cell: func(h report.Hit) any { return strings.Join(h.Families, ";") }},
+	{head: "HUNTS", csv: "hunts", cell: func(h report.Hit) any { return strings.Join(h.Hunts, ";") }},
+	{head: "FIRST", csv: "first_contact", layout: toMinute, cell: func(h report.Hit) any { return h.First }},
+	{head: "LAST", csv: "last_contact", layout: toMinute, cell: func(h report.Hit) any { return h.Last }},
+	{head: "EVENTS", csv: "events", cell: func(h report.Hit) any { return h.Events }},
+	{head: "STATUS", csv: "status", cell: func(h report.Hit) any { return h.Status }},
+	{csv: "suppressed", only: "csv", cell: func(h report.Hit) any { return h.Suppressed }},
+	{csv: "hit_ids", only: "csv", cell: func(h report.Hit) any {
+		s := make([]string, len(h.HitIDs))
+		for i, id := range h.HitIDs {
+			s[i] = strconv.FormatInt(id, 10)
+		}
+		return strings.Join(s, ";")
+	}},
+	{csv: "org", only: "csv", cell: func(h report.Hit) any { return h.Server.Org }},
+	{csv: "asn", only: "csv", cell: func(h report.Hit) any { return h.Server.ASN }},
+	{csv: "country", only: "csv", cell: func(h report.Hit) any { return h.Server.Country }},
+	{csv: "product", only: "csv", cell: func(h report.Hit) any { return h.Server.Product }},
+	{csv: "jarm", only: "csv", cell: func(h report.Hit) any { return h.Server.JARM }},
+	{csv: "server_last_seen", only: "csv", cell: func(h report.Hit) any { return h.Server.LastSeen }},
+	{csv: "sources", only: "csv", cell: func(h report.Hit) any { return strings.Join(h.Server.Sources, ";") }},
+	{csv: "shodan_url", only: "csv", cell: func(h report.Hit) any { return h.Links.Shodan }},
+	{csv: "defender_url", only: "csv", cell: func(h report.Hit) any { return h.Links.Defender }},
+}
+
+// writePivots prints the pivot queries of each rolled-up hit under a
+// comment line naming it; the queries quote every value themselves.
+func writePivots(g *Globals, rows []report.Hit, empty string) error {
+	if len(rows) == 0 {
+		fmt.Fprintln(g.stderr, textsafe.Terminal(empty))
+		return nil
+	}
+	for i, h := range rows {
+		if i > 0 {
+			fmt.Fprintln(g.stdout)
+		}
+		head := fmt.Sprintf("// %s -> %s, first contact %s, %d events", h.Device, c2Cell(h), h.First.UTC().Format(time.RFC3339), h.Events)
+		fmt.Fprintf(g.stdout, "%s\n// the device 1 h either side of the first contact\n%s\n\n// every device that talked to %s\n%s\n",
+			textsafe.Terminal(head), h.Pivot.Timeline, h.IP, h.Pivot.Devices)
+	}
+	return nil
+}
+
+// c2Cell is a server and its ports as a table shows them: 198.51.100.7:443.
+func c2Cell(h report.Hit) string {
+	if len(h.Ports) == 0 {
+		return h.IP.String()
+	}
+	c := netip.AddrPortFrom(h.IP, uint16(h.Ports[0])).String()
+	if len(h.Ports) > 1 {
+		c += " (+" + strconv.Itoa(len(h.Ports)-1) + " ports)"
+	}
+	return c
+}
+
+func joinInts(v []int, sep string) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, sep)
+}
+
+// firstCommand is the first command line, shortened, and how many more
+// there are: the table's hint that --json has them all.
+func firstCommand(s []string, n int) string {
+	switch len(s) {
+	case 0:
+		return ""
+	case 1:
+		return shorten(s[0], n)
+	}
+	return shorten(s[0], n) + " (+" + strconv.Itoa(len(s)-1) + ")"
+}
+
+// shorten cuts s to n characters for a terminal, marking the cut.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // RunsCmd lists recent runs.

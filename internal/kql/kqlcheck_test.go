@@ -168,6 +168,14 @@ func emittedShapes(t *testing.T) []checkQuery {
 		a, b, err := Split(qs[0], Limits{})
 		add(tg.String()+"/split", []Query{a, b}, err)
 	}
+	// The pivots of a rolled-up hit, with a hostile device name.
+	for i, pv := range []Pivot{
+		PivotFor("0123456789abcdef0123456789abcdef01234567", "ws01", v4[0], t0),
+		PivotFor("", "ws01\"' | take 1 //\n\u202e", v6[1], t1),
+	} {
+		out = append(out, checkQuery{ID: fmt.Sprintf("pivot#%d/timeline", i), Text: pv.Timeline},
+			checkQuery{ID: fmt.Sprintf("pivot#%d/devices", i), Text: pv.Devices})
+	}
 	return out
 }
 

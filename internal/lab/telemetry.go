@@ -247,6 +247,7 @@ func genTelemetry(rng *rand.Rand, w *World) {
 		})
 	}
 	genContacts(rng, w, &reportID)
+	genBeacons(w, &reportID)
 	slices.SortStableFunc(w.Events, func(a, b Event) int { return a.Time.Compare(b.Time) })
 }
 
@@ -404,4 +405,44 @@ func (w *World) ipValue(e *Event, column string) (netip.Addr, bool) {
 		return w.Devices[e.Device].LocalIP, true
 	}
 	return netip.Addr{}, false
+}
+
+// genBeacons plants what a real implant does: many contacts of one device
+// with one server across days, and a second server of the same device.
+// It draws from its own stream so that the contacts stay the same.
+func genBeacons(w *World, reportID *int64) {
+	n := w.Config.Beacons
+	var hunted []*Server
+	for _, s := range w.Servers {
+		if !s.Stale && s.Framework == "Cobalt Strike" {
+			hunted = append(hunted, s)
+		}
+	}
+	if n <= 0 || len(hunted) < 2 || len(w.Devices) <= len(hostileDevices) {
+		return
+	}
+	rng := rand.New(rand.NewPCG(uint64(w.Config.Seed), 0xbeac0))
+	now := w.Config.Now.Truncate(100)
+	dev := int32(len(hostileDevices) + rng.IntN(len(w.Devices)-len(hostileDevices)))
+	a := rng.IntN(len(hunted))
+	b := (a + 1 + rng.IntN(len(hunted)-1)) % len(hunted)
+	proc := uint8(firstPlanted + 1) // powershell.exe
+	plant := func(srv *Server, at time.Time, port uint16) {
+		d := &w.Devices[dev]
+		*reportID++
+		ip := srv.IP.Unmap()
+		w.Events = append(w.Events, Event{Table: "DeviceNetworkEvents", Time: at, IP: ip, ReportID: *reportID, Device: dev, Port: port, Process: proc})
+		w.Contacts = append(w.Contacts, Contact{Device: d.Name, DeviceID: d.ID, Server: srv, ServerIP: ip, Logged: ip.String(),
+			Table: "DeviceNetworkEvents", Column: "RemoteIP", Time: at, Port: int(port), Process: processes[proc].file,
+			CommandLine: processes[proc].cmd, Account: d.Domain + `\` + d.Account, ReportID: *reportID})
+	}
+	// Evenly over three days ending two hours ago, with jitter under a minute.
+	step := 3 * 24 * time.Hour / time.Duration(n)
+	start := now.Add(-3*24*time.Hour - 2*time.Hour)
+	for i := range n {
+		plant(hunted[a], start.Add(time.Duration(i)*step+time.Duration(rng.Int64N(int64(time.Minute)/100))*100), 443)
+	}
+	for i := range 2 {
+		plant(hunted[b], now.Add(-time.Duration(30+i*90)*time.Minute), 8443)
+	}
 }

@@ -24,6 +24,11 @@ type WorldConfig struct {
 	// Contacts is the number of device-to-C2 contacts planted in the
 	// telemetry (default 12).
 	Contacts int
+	// Beacons plants, besides the contacts, a beacon: one device calling
+	// one C2 server this many times over three days, and the same device
+	// calling a second server twice (default 0: none). Its own random
+	// stream, so the rest of the world stays as it is.
+	Beacons int
 }
 
 // World is what the lab serves: what Shodan has seen and what the

@@ -11,6 +11,8 @@ import (
 
 	"c2sweep/internal/lab"
 	"c2sweep/internal/pipeline"
+	"c2sweep/internal/report"
+	"c2sweep/internal/store"
 	"c2sweep/internal/textsafe"
 )
 
@@ -63,17 +65,22 @@ func TestRunSummaryKeepsHostileTextInert(t *testing.T) {
 			}
 		}
 	}
-	// One line a hit: the hit list is the indented block after its title.
+	// One line a device and C2 server, under a header row: the hit list is
+	// the indented block after its title.
 	_, list, _ := strings.Cut(text, "NEW HITS")
 	lines := strings.Split(list, "\n")[1:]
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "  DEVICE") {
+		t.Fatalf("hit list without its header row:\n%s", text)
+	}
 	n := 0
-	for n < len(lines) && strings.HasPrefix(lines[n], "  ") {
-		if !strings.Contains(lines[n], " -> ") {
-			t.Errorf("hit line without its destination: %q", lines[n])
-		}
+	for n+1 < len(lines) && strings.HasPrefix(lines[n+1], "  ") && !strings.HasPrefix(lines[n+1], "  ...") {
 		n++
 	}
-	if n != len(s.NewHits) {
-		t.Errorf("%d hit lines for %d hits:\n%s", n, len(s.NewHits), text)
+	stored := make([]store.StoredHit, len(s.NewHits))
+	for i, h := range s.NewHits {
+		stored[i].Hit = h
+	}
+	if want := len(report.Rollup(stored)); n != want {
+		t.Errorf("%d hit lines for %d rolled-up hits:\n%s", n, want, text)
 	}
 }

@@ -1,15 +1,22 @@
 package pipeline
 
 import (
+	"context"
+	"path/filepath"
+	"time"
+
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/indicator"
 	"c2sweep/internal/kql"
 	"c2sweep/internal/output"
+	"c2sweep/internal/report"
+	"c2sweep/internal/store"
 )
 
 // outputs ties a run to its result directory.
 type outputs struct {
 	d   *output.RunDir
+	dir string
 	s   *Summary
 	set *indicator.Set
 }
@@ -27,7 +34,7 @@ func newOutputs(dir string, s *Summary, set *indicator.Set) (*outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &outputs{d: d, s: s, set: set}, nil
+	return &outputs{d: d, dir: dir, s: s, set: set}, nil
 }
 
 func (o *outputs) schema(t kql.Target, cols []hunting.Column) { o.d.Schema(t.String(), cols) }
@@ -47,4 +54,22 @@ func (o *outputs) finish() error {
 	err := o.d.Close(o.s)
 	o.d = nil
 	return err
+}
+
+// report writes hits.json (the run's new hits rolled up per device and C2
+// server, with the servers' context) and report.html beside the hunt
+// files, from the state once the run is recorded.
+func (o *outputs) report(ctx context.Context, st *store.Store, run int64, now time.Time) error {
+	if o.s.DryRun {
+		return nil
+	}
+	in, err := report.Load(ctx, st, report.Scope{Run: run}, now)
+	if err != nil {
+		return err
+	}
+	m := report.Build(in)
+	if err := output.WriteJSON(filepath.Join(o.dir, "hits.json"), report.Hits(m)); err != nil {
+		return err
+	}
+	return report.WriteFile(filepath.Join(o.dir, "report.html"), m)
 }

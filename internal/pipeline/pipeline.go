@@ -217,6 +217,15 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 		if ferr != nil && err == nil {
 			err = fmt.Errorf("state: recording the run: %w", ferr)
 		}
+		if r.out != nil && ferr == nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			if rerr := r.out.report(rctx, p.Store, s.RunID, s.Finished); rerr != nil {
+				// The run is recorded already: say it, and keep its outcome.
+				s.Errors = append(s.Errors, "writing hits.json and report.html: "+rerr.Error())
+				p.Log.Info("writing the run's report failed", "error", rerr.Error())
+			}
+			cancel()
+		}
 	}
 	return s, err
 }

@@ -252,7 +252,7 @@ func checkRunFiles(t *testing.T, dir string, s *pipeline.Summary, tr *truth, wan
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	wantNames := []string{"summary.json"}
+	wantNames := []string{"summary.json", "hits.json", "report.html"}
 	for _, h := range tr.hunts {
 		wantNames = append(wantNames, h.Name+".json")
 	}

@@ -7,9 +7,10 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"c2sweep/internal/output"
+	"c2sweep/internal/report"
+	"c2sweep/internal/store"
 	"c2sweep/internal/textsafe"
 )
 
@@ -90,24 +91,30 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 		if !newOnly {
 			listed = t.Hits
 		}
-		fmt.Fprintf(w, "\n%s (%d)\n", title, listed)
-		for _, h := range s.NewHits {
-			who := h.Device
-			if who == "" {
-				who = h.Account
-			}
-			dst := h.IP.String()
-			if h.Port != 0 {
-				dst = fmt.Sprintf("%s:%d", bracket(dst), h.Port)
-			}
-			proc := h.Process
-			if proc == "" {
-				proc = h.Action
-			}
-			fmt.Fprintf(w, "  %s  %-18s -> %-22s %-16s %s  [%s]\n", h.Timestamp.Format(time.RFC3339),
-				textsafe.Terminal(who), dst, textsafe.Terminal(proc), textsafe.Terminal(h.Table),
-				textsafe.Terminal(strings.Join(h.Hunts, ", ")))
+		// One row per device and C2 server, as `hits` lists them: a beacon
+		// is one row, not one per connection.
+		stored := make([]store.StoredHit, len(s.NewHits))
+		for i, h := range s.NewHits {
+			stored[i].Hit = h
 		}
+		rows := report.Rollup(stored)
+		fmt.Fprintf(w, "\n%s (%d) on %s\n", title, listed, plural(len(rows), "device x C2 server", "device x C2 servers"))
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  DEVICE\tUSERS\tPROCESS\tC2\tHUNTS\tFIRST (UTC)\tLAST (UTC)\tEVENTS")
+		for _, r := range rows {
+			who := r.Device
+			if who == "" {
+				who = strings.Join(r.Users, ",")
+			}
+			dst := r.IP.String()
+			if len(r.Ports) > 0 {
+				dst = fmt.Sprintf("%s:%d", bracket(dst), r.Ports[0])
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", textsafe.Terminal(who), textsafe.Terminal(strings.Join(r.Users, ",")),
+				textsafe.Terminal(strings.Join(r.Processes, ",")), dst, textsafe.Terminal(strings.Join(r.Hunts, ", ")),
+				r.First.UTC().Format("2006-01-02 15:04"), r.Last.UTC().Format("2006-01-02 15:04"), r.Events)
+		}
+		tw.Flush()
 		if len(s.NewHits) < listed {
 			fmt.Fprintf(w, "  ... and %d more in the result files\n", listed-len(s.NewHits))
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"c2sweep/internal/indicator"
+	"c2sweep/internal/kql"
 	"c2sweep/internal/store"
 )
 
@@ -78,6 +79,8 @@ type Row struct {
 	ShodanURL   string    // https, built from a valid IP
 	DefenderURL string    // https, only when the device id is a Defender id
 	Anchor      string    // id of the row, for the timeline's links
+	Pivot       kql.Pivot // the queries a hunter runs next
+	ShowPivot   bool      // the page shows Pivot: the first maxPivots rows only, to stay small
 }
 
 // Server is what the sources said about a C2 server.
@@ -141,6 +144,7 @@ type Day struct {
 
 const (
 	maxCommands  = 2   // command lines shown per row
+	maxPivots    = 100 // rows whose next queries the page shows; `hits --pivot` has them all
 	maxCmdRunes  = 300 // characters per command line shown: 1,000 rows stay well under 2 MB
 	maxDays      = 60  // timeline bars
 	chartHeight  = 160
@@ -193,7 +197,8 @@ func Build(in Input) Model {
 	devices, ips, families := map[string]bool{}, map[netip.Addr]bool{}, map[string]bool{}
 	for i, r := range Rollup(in.Hits) {
 		row := Row{Rolled: r, Server: servers[r.IP], ShodanURL: ShodanHostURL(r.IP),
-			DefenderURL: DefenderDeviceURL(r.DeviceID), Status: "new", Anchor: fmt.Sprintf("hit-%d", i+1)}
+			DefenderURL: DefenderDeviceURL(r.DeviceID), Status: "new", Anchor: fmt.Sprintf("hit-%d", i+1),
+			Pivot: kql.PivotFor(r.DeviceID, r.Device, r.IP, r.First), ShowPivot: i < maxPivots}
 		for _, h := range r.Hunts {
 			if f := family(h); f != "" {
 				row.Families = append(row.Families, f)
