@@ -351,12 +351,12 @@ func TestRunDryRunQueriesNothing(t *testing.T) {
 // --catalog-exclude leaves some out; an unknown word says did you mean.
 func TestRunCatalogFlags(t *testing.T) {
 	state, _ := runEnv(t)
-	r := mustCode(t, cli.ExitNoHits, "--state", state, "run", "--dry-run", "--hunt", "DeimosC2",
+	r := mustCode(t, cli.ExitNoHits, "--state", state, "run", "--dry-run", "--out", t.TempDir(), "--hunt", "DeimosC2",
 		"--catalog-include", "Havoc", "--catalog-exclude", "HavocHeader")
 	if !strings.Contains(r.stdout, "DeimosC2") {
 		t.Errorf("the configured hunt is not planned:\n%s", r.stdout)
 	}
-	r = mustCode(t, cli.ExitNoHits, "--state", state, "run", "--dry-run", "--catalog-include", "Havoc", "--catalog-exclude", "HavocHeader")
+	r = mustCode(t, cli.ExitNoHits, "--state", state, "run", "--dry-run", "--out", t.TempDir(), "--catalog-include", "Havoc", "--catalog-exclude", "HavocHeader")
 	if !strings.Contains(r.stdout, "HavocProduct") || strings.Contains(r.stdout, "HavocHeader") || !strings.Contains(r.stdout, "CobaltStrikeJARM") {
 		t.Errorf("catalog picks not planned:\n%s", r.stdout)
 	}
