@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"c2sweep/internal/exclude"
 	"c2sweep/internal/kql"
 	"c2sweep/internal/schema"
 	"c2sweep/internal/source"
@@ -185,6 +186,15 @@ type Config struct {
 	State   State    `yaml:"state" json:"state"`
 	Notify  []Notify `yaml:"notify" json:"notify"`
 	Serve   Serve    `yaml:"serve" json:"serve"`
+	// Exclusions and Exclude are the IPs never swept: published CDN
+	// ranges (on unless cdn: false) and the user's own CIDRs and IPs.
+	Exclusions Exclusions `yaml:"exclusions" json:"exclusions"`
+	Exclude    []string   `yaml:"exclude" json:"exclude,omitempty"`
+}
+
+// Exclusions chooses the published ranges whose IPs the pipeline drops.
+type Exclusions struct {
+	CDN bool `yaml:"cdn" json:"cdn"` // CDNs and shared front ends (default true)
 }
 
 // fileHunt is a hunt as written: nil fields are not set and are inherited
@@ -223,6 +233,8 @@ type fileConfig struct {
 	State        State        `yaml:"state"`
 	Notify       []Notify     `yaml:"notify"`
 	Serve        Serve        `yaml:"serve"`
+	Exclusions   Exclusions   `yaml:"exclusions"`
+	Exclude      []string     `yaml:"exclude"`
 }
 
 func defaultFile() fileConfig {
@@ -238,6 +250,8 @@ func defaultFile() fileConfig {
 		Azure:  Azure{Auth: "auto"},
 		State:  State{IndicatorTTL: DefaultIndicatorTTL},
 		Serve:  Serve{Listen: DefaultListen},
+		// A CDN edge address is every customer's: never sweep it unless asked.
+		Exclusions: Exclusions{CDN: true},
 	}
 }
 
@@ -360,6 +374,8 @@ func (w *walker) build(fc fileConfig) *Config {
 		State:        fc.State,
 		Notify:       fc.Notify,
 		Serve:        fc.Serve,
+		Exclusions:   fc.Exclusions,
+		Exclude:      fc.Exclude,
 	}
 	w.checkDefaults(&cfg.Defaults)
 	cfg.Hunts = w.mergeHunts(fc)
@@ -660,6 +676,12 @@ func UsesSource(hunts []Hunt, kind string) bool {
 }
 
 func (w *walker) checkSections(c *Config) {
+	for i, e := range c.Exclude {
+		p := fmt.Sprintf("exclude[%d]", i)
+		if _, err := exclude.ParseUser([]string{e}); err != nil {
+			w.fail(w.lines[p], p, err.Error(), "write an IP (203.0.113.7) or a network (203.0.113.0/24)")
+		}
+	}
 	if c.Shodan.CreditBudget < 0 {
 		w.fail(w.lines["shodan.credit_budget"], "shodan.credit_budget", "must be 0 (no cap) or more", "")
 	}

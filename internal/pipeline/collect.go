@@ -172,6 +172,11 @@ func (r *run) hunt(ctx context.Context, src source.Source, h config.Hunt, hs *Hu
 			hs.Stale++
 			return nil
 		}
+		if reason, list := r.o.Exclude.lookup(sg.IP); reason != "" {
+			hs.Excluded.add(reason, list)
+			r.s.Totals.Excluded.add(reason, list)
+			return nil
+		}
 		isg := sg.Indicator()
 		isg.Hunt, isg.LastSeen = h.Name, isg.LastSeen.UTC()
 		if isg.Source == "" {

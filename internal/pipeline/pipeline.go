@@ -59,6 +59,9 @@ type Options struct {
 	IndicatorTTL time.Duration
 	Command      string // for the runs table
 	Fingerprint  string
+	// Exclude drops indicators in CDN ranges and the config's exclude:
+	// list before they are stored or swept (nil: none).
+	Exclude *Exclusions
 }
 
 // ErrCannotRun is matched by failures that stop a run before it sweeps
@@ -143,6 +146,9 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 	now := p.Clock.Now().UTC()
 	s := &Summary{Started: now, API: o.API, DryRun: o.DryRun}
 	r := &run{p: p, o: o, s: s, now: now, hunts: map[string]*HuntSummary{}}
+	if o.Exclude != nil && o.Exclude.Stale != nil {
+		s.Warnings = append(s.Warnings, o.Exclude.Stale.Error())
+	}
 	for _, h := range o.Hunts {
 		hs := &HuntSummary{Name: h.Name, Source: h.Source, Query: h.Query, Skipped: indicator.Skips{}}
 		for _, t := range h.Sweep {
@@ -280,6 +286,16 @@ func (r *run) carryOver(ctx context.Context) error {
 			_, held = r.set.Get(ip)
 		}
 		if held {
+			return nil
+		}
+		if reason, list := r.o.Exclude.lookup(ip); reason != "" {
+			// Named by an earlier run, excluded since (a new exclude:
+			// entry, a refreshed snapshot): not swept, and said.
+			if hs, ok := r.hunts[sg.Hunt]; ok && sg.Hunt != hunt {
+				hunt = sg.Hunt
+				hs.Excluded.add(reason, list)
+				r.s.Totals.Excluded.add(reason, list)
+			}
 			return nil
 		}
 		r.set.Add(ip, intern(sg))
