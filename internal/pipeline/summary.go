@@ -34,7 +34,7 @@ type Summary struct {
 	Timing      Timing          `json:"timing"`
 	Errors      []string        `json:"errors,omitempty"`
 	Warnings    []string        `json:"warnings,omitempty"` // said once per run (a stale CDN snapshot)
-	Error       string          `json:"error,omitempty"`    // why the run failed or was interrupted
+	Error       string          `json:"error,omitempty"` // why the run failed or was interrupted
 	// NewHits are the hits first seen by this run (all hits with --all),
 	// suppressed ones excluded.
 	NewHits []indicator.Hit `json:"-"`
@@ -88,36 +88,38 @@ type QuerySummary struct {
 
 // Totals add up a run.
 type Totals struct {
-	Banners         int      `json:"banners"`
-	Skipped         int      `json:"skipped"`
-	Stale           int      `json:"stale_banners"`
-	Excluded        Excluded `json:"excluded"`
-	Indicators      int      `json:"indicators"`
-	Carried         int      `json:"carried_indicators"` // of Indicators, from earlier runs
-	Queries         int      `json:"queries"`
-	QueriesFailed   int      `json:"queries_failed"`
-	QueriesAtRowCap int      `json:"queries_at_row_cap,omitempty"` // failed: a single indicator filled the row cap
-	OverQuota       int      `json:"queries_over_quota,omitempty"` // failed: refused for, or not sent after, the tenant's CPU quota
-	Rows            int      `json:"rows"`
-	Hits            int      `json:"hits"`
-	NewHits         int      `json:"new_hits"`
-	Suppressed      int      `json:"suppressed_hits"`
-	// SuppressedBy counts the suppressed hits by the kind of suppression
-	// that matched (ip, cidr, device, hunt).
-	SuppressedBy    map[string]int `json:"suppressed_by_kind,omitempty"`
-	CreditsUsed     int            `json:"shodan_credits_used"`
-	CreditsLeft     int            `json:"shodan_credits_left"`
-	CreditsKnown    bool           `json:"-"` // /api-info answered: CreditsLeft is real
-	ShodanCalls     int            `json:"shodan_calls"`
-	ShodanThrottled int            `json:"shodan_throttled"`
-	ShodanRetries   int            `json:"shodan_retries"`
-	HuntingCalls    int            `json:"hunting_calls"`
-	Throttled       int            `json:"throttled"`
-	Expired         int            `json:"indicators_expired,omitempty"`
+	Banners         int  `json:"banners"`
+	Skipped         int  `json:"skipped"`
+	Stale           int  `json:"stale_banners"`
+	Indicators      int  `json:"indicators"`
+	Carried         int  `json:"carried_indicators"` // of Indicators, from earlier runs
+	Queries         int  `json:"queries"`
+	QueriesFailed   int  `json:"queries_failed"`
+	QueriesAtRowCap int  `json:"queries_at_row_cap,omitempty"` // failed: a single indicator filled the row cap
+	OverQuota       int  `json:"queries_over_quota,omitempty"` // failed: refused for, or not sent after, the tenant's CPU quota
+	Rows            int  `json:"rows"`
+	Hits            int  `json:"hits"`
+	NewHits         int  `json:"new_hits"`
+	Suppressed      int  `json:"suppressed_hits"`
+	CreditsUsed     int  `json:"shodan_credits_used"`
+	CreditsLeft     int  `json:"shodan_credits_left"`
+	CreditsKnown    bool `json:"-"` // /api-info answered: CreditsLeft is real
+	ShodanCalls     int  `json:"shodan_calls"`
+	ShodanThrottled int  `json:"shodan_throttled"`
+	ShodanRetries   int  `json:"shodan_retries"`
+	HuntingCalls    int  `json:"hunting_calls"`
+	Throttled       int  `json:"throttled"`
+	Expired         int  `json:"indicators_expired,omitempty"`
 	// Sources adds up the hunts of each source kind.
 	Sources        map[string]*SourceTotals `json:"sources,omitempty"`
 	Alerted        int                      `json:"alerts_delivered,omitempty"`
 	AlertedEarlier int                      `json:"alerts_delivered_from_earlier_runs,omitempty"` // of Alerted: hits earlier runs stored but could not deliver
+
+	// Excluded counts the indicators not swept for the exclusions.
+	Excluded Excluded `json:"excluded"`
+	// SuppressedBy counts the suppressed hits by the kind of suppression
+	// that matched (ip, cidr, device, hunt).
+	SuppressedBy map[string]int `json:"suppressed_by_kind,omitempty"`
 }
 
 // SourceTotals add up the hunts of one source kind.
