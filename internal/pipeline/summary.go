@@ -34,7 +34,7 @@ type Summary struct {
 	Timing      Timing          `json:"timing"`
 	Errors      []string        `json:"errors,omitempty"`
 	Warnings    []string        `json:"warnings,omitempty"` // said once per run (a stale CDN snapshot)
-	Error       string          `json:"error,omitempty"` // why the run failed or was interrupted
+	Error       string          `json:"error,omitempty"`    // why the run failed or was interrupted
 	// NewHits are the hits first seen by this run (all hits with --all),
 	// suppressed ones excluded.
 	NewHits []indicator.Hit `json:"-"`
