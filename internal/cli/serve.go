@@ -129,6 +129,8 @@ func observe(m *daemon.Metrics, s *pipeline.Summary) {
 	m.Add(daemon.MetricAPICalls, float64(t.HuntingCalls), s.API)
 	m.Add(daemon.MetricThrottled, float64(t.Throttled), s.API)
 	m.Hits(t.Hits, t.NewHits)
+	m.Add(daemon.MetricExcluded, float64(t.Excluded.CDN), pipeline.ExcludedCDN)
+	m.Add(daemon.MetricExcluded, float64(t.Excluded.Config), pipeline.ExcludedConfig)
 	m.Indicators(t.Indicators)
 	if t.CreditsKnown {
 		m.ShodanCredits(t.CreditsLeft)

@@ -14,16 +14,14 @@ import (
 // current snapshot (unless the config turns them off) and the config's
 // own exclude: list. A nil *Exclusions excludes nothing.
 type Exclusions struct {
-	set *exclude.Set
-	// Stale is the snapshot's age warning, said once per run; nil when
-	// the snapshot is fresh or CDN ranges are not used.
-	Stale *exclude.StaleWarning
+	set  *exclude.Set
+	snap *exclude.Snapshot // nil: CDN ranges not used
 }
 
 // LoadExclusions builds the exclusions of cfg: the snapshot that
 // `c2sweep exclusions update` wrote to dir when there is one, else the
 // embedded one. `run`, `collect` and `serve` all build them here.
-func LoadExclusions(cfg *config.Config, dir string, now time.Time) (*Exclusions, error) {
+func LoadExclusions(cfg *config.Config, dir string) (*Exclusions, error) {
 	user, err := exclude.ParseUser(cfg.Exclude)
 	if err != nil {
 		return nil, err // config.Load has said where; this is a config built in code
@@ -35,11 +33,19 @@ func LoadExclusions(cfg *config.Config, dir string, now time.Time) (*Exclusions,
 		if err != nil {
 			return nil, err
 		}
-		lists = snap.Lists
-		e.Stale = snap.Stale(now)
+		lists, e.snap = snap.Lists, snap
 	}
 	e.set = exclude.NewSet(lists, user)
 	return e, nil
+}
+
+// stale is the snapshot's age warning at now, said once per run; nil when
+// the snapshot is fresh or CDN ranges are not used.
+func (e *Exclusions) stale(now time.Time) *exclude.StaleWarning {
+	if e == nil || e.snap == nil {
+		return nil
+	}
+	return e.snap.Stale(now)
 }
 
 // Reasons an indicator is excluded, as summary.json and /metrics name them.

@@ -146,8 +146,8 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 	now := p.Clock.Now().UTC()
 	s := &Summary{Started: now, API: o.API, DryRun: o.DryRun}
 	r := &run{p: p, o: o, s: s, now: now, hunts: map[string]*HuntSummary{}}
-	if o.Exclude != nil && o.Exclude.Stale != nil {
-		s.Warnings = append(s.Warnings, o.Exclude.Stale.Error())
+	if w := o.Exclude.stale(now); w != nil {
+		s.Warnings = append(s.Warnings, w.Error())
 	}
 	for _, h := range o.Hunts {
 		hs := &HuntSummary{Name: h.Name, Source: h.Source, Query: h.Query, Skipped: indicator.Skips{}}
@@ -422,6 +422,9 @@ func (p *Pipeline) Collect(ctx context.Context, o Options) (*Summary, []*indicat
 	now := p.Clock.Now().UTC()
 	s := &Summary{Started: now, API: o.API}
 	r := &run{p: p, o: o, s: s, now: now, hunts: map[string]*HuntSummary{}}
+	if w := o.Exclude.stale(now); w != nil {
+		s.Warnings = append(s.Warnings, w.Error())
+	}
 	for _, h := range o.Hunts {
 		hs := &HuntSummary{Name: h.Name, Source: h.Source, Query: h.Query, Skipped: indicator.Skips{}}
 		s.Hunts = append(s.Hunts, hs)
