@@ -2,7 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"maps"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,7 +143,35 @@ func (c *HitsCmd) Run(g *Globals) error {
 	if c.RunID != 0 {
 		empty = strings.Join(append([]string{"no new hits in run " + strconv.FormatInt(c.RunID, 10)}, what...), " ")
 	}
-	return writeList(g, c.OutputFlags, c.ZoneFlag, list[store.StoredHit]{cols: hitColumns, items: hits, empty: textsafe.Terminal(empty), note: note})
+	if err := writeList(g, c.OutputFlags, c.ZoneFlag, list[store.StoredHit]{cols: hitColumns, items: hits, empty: textsafe.Terminal(empty), note: note}); err != nil {
+		return err
+	}
+	writeSuppressedCount(g, hits)
+	return nil
+}
+
+// writeSuppressedCount says under the list how many of its hits a
+// suppression matched, by kind: they are listed but never alerted, and a
+// reader must not miss that.
+func writeSuppressedCount(g *Globals, hits []store.StoredHit) {
+	byKind := map[string]int{}
+	n := 0
+	for _, h := range hits {
+		if h.Suppressed == "" {
+			continue
+		}
+		kind, _, _ := strings.Cut(h.Suppressed, " ") // "kind value: reason"
+		byKind[kind]++
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(byKind)) {
+		parts = append(parts, fmt.Sprintf("%d %s", byKind[k], k))
+	}
+	fmt.Fprintf(g.stderr, "%d of these %d hits suppressed (%s): stored, never alerted\n", n, len(hits), strings.Join(parts, ", "))
 }
 
 // hitColumns are the columns of a hit in tables and CSV; JSON has all its
