@@ -173,8 +173,7 @@ func (r *run) hunt(ctx context.Context, src source.Source, h config.Hunt, hs *Hu
 			return nil
 		}
 		if reason, list := r.o.Exclude.lookup(sg.IP); reason != "" {
-			hs.Excluded.add(reason, list)
-			r.s.Totals.Excluded.add(reason, list)
+			r.exclude(h.Name, sg.IP, reason, list)
 			return nil
 		}
 		isg := sg.Indicator()

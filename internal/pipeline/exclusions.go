@@ -109,3 +109,33 @@ func (x Excluded) describe() string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// exclude counts ip as excluded for hunt, once per hunt and run; the
+// totals count each address once.
+func (r *run) exclude(hunt string, ip netip.Addr, reason, list string) {
+	hs, ok := r.hunts[hunt]
+	if !ok {
+		return
+	}
+	if r.excluded == nil {
+		r.excluded = map[string]map[netip.Addr]bool{}
+	}
+	if r.excluded[hunt][ip] {
+		return
+	}
+	first := true
+	for _, ips := range r.excluded {
+		if ips[ip] {
+			first = false
+			break
+		}
+	}
+	if r.excluded[hunt] == nil {
+		r.excluded[hunt] = map[netip.Addr]bool{}
+	}
+	r.excluded[hunt][ip] = true
+	hs.Excluded.add(reason, list)
+	if first {
+		r.s.Totals.Excluded.add(reason, list)
+	}
+}

@@ -223,6 +223,9 @@ type run struct {
 	set   indicator.Set
 	hunts map[string]*HuntSummary
 	out   *outputs
+	// excluded are the IPs each hunt had excluded: an address is counted
+	// once per hunt however many banners name it.
+	excluded map[string]map[netip.Addr]bool
 	// huntsFailed counts hunts whose Shodan stage failed.
 	huntsFailed int
 	outFailed   bool // a result file could not be written (said once)
@@ -291,11 +294,7 @@ func (r *run) carryOver(ctx context.Context) error {
 		if reason, list := r.o.Exclude.lookup(ip); reason != "" {
 			// Named by an earlier run, excluded since (a new exclude:
 			// entry, a refreshed snapshot): not swept, and said.
-			if hs, ok := r.hunts[sg.Hunt]; ok && sg.Hunt != hunt {
-				hunt = sg.Hunt
-				hs.Excluded.add(reason, list)
-				r.s.Totals.Excluded.add(reason, list)
-			}
+			r.exclude(sg.Hunt, ip, reason, list)
 			return nil
 		}
 		r.set.Add(ip, intern(sg))

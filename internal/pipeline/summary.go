@@ -115,7 +115,8 @@ type Totals struct {
 	Alerted        int                      `json:"alerts_delivered,omitempty"`
 	AlertedEarlier int                      `json:"alerts_delivered_from_earlier_runs,omitempty"` // of Alerted: hits earlier runs stored but could not deliver
 
-	// Excluded counts the indicators not swept for the exclusions.
+	// Excluded counts the addresses not swept for the exclusions, each
+	// once however many hunts named it.
 	Excluded Excluded `json:"excluded"`
 	// SuppressedBy counts the suppressed hits by the kind of suppression
 	// that matched (ip, cidr, device, hunt).
