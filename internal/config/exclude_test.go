@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -27,5 +29,34 @@ func TestExcludeEntriesStrict(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not say %q", msg, want)
 		}
+	}
+}
+
+// The README's exclusions example is copied by people: it loads as it is.
+func TestReadmeExclusionsExampleLoads(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "### False positives: CDN ranges, your allowlist, suppressions")
+	if !ok {
+		t.Fatal("README has no false-positives section")
+	}
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no yaml block in the false-positives section")
+	}
+	cfg, warns, err := Parse("c2sweep.yaml", []byte(block))
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("README example: %v %v\n%s", err, warns, block)
+	}
+	if !cfg.Exclusions.CDN || len(cfg.Exclude) != 2 {
+		t.Errorf("README example: exclusions %+v, exclude %v", cfg.Exclusions, cfg.Exclude)
+	}
+	// The error the comment promises.
+	bad := strings.Replace(block, "198.51.100.0/24", "198.51.100.7/24", 1)
+	if _, _, err := Parse("c2sweep.yaml", []byte(bad)); err == nil || !strings.Contains(err.Error(), "198.51.100.0/24") {
+		t.Errorf("host bits: %v", err)
 	}
 }
