@@ -18,6 +18,7 @@ import (
 	"c2sweep/internal/exclude"
 	"c2sweep/internal/lab"
 	"c2sweep/internal/pipeline"
+	"c2sweep/internal/store"
 )
 
 // cdnFamilies are catalog families the lab hides behind CDNs.
@@ -277,5 +278,57 @@ func TestRefreshedSnapshotUsedAndStaleWarned(t *testing.T) {
 	s = ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph", DryRun: true, Exclude: loadExclusions(t, cfg, filepath.Join(t.TempDir(), "none"))})
 	if len(s.Warnings) != 0 || s.Totals.Excluded.Lists["labcdn"] != 0 || s.Totals.Excluded.CDN == 0 {
 		t.Errorf("embedded snapshot: warnings %q, excluded %+v", s.Warnings, s.Totals.Excluded)
+	}
+}
+
+// Suppressed hits are counted in the summary by the kind of suppression
+// that matched, and said in the text summary.
+func TestSuppressedHitsCountedByKind(t *testing.T) {
+	now := time.Now().UTC()
+	l := ptStartLab(t, lab.Options{World: lab.WorldConfig{Seed: 3, Now: now}})
+	hunts := ptHunts()
+	tr := truthAt(t, l.World, hunts, now)
+	all := tr.allHits()
+	var ip netip.Addr
+	var hunt string
+	for _, w := range all {
+		if len(w.Hunts) == 1 && !ip.IsValid() {
+			ip = w.E.IP.Unmap()
+		}
+	}
+	for _, w := range all {
+		if w.E.IP.Unmap() != ip && len(w.Hunts) == 1 && hunt == "" {
+			hunt = w.Hunts[0]
+		}
+	}
+	if !ip.IsValid() || hunt == "" {
+		t.Fatal("precondition: no hit to suppress")
+	}
+	want := map[string]int{}
+	for _, w := range all {
+		switch {
+		case w.E.IP.Unmap() == ip:
+			want["ip"]++
+		case slices.Equal(w.Hunts, []string{hunt}):
+			want["hunt"]++
+		}
+	}
+	st := ptTempStore(t)
+	ctx := context.Background()
+	for _, sp := range []store.Suppression{{Kind: "ip", Value: ip.String(), Reason: "a test"}, {Kind: "hunt", Value: hunt, Reason: "a test"}} {
+		sp.Created = now
+		if _, err := st.Suppress(ctx, sp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: st}
+	s := ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph"})
+	if !maps.Equal(s.Totals.SuppressedBy, want) || s.Totals.Suppressed != want["ip"]+want["hunt"] {
+		t.Errorf("suppressed %d by kind %v, want %v", s.Totals.Suppressed, s.Totals.SuppressedBy, want)
+	}
+	var text strings.Builder
+	s.WriteText(&text, true)
+	if !strings.Contains(text.String(), fmt.Sprintf(", %d suppressed (", s.Totals.Suppressed)) {
+		t.Errorf("text summary does not count the suppressed hits by kind:\n%s", text.String())
 	}
 }
