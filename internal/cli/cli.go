@@ -48,7 +48,7 @@ type CLI struct {
 	Run        RunCmd        `cmd:"" help:"Run the hunts and sweep Defender telemetry for their servers."`
 	Collect    CollectCmd    `cmd:"" help:"Run the sources only and print the fresh indicators (a blocklist)."`
 	Demo       DemoCmd       `cmd:"" help:"Sweep a local lab world end to end: no accounts needed."`
-	Hunts      HuntsCmd      `cmd:"" help:"List the effective hunts."`
+	Hunts      HuntsCmd      `cmd:"" help:"List the hunt catalog and what the config selects."`
 	Init       InitCmd       `cmd:"" help:"Write a commented starter config."`
 	Hits       HitsCmd       `cmd:"" help:"Show hits remembered in the state database."`
 	Runs       RunsCmd       `cmd:"" help:"Show recent runs."`
@@ -57,6 +57,7 @@ type CLI struct {
 	Suppress   SuppressCmd   `cmd:"" help:"Mark an IP, CIDR, device or hunt as benign."`
 	Unsuppress UnsuppressCmd `cmd:"" help:"Remove a suppression."`
 	Export     ExportCmd     `cmd:"" help:"Export C2 servers and sightings for other tools (STIX 2.1)."`
+	Exclusions ExclusionsCmd `cmd:"" help:"Check IPs against the CDN ranges c2sweep does not sweep, or refresh them."`
 	Serve      ServeCmd      `cmd:"" help:"Run sweeps on a schedule, with /healthz and /metrics."`
 	Lab        LabCmd        `cmd:"" help:"Serve emulated Shodan, Entra ID and Defender APIs on loopback."`
 	Version    VersionCmd    `cmd:"" help:"Print the version."`

@@ -67,7 +67,7 @@ func TestHuntsListsBuiltins(t *testing.T) {
 		"EmpireC2":                `product:"Empire C2"`,
 		"DeimosC2":                "http.html_hash:-14029177",
 	}
-	r := mustCode(t, 0, "hunts")
+	r := mustCode(t, 0, "hunts", "--config-only")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) != 1+len(builtins) {
 		t.Fatalf("want a header and %d hunts:\n%s", len(builtins), r.stdout)
@@ -88,7 +88,7 @@ func TestHuntsListsBuiltins(t *testing.T) {
 		}
 	}
 
-	r = mustCode(t, 0, "hunts", "--json")
+	r = mustCode(t, 0, "hunts", "--config-only", "--json")
 	var hunts []config.Hunt
 	if err := json.Unmarshal([]byte(r.stdout), &hunts); err != nil {
 		t.Fatalf("hunts --json: %v\n%s", err, r.stdout)
@@ -105,7 +105,7 @@ func TestHuntsListsBuiltins(t *testing.T) {
 	// A config changes what is listed.
 	path := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(path, []byte("hunts:\n  - name: PoshC2\n    enabled: false\n  - name: SliverJARM\n    query: 'ssl.jarm:\"00000000000000000041d00000041d9535d5979f591ae8e547c5e5743e5b64\"'\n"), 0o600)
-	r = mustCode(t, 0, "--config", path, "hunts")
+	r = mustCode(t, 0, "--config", path, "hunts", "--config-only")
 	if !regexp.MustCompile(`(?m)^PoshC2\s+no\s`).MatchString(r.stdout) || !regexp.MustCompile(`(?m)^SliverJARM\s+yes\s.*c\.yaml:4`).MatchString(r.stdout) {
 		t.Errorf("hunts with a config:\n%s", r.stdout)
 	}

@@ -110,7 +110,7 @@ func emptyState(t *testing.T) string {
 }
 
 // listings are the listing commands, with the flags that list everything.
-var listings = [][]string{{"hits", "--all"}, {"runs"}, {"indicators"}, {"hunts"}, {"unsuppress", "--list"}}
+var listings = [][]string{{"hits", "--all"}, {"runs"}, {"indicators"}, {"hunts"}, {"hunts", "--config-only"}, {"unsuppress", "--list"}}
 
 func TestListingsTakeTheSameFormatFlags(t *testing.T) {
 	isolate(t)
@@ -167,7 +167,7 @@ func TestEmptyListingsAreEmptyArrays(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("builtin_hunts: false\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r := c2sweep(t, "--config", cfg, "hunts", "--json"); r.code == 0 && r.stdout != "[]\n" {
+	if r := c2sweep(t, "--config", cfg, "hunts", "--config-only", "--json"); r.code == 0 && r.stdout != "[]\n" {
 		t.Errorf("hunts --json without hunts: %q, want []", r.stdout)
 	}
 }

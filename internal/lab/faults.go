@@ -32,7 +32,9 @@ type Faults struct {
 	// ShodanTotal, when set, replaces the total of every search answer.
 	ShodanTotal *int
 	ShodanLoop  bool
-	Only        string
+	// CDNEmpty names the CDN range list served emptied ("all": every one).
+	CDNEmpty string
+	Only     string
 }
 
 // CPUQuotaMessage is the refusal of the cpuquota fault: the services'
@@ -93,6 +95,15 @@ var FaultKeys = []FaultKey{
 			}
 			return
 		}},
+	{"cdnempty", "LIST", "CDN ranges: serve LIST (cloudflare, fastly, amazon-cloudfront, akamai, azure-frontdoor, google-services, or all) with no prefixes, in its usual format",
+		func(f *Faults, v string) error {
+			switch v {
+			case "all", "cloudflare", "fastly", "amazon-cloudfront", "akamai", "azure-frontdoor", "google-services":
+				f.CDNEmpty = v
+				return nil
+			}
+			return fmt.Errorf("unknown CDN list %q (cloudflare, fastly, amazon-cloudfront, akamai, azure-frontdoor, google-services, all)", v)
+		}},
 	{"only", "S", "restrict 5xx, drop, latency, hang, trickle, huge, cpuquota and echo to one service (shodan, entra, graph, mde, threatfox, feodo, feed)",
 		func(f *Faults, v string) error {
 			switch v {
@@ -100,7 +111,7 @@ var FaultKeys = []FaultKey{
 				f.Only = v
 				return nil
 			}
-			return fmt.Errorf("unknown service %q (shodan, entra, graph, mde)", v)
+			return fmt.Errorf("unknown service %q (shodan, entra, graph, mde, threatfox, feodo, feed)", v)
 		}},
 }
 

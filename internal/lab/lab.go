@@ -279,6 +279,7 @@ func (l *Lab) Env() map[string]string {
 		"ABUSECH_AUTH_KEY":     l.Creds.AbuseCHKey,
 		"THREATFOX_API_URL":    l.URL + ThreatFoxPath,
 		"FEODO_URL":            l.URL + FeodoPath,
+		"C2SWEEP_RANGES_BASE":  l.URL, // exclusions update fetches the CDN lists here
 	}
 }
 

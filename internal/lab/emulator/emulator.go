@@ -11,6 +11,7 @@ import (
 	"context"
 
 	"c2sweep/internal/lab"
+	"c2sweep/internal/lab/cdnlab"
 	"c2sweep/internal/lab/entralab"
 	"c2sweep/internal/lab/feedlab"
 	"c2sweep/internal/lab/feodolab"
@@ -52,5 +53,9 @@ func Services(l *lab.Lab) ([]lab.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []lab.Service{shodan, entra, hunting, threatfox, feodo, feeds}, nil
+	cdn, err := cdnlab.New(l)
+	if err != nil {
+		return nil, err
+	}
+	return []lab.Service{shodan, entra, hunting, threatfox, feodo, feeds, cdn}, nil
 }
