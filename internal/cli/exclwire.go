@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"path/filepath"
-
 	"c2sweep/internal/config"
 	"c2sweep/internal/pipeline"
 )
@@ -16,18 +14,4 @@ func (g *Globals) exclusions(cfg *config.Config) (*pipeline.Exclusions, error) {
 		return nil, err
 	}
 	return pipeline.LoadExclusions(cfg, dir)
-}
-
-// rangesDir is where `exclusions update` writes the refreshed ranges:
-// dir, else ranges/ beside the state database. The same function as on
-// the exclusions branch; one copy goes at merge.
-func (g *Globals) rangesDir(dir string, cfg *config.Config) (string, error) {
-	if dir != "" {
-		return dir, nil
-	}
-	p, err := g.statePath(cfg)
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(filepath.Dir(p), "ranges"), nil
 }
