@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"c2sweep/internal/catalog"
+	"c2sweep/internal/clock"
 	"c2sweep/internal/config"
 	"c2sweep/internal/exclude"
 	"c2sweep/internal/lab"
@@ -89,7 +90,9 @@ func loadExclusions(t *testing.T, cfg *config.Config, dir string) *pipeline.Excl
 func TestCDNServersExcludedAndCounted(t *testing.T) {
 	now := time.Now().UTC()
 	l := ptStartLab(t, lab.Options{World: lab.WorldConfig{Seed: 9, Now: now}})
-	cfg := catalogConfig(t, cdnFamilies, "")
+	// Mythic's lab servers are rented: they are swept.
+	families := append([]string{"Mythic"}, cdnFamilies...)
+	cfg := catalogConfig(t, families, "")
 	if !cfg.Exclusions.CDN {
 		t.Fatal("exclusions.cdn is not on by default")
 	}
@@ -130,12 +133,19 @@ func TestCDNServersExcludedAndCounted(t *testing.T) {
 	if got, wantN := s.Totals.Indicators, len(tr.allIPs())-len(excluded); got != wantN {
 		t.Errorf("%d indicators, want %d", got, wantN)
 	}
+	named := false
 	for _, q := range s.Queries {
 		for ip := range excluded {
 			if strings.Contains(q.Text, `"`+ip.String()+`"`) {
 				t.Errorf("query to %s names the CDN address %s", q.Target, ip)
 			}
 		}
+		for _, ip := range tr.allIPs() {
+			named = named || !excluded[ip] && strings.Contains(q.Text, `"`+ip.String()+`"`)
+		}
+	}
+	if !named {
+		t.Error("no query names the servers outside CDNs: the check above proves nothing")
 	}
 	data, err := os.ReadFile(filepath.Join(out, "summary.json"))
 	if err != nil {
@@ -164,7 +174,7 @@ func TestCDNServersExcludedAndCounted(t *testing.T) {
 	}
 
 	// cdn: false keeps them, through collect.
-	off := catalogConfig(t, cdnFamilies, "exclusions: {cdn: false}\n")
+	off := catalogConfig(t, families, "exclusions: {cdn: false}\n")
 	s2, inds, err := p.Collect(context.Background(), pipeline.Options{Hunts: off.EnabledHunts(), Exclude: loadExclusions(t, off, "")})
 	if err != nil {
 		t.Fatal(err)
@@ -330,5 +340,57 @@ func TestSuppressedHitsCountedByKind(t *testing.T) {
 	s.WriteText(&text, true)
 	if !strings.Contains(text.String(), fmt.Sprintf(", %d suppressed (", s.Totals.Suppressed)) {
 		t.Errorf("text summary does not count the suppressed hits by kind:\n%s", text.String())
+	}
+}
+
+// An indicator an earlier run stored and this run would carry over is not
+// swept once the config excludes it, and it is counted for its hunt.
+func TestCarriedIndicatorExcluded(t *testing.T) {
+	l := ptStartLab(t, lab.Options{})
+	clk := clock.NewFake(time.Now().UTC())
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: ptTempStore(t), Clock: clk}
+	hunts := ptHunts()
+	o := pipeline.Options{Hunts: hunts, API: "graph", IndicatorTTL: 30 * 24 * time.Hour}
+	ptRun(t, p, o)
+	tr := truthAt(t, l.World, hunts, clk.Now())
+	var carried netip.Addr
+	for _, ip := range sortedAddrs(tr.fresh["DeimosC2"]) {
+		if len(tr.huntsOf(ip, hunts[0].Sweep[0])) == 1 {
+			carried = ip
+			break
+		}
+	}
+	if !carried.IsValid() {
+		t.Fatal("precondition: no Deimos server named by Deimos alone")
+	}
+	// Shodan stops showing the Deimos servers; the config excludes one.
+	o.Hunts = slices.Clone(hunts)
+	for i := range o.Hunts {
+		if o.Hunts[i].Name == "DeimosC2" {
+			o.Hunts[i].Query = `product:"no such product anywhere"`
+		}
+	}
+	cfg, _, err := config.Parse("c2sweep.yaml", []byte("exclude: ["+carried.String()+"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Exclude, o.DryRun = loadExclusions(t, cfg, ""), true
+	clk.Advance(time.Hour)
+	s := ptRun(t, p, o)
+	hs := huntSummary(t, s, "DeimosC2")
+	if hs.Excluded.Config != 1 || hs.Carried != len(tr.fresh["DeimosC2"])-1 || s.Totals.Excluded.Config != 1 {
+		t.Errorf("DeimosC2 %+v carried %d, totals %+v; want 1 excluded and the other %d carried", hs.Excluded, hs.Carried, s.Totals.Excluded, len(tr.fresh["DeimosC2"])-1)
+	}
+	named := false
+	for _, q := range s.Queries {
+		if strings.Contains(q.Text, `"`+carried.String()+`"`) {
+			t.Errorf("query to %s names the excluded %s", q.Target, carried)
+		}
+		for ip := range tr.fresh["DeimosC2"] {
+			named = named || ip != carried && strings.Contains(q.Text, `"`+ip.String()+`"`)
+		}
+	}
+	if !named {
+		t.Error("no query names the other carried Deimos servers: the check above proves nothing")
 	}
 }
