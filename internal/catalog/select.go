@@ -26,6 +26,21 @@ func (e *SelectorError) Error() string {
 
 func (e *SelectorError) Unwrap() error { return ErrUnknownSelector }
 
+func init() {
+	// A config's catalog: picks are expanded by the built-in catalog.
+	config.Selector = func(include, exclude []string) ([]config.Hunt, error) {
+		hs, err := Builtin().Select(include, exclude)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]config.Hunt, len(hs))
+		for i, h := range hs {
+			out[i] = config.Hunt{Name: h.Name, Query: h.Query, Origin: "catalog (" + h.Family + ", " + string(h.Kind) + ")"}
+		}
+		return out, nil
+	}
+}
+
 // Select returns the hunts that match any include word and no exclude word,
 // in catalog order. A word is a kind (c2, rat, stealer, botnet, tooling), a
 // family or a hunt name, case-insensitively; "all" matches every hunt. No

@@ -52,7 +52,7 @@ type CLI struct {
 	Init       InitCmd       `cmd:"" help:"Write a commented starter config."`
 	Hits       HitsCmd       `cmd:"" help:"Show hits remembered in the state database."`
 	Runs       RunsCmd       `cmd:"" help:"Show recent runs."`
-	Indicators IndicatorsCmd `cmd:"" help:"Show what is being swept and why."`
+	Indicators IndicatorsCmd `cmd:"" help:"Show what is being swept and why, or push it to Defender."`
 	Report     ReportCmd     `cmd:"" help:"Write an HTML report of a run's hits for a person to read."`
 	Suppress   SuppressCmd   `cmd:"" help:"Mark an IP, CIDR, device or hunt as benign."`
 	Unsuppress UnsuppressCmd `cmd:"" help:"Remove a suppression."`
@@ -74,7 +74,7 @@ Examples:
   c2sweep demo                          # try it against a local lab, no accounts
   c2sweep init > c2sweep.yaml           # a commented starter config
   c2sweep run                           # sweep with the built-in hunts
-  c2sweep run --dry-run                 # print the KQL, query nothing in Defender
+  c2sweep run --dry-run                 # print the Shodan credit plan; spend nothing
   c2sweep collect > blocklist.txt       # the sources' fresh IPs only, no Defender
   c2sweep hits                          # the new hits of the latest run
   c2sweep hits --since 7d --json        # every hit with an event this week

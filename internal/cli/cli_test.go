@@ -25,8 +25,10 @@ func TestInit(t *testing.T) {
 	if len(warnings) > 0 {
 		t.Errorf("init output loads with warnings: %q", warnings)
 	}
-	if got := len(cfg.EnabledHunts()); got != 5 {
-		t.Errorf("init output enables %d hunts, want the 5 built-ins", got)
+	// The 5 built-ins, then the catalog's default picks.
+	hunts := cfg.EnabledHunts()
+	if len(hunts) <= 5 || hunts[4].Name != "DeimosC2" || !strings.HasPrefix(hunts[5].Origin, "catalog") {
+		t.Errorf("init output enables %d hunts, want the 5 built-ins and catalog picks", len(hunts))
 	}
 
 	dir := t.TempDir()

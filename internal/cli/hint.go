@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"c2sweep/internal/config"
+	"c2sweep/internal/defender"
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/retry"
@@ -46,6 +47,10 @@ func withHint(err error, hint string) error {
 const credentialsHint = "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret or certificate; the app needs " +
 	"ThreatHunting.Read.All (--api graph) or AdvancedQuery.Read.All (--api mde), with admin consent"
 
+// pushCredentialsHint is the hint of a refused sign-in of indicators push.
+const pushCredentialsHint = "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret or certificate; indicators push needs " +
+	"the application permission " + defender.Permission + ", with admin consent"
+
 // Hints of a failed query, also said under a run's summary.
 const (
 	overQuotaHint = "the tenant has spent its advanced-hunting CPU quota for this cycle: no more queries were sent; " +
@@ -79,10 +84,18 @@ func explain(err error) (msg, hint string) {
 		ae *hunting.AccessError
 		oe *pipeline.OutDirError
 		ce *shodansource.CreditsError
+		ds *defender.SignInError
 	)
 	switch {
 	case errors.As(err, &h):
 		hint = h.hint
+	case errors.As(err, &ds):
+		hint = pushCredentialsHint
+		if errors.As(err, &se) {
+			if sh := signInHint(se); sh != credentialsHint {
+				hint = sh
+			}
+		}
 	case errors.As(err, &se):
 		hint = signInHint(se)
 	case errors.As(err, &re):
@@ -93,6 +106,9 @@ func explain(err error) (msg, hint string) {
 		hint = "wait for it to finish, or use --wait, or give this run its own --state FILE"
 	case errors.As(err, &ae) && ae.Status == 403:
 		hint = "grant the app registration the application permission " + ae.Permission + ", with admin consent"
+	case errors.As(err, &ae) && ae.API == "defender":
+		hint = "the Defender API refused a fresh token: it needs a token for https://api.securitycenter.microsoft.com with " +
+			ae.Permission + "; check --api-url (C2SWEEP_DEFENDER_API_URL) and the tenant"
 	case errors.As(err, &ae):
 		hint = "the API refused a fresh token: check that --api and --api-url name the service the token is for, and the tenant"
 	case errors.As(err, &oe):

@@ -19,6 +19,8 @@ type HuntsCmd struct {
 	Name        string `help:"Only hunts whose name contains TEXT (any case)." placeholder:"TEXT"`
 	ConfigOnly  bool   `help:"List the hunts the config runs (with their settings) instead of the catalog."`
 	OutputFlags `embed:""`
+	Health      bool `help:"Each hunt's health from the state: its last runs, last results, hits and verdict."`
+	Runs        int  `help:"With --health: how many runs to show." default:"14" placeholder:"N"`
 }
 
 func (c *HuntsCmd) Help() string {
@@ -30,10 +32,14 @@ Examples:
   c2sweep hunts --family Sliver
   c2sweep hunts --kind stealer --json
   c2sweep hunts --name jarm --format csv
-  c2sweep --config c2sweep.yaml hunts --config-only`
+  c2sweep --config c2sweep.yaml hunts --config-only
+  c2sweep hunts --health`
 }
 
 func (c *HuntsCmd) Run(g *Globals) error {
+	if c.Health {
+		return c.runHealth(g)
+	}
 	if _, err := c.OutputFlags.format(); err != nil {
 		return err
 	}

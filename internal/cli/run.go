@@ -16,7 +16,7 @@ type RunCmd struct {
 	SweepFlags
 	Out    string `help:"Results directory: each run writes DIR/<run time>/ (default ./c2sweep-results), as 'serve --out' does." type:"path" placeholder:"DIR"`
 	JSON   bool   `help:"Print the summary as JSON instead of text."`
-	DryRun bool   `help:"Do everything except calling the hunting API; print each KQL query."`
+	DryRun bool   `help:"Count the Shodan hunts (free) and print the credit plan; fetch no page, spend no credit, query nothing in Defender."`
 }
 
 func (c *RunCmd) Help() string {
@@ -96,7 +96,7 @@ func (g *Globals) sweep(cfg *config.Config, f *SweepFlags, httpClient *http.Clie
 // printHints says what to do next, on stderr so stdout stays parseable.
 func printHints(g *Globals, s *pipeline.Summary) {
 	if s.DryRun {
-		printHint(g.stderr, "nothing was sent to Defender (Shodan credits were spent); run without --dry-run to sweep")
+		printHint(g.stderr, "nothing was fetched or sent to Defender and no Shodan credit was spent; run without --dry-run to sweep")
 		return
 	}
 	if s.Totals.NewHits > 0 {

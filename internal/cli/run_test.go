@@ -5,6 +5,7 @@ package cli_test
 // uses the default interval), so each run names the hunts it needs.
 
 import (
+	"c2sweep/internal/lab/shodanlab"
 	"encoding/csv"
 	"encoding/json"
 	"maps"
@@ -311,10 +312,13 @@ func TestRunCannotRun(t *testing.T) {
 	})
 }
 
+// --dry-run counts the hunt (free) and prints the credit plan: the lab's
+// credit balance is unchanged, no search page is read, Defender is not
+// asked, and nothing is recorded.
 func TestRunDryRunQueriesNothing(t *testing.T) {
 	state, out := runEnv(t)
 	l := shared(t)
-	before := l.Calls()
+	before, credits := l.Calls(), shodanlab.Credits(l)
 	r := mustCode(t, cli.ExitNoHits, "--state", state, "run", "--dry-run", "--hunt", "DeimosC2", "--out", out)
 	after := l.Calls()
 	for _, svc := range []string{"entra", "graph", "mde"} {
@@ -322,22 +326,18 @@ func TestRunDryRunQueriesNothing(t *testing.T) {
 			t.Errorf("dry run called %s: %d -> %d", svc, before[svc], after[svc])
 		}
 	}
-	if after["shodan"] <= before["shodan"] {
-		t.Errorf("dry run did not run the hunt against Shodan")
+	if got := shodanlab.Credits(l); got != credits {
+		t.Errorf("dry run spent %d Shodan credits", credits-got)
 	}
-	if !regexp.MustCompile(`DeviceNetworkEvents\s*\n?\s*\|\s*where`).MatchString(r.stdout) || !strings.Contains(r.stdout, "RemoteIP") {
-		t.Errorf("dry run does not print the KQL:\n%s", r.stdout)
+	if !regexp.MustCompile(`Shodan credit plan: 1 of \d+ credits allowed`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`DeimosC2\s+\d+\s+1\s+1\s+1`).MatchString(r.stdout) {
+		t.Errorf("dry run does not print the plan:\n%s", r.stdout)
 	}
-	for k := range truth(t, l, "DeimosC2") {
-		if !strings.Contains(r.stdout, `"`+k.IP+`"`) {
-			t.Errorf("the printed KQL lacks %s", k.IP)
-		}
-	}
-	if !strings.Contains(r.stderr, "hint: nothing was sent to Defender") {
+	if !strings.Contains(r.stderr, "hint: nothing was fetched or sent to Defender and no Shodan credit was spent") {
 		t.Errorf("no dry-run hint:\n%s", r.stderr)
 	}
 	s := readSummary(t, out)
-	if !s.DryRun || len(s.Queries) == 0 || s.Queries[0].Text == "" {
+	if !s.DryRun || len(s.Queries) != 0 || s.Totals.Indicators != 0 {
 		t.Errorf("summary.json of a dry run: %+v", s)
 	}
 	// Nothing was remembered: a dry run only reads the state.
@@ -345,4 +345,61 @@ func TestRunDryRunQueriesNothing(t *testing.T) {
 		t.Errorf("a dry run was recorded:\n%s", r.stdout)
 	}
 	noSecretsIn(t, out)
+}
+
+// --catalog-include adds the catalog's hunts of a family to the run, and
+// --catalog-exclude leaves some out; an unknown word says did you mean.
+func TestRunCatalogFlags(t *testing.T) {
+	state, _ := runEnv(t)
+	r := mustCode(t, cli.ExitNoHits, "--state", state, "run", "--dry-run", "--hunt", "DeimosC2",
+		"--catalog-include", "Havoc", "--catalog-exclude", "HavocHeader")
+	if !strings.Contains(r.stdout, "DeimosC2") {
+		t.Errorf("the configured hunt is not planned:\n%s", r.stdout)
+	}
+	r = mustCode(t, cli.ExitNoHits, "--state", state, "run", "--dry-run", "--catalog-include", "Havoc", "--catalog-exclude", "HavocHeader")
+	if !strings.Contains(r.stdout, "HavocProduct") || strings.Contains(r.stdout, "HavocHeader") || !strings.Contains(r.stdout, "CobaltStrikeJARM") {
+		t.Errorf("catalog picks not planned:\n%s", r.stdout)
+	}
+	r = mustCode(t, cli.ExitCannotRun, "--state", state, "run", "--dry-run", "--catalog-include", "Havok")
+	if !strings.Contains(r.stderr, `did you mean "Havoc"`) || !strings.Contains(r.stderr, "hint: c2sweep hunts") {
+		t.Errorf("unknown word:\n%s", r)
+	}
+}
+
+// hunts --health shows each hunt's last runs (digits when stdout is no
+// terminal), when it last returned anything, its hits and its verdict.
+func TestHuntsHealth(t *testing.T) {
+	state, _ := runEnv(t)
+	for range 2 {
+		if r := c2sweep(t, "--state", state, "run", "--hunt", "DeimosC2", "--hunt", "PoshC2"); r.code != cli.ExitHits && r.code != cli.ExitNoHits {
+			t.Fatalf("run:\n%s", r)
+		}
+	}
+	r := c2sweep(t, "--state", state, "hunts", "--health")
+	if r.code != 0 {
+		t.Fatalf("hunts --health:\n%s", r)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") || !strings.Contains(lines[0], "VERDICT") {
+		t.Fatalf("hunts --health:\n%s", r.stdout)
+	}
+	var deimos, posh string
+	for _, l := range lines[1:] {
+		switch strings.Fields(l)[0] {
+		case "DeimosC2":
+			deimos = l
+		case "PoshC2":
+			posh = l
+		}
+	}
+	if !regexp.MustCompile(`^DeimosC2\s+99\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+\d+\s+healthy\s*$`).MatchString(deimos) {
+		t.Errorf("DeimosC2 row %q", deimos)
+	}
+	if !regexp.MustCompile(`^PoshC2\s+99\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+0\s+healthy\s*$`).MatchString(posh) {
+		t.Errorf("PoshC2 row %q", posh)
+	}
+	r = c2sweep(t, "--state", state, "hunts", "--health", "--json")
+	if !strings.Contains(r.stdout, `"verdict": "healthy"`) || !strings.Contains(r.stdout, `"results": [`) {
+		t.Errorf("hunts --health --json:\n%s", r.stdout)
+	}
 }

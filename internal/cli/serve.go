@@ -131,6 +131,9 @@ func observe(m *daemon.Metrics, s *pipeline.Summary) {
 	m.Hits(t.Hits, t.NewHits)
 	m.Add(daemon.MetricExcluded, float64(t.Excluded.CDN), pipeline.ExcludedCDN)
 	m.Add(daemon.MetricExcluded, float64(t.Excluded.Config), pipeline.ExcludedConfig)
+	for _, c := range s.Health {
+		m.Inc(daemon.MetricHuntHealth, c.Hunt, c.Verdict)
+	}
 	m.Indicators(t.Indicators)
 	if t.CreditsKnown {
 		m.ShodanCredits(t.CreditsLeft)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"c2sweep/internal/config"
@@ -31,6 +32,11 @@ func (g *Globals) newSources(ctx context.Context, cfg *config.Config, hunts []co
 		case config.DefaultSource:
 			k, err := shodanKey(ctx, cfg)
 			if err != nil {
+				if slices.ContainsFunc(hunts, func(h config.Hunt) bool { return h.Source != config.DefaultSource }) {
+					// The built-in hunts are Shodan searches: a config of free
+					// sources must say it wants only its own hunts.
+					err = &hinted{err: err, hint: "set SHODAN_API_KEY, or add 'builtin_hunts: false' to the config to run only its own (free) hunts"}
+				}
 				return nil, err
 			}
 			st.AuthKey, st.URL = k, cfg.Shodan.APIURL

@@ -268,8 +268,9 @@ func runError(e string) string {
 	return e
 }
 
-// IndicatorsCmd lists what is being swept and why.
-type IndicatorsCmd struct {
+// IndicatorsListCmd lists what is being swept and why: `c2sweep
+// indicators` with or without its flags.
+type IndicatorsListCmd struct {
 	Hunt   string `env:"-" help:"Only indicators named by this hunt." placeholder:"NAME"`
 	Active bool   `env:"-" help:"Only indicators not expired."`
 
@@ -277,7 +278,7 @@ type IndicatorsCmd struct {
 	ZoneFlag    `embed:""`
 }
 
-func (c *IndicatorsCmd) Help() string {
+func (c *IndicatorsListCmd) Help() string {
 	return `JSON carries the Shodan context of each indicator.
 
 Examples:
@@ -285,7 +286,7 @@ Examples:
   c2sweep indicators --hunt CobaltStrikeJARM --json`
 }
 
-func (c *IndicatorsCmd) Run(g *Globals) error {
+func (c *IndicatorsListCmd) Run(g *Globals) error {
 	st, err := g.openState(true)
 	if err != nil {
 		return err

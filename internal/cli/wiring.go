@@ -29,6 +29,8 @@ type SweepFlags struct {
 	MaxAge         string   `help:"Keep servers their source saw within this age (default 7d)." placeholder:"AGE"`
 	Lookback       string   `help:"Telemetry window of an indicator's first sweep (default 30d)." placeholder:"DURATION"`
 	Hunt           []string `help:"Run only these hunts (repeatable)." placeholder:"NAME"`
+	CatalogInclude []string `name:"catalog-include" help:"Also run the catalog's hunts of this kind, family or name (repeatable; 'c2sweep hunts' lists them)." placeholder:"WORD"`
+	CatalogExclude []string `name:"catalog-exclude" help:"Leave out the catalog's hunts of this kind, family or name (repeatable)." placeholder:"WORD"`
 	CreditBudget   int      `help:"Shodan query credits one run may spend (default: config, else what the account has)." placeholder:"N"`
 	MaxIPsPerQuery int      `name:"max-ips-per-query" help:"Indicators per KQL query (default 5000)." placeholder:"N"`
 	All            bool     `help:"Report every hit in the window, not only new ones."`
@@ -94,6 +96,9 @@ func (f *SweepFlags) apply(cfg *config.Config) ([]config.Hunt, error) {
 	}
 	if f.MaxIPsPerQuery > 0 {
 		cfg.Sweep.MaxIPsPerQuery = f.MaxIPsPerQuery
+	}
+	if err := cfg.AddCatalog(f.CatalogInclude, f.CatalogExclude); err != nil {
+		return nil, withHint(fmt.Errorf("--catalog-include/--catalog-exclude: %w", err), "c2sweep hunts lists the catalog's kinds, families and names")
 	}
 	hunts := cfg.EnabledHunts()
 	if len(f.Hunt) > 0 {
@@ -231,6 +236,8 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		CreditBudget: cfg.Shodan.CreditBudget,
 		Limits:       kql.Limits{MaxIPs: cfg.Sweep.MaxIPsPerQuery},
 		DryRun:       dryRun,
+		PlanOnly:     dryRun, // counts are free: plan, fetch no page
+		SilentRuns:   cfg.Health.SilentRuns,
 		All:          f.All,
 		IndicatorTTL: cfg.State.IndicatorTTL.Std(),
 		Command:      command,

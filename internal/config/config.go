@@ -162,6 +162,16 @@ type Notify struct {
 // NotifyTypes are the accepted values of notify[].type.
 var NotifyTypes = []string{"teams", "slack", "webhook"}
 
+// Health is how hunts are judged by their last runs (c2sweep hunts --health).
+type Health struct {
+	// SilentRuns: a hunt that returned nothing this many runs in a row
+	// warns (summary, /metrics, alerts), once.
+	SilentRuns int `yaml:"silent_runs" json:"silent_runs"`
+}
+
+// DefaultSilentRuns is health.silent_runs when the file does not set it.
+const DefaultSilentRuns = 7
+
 // Serve is the schedule of the long-running service.
 type Serve struct {
 	Schedule string   `yaml:"schedule" json:"schedule"` // cron, 5 fields or @daily
@@ -178,14 +188,18 @@ type Config struct {
 	Defaults     HuntDefaults `yaml:"defaults" json:"defaults"`
 	// Hunts are the effective hunts, enabled or not: the built-ins (changed
 	// in place by the file) then the file's own, in file order.
-	Hunts   []Hunt   `yaml:"hunts" json:"hunts"`
-	Sources Sources  `yaml:"sources" json:"sources"`
-	Shodan  Shodan   `yaml:"shodan" json:"shodan"`
-	Sweep   Sweep    `yaml:"sweep" json:"sweep"`
-	Azure   Azure    `yaml:"azure" json:"azure"`
-	State   State    `yaml:"state" json:"state"`
-	Notify  []Notify `yaml:"notify" json:"notify"`
-	Serve   Serve    `yaml:"serve" json:"serve"`
+	Hunts []Hunt `yaml:"hunts" json:"hunts"`
+	// Catalog is what the file picked of the built-in catalog; its
+	// hunts are in Hunts, after the configured ones.
+	Catalog CatalogChoice `yaml:"catalog" json:"catalog"`
+	Sources Sources       `yaml:"sources" json:"sources"`
+	Health  Health        `yaml:"health" json:"health"`
+	Shodan  Shodan        `yaml:"shodan" json:"shodan"`
+	Sweep   Sweep         `yaml:"sweep" json:"sweep"`
+	Azure   Azure         `yaml:"azure" json:"azure"`
+	State   State         `yaml:"state" json:"state"`
+	Notify  []Notify      `yaml:"notify" json:"notify"`
+	Serve   Serve         `yaml:"serve" json:"serve"`
 	// Exclusions and Exclude are the IPs never swept: published CDN
 	// ranges (on unless cdn: false) and the user's own CIDRs and IPs.
 	Exclusions Exclusions `yaml:"exclusions" json:"exclusions"`
@@ -223,18 +237,20 @@ var commonHuntKeys = []string{"name", "source", "max_age", "enabled", "sweep"}
 // fileConfig is the file's schema; it starts from the defaults so that
 // what the file leaves out keeps its default.
 type fileConfig struct {
-	BuiltinHunts bool         `yaml:"builtin_hunts"`
-	Defaults     HuntDefaults `yaml:"defaults"`
-	Hunts        []fileHunt   `yaml:"hunts"`
-	Sources      Sources      `yaml:"sources"`
-	Shodan       Shodan       `yaml:"shodan"`
-	Sweep        Sweep        `yaml:"sweep"`
-	Azure        Azure        `yaml:"azure"`
-	State        State        `yaml:"state"`
-	Notify       []Notify     `yaml:"notify"`
-	Serve        Serve        `yaml:"serve"`
-	Exclusions   Exclusions   `yaml:"exclusions"`
-	Exclude      []string     `yaml:"exclude"`
+	BuiltinHunts bool          `yaml:"builtin_hunts"`
+	Defaults     HuntDefaults  `yaml:"defaults"`
+	Hunts        []fileHunt    `yaml:"hunts"`
+	Catalog      CatalogChoice `yaml:"catalog"`
+	Health       Health        `yaml:"health"`
+	Sources      Sources       `yaml:"sources"`
+	Shodan       Shodan        `yaml:"shodan"`
+	Sweep        Sweep         `yaml:"sweep"`
+	Azure        Azure         `yaml:"azure"`
+	State        State         `yaml:"state"`
+	Notify       []Notify      `yaml:"notify"`
+	Serve        Serve         `yaml:"serve"`
+	Exclusions   Exclusions    `yaml:"exclusions"`
+	Exclude      []string      `yaml:"exclude"`
 }
 
 func defaultFile() fileConfig {
@@ -246,6 +262,7 @@ func defaultFile() fileConfig {
 			Sweep:   []kql.Target{kql.DefaultTarget},
 		},
 		Shodan: Shodan{CreditBudget: DefaultCreditBudget},
+		Health: Health{SilentRuns: DefaultSilentRuns},
 		Sweep:  Sweep{API: "graph", Lookback: DefaultLookback, MaxIPsPerQuery: DefaultMaxIPsPerQuery},
 		Azure:  Azure{Auth: "auto"},
 		State:  State{IndicatorTTL: DefaultIndicatorTTL},
@@ -376,9 +393,11 @@ func (w *walker) build(fc fileConfig) *Config {
 		Serve:        fc.Serve,
 		Exclusions:   fc.Exclusions,
 		Exclude:      fc.Exclude,
+		Health:       fc.Health,
 	}
 	w.checkDefaults(&cfg.Defaults)
-	cfg.Hunts = w.mergeHunts(fc)
+	cfg.Hunts = w.addCatalog(w.mergeHunts(fc), fc.Catalog, fc.Defaults)
+	cfg.Catalog = fc.Catalog
 	w.checkSections(cfg)
 	fromEnv := fillFromEnv(cfg)
 	for _, v := range fromEnv {
@@ -681,6 +700,9 @@ func (w *walker) checkSections(c *Config) {
 		if _, err := exclude.ParseUser([]string{e}); err != nil {
 			w.fail(w.lines[p], p, err.Error(), "write an IP (203.0.113.7) or a network (203.0.113.0/24)")
 		}
+	}
+	if c.Health.SilentRuns < 1 {
+		w.fail(w.lines["health.silent_runs"], "health.silent_runs", "must be 1 or more", "e.g. 7")
 	}
 	if c.Shodan.CreditBudget < 0 {
 		w.fail(w.lines["shodan.credit_budget"], "shodan.credit_budget", "must be 0 (no cap) or more", "")

@@ -30,6 +30,7 @@ const (
 	MetricSourceCost    = "c2sweep_source_cost_total"
 	MetricSourceFailed  = "c2sweep_source_hunts_failed_total"
 	MetricExcluded      = "c2sweep_indicators_excluded_total"
+	MetricHuntHealth    = "c2sweep_hunt_health_warnings_total"
 )
 
 // Outcomes of a scheduled sweep, the label of c2sweep_runs_total.
@@ -88,6 +89,7 @@ func NewMetrics() *Metrics {
 	m.Counter(MetricSourceCost, "What each source kind's hunts cost (Shodan query credits).", "source")
 	m.Counter(MetricSourceFailed, "Hunts of each source kind that failed.", "source")
 	m.Counter(MetricExcluded, "Indicators not swept, by reason (cdn: in a CDN range; config: in the config's exclude list).", "reason")
+	m.Counter(MetricHuntHealth, "Hunts whose verdict became silent or spiking (once per change of state).", "hunt", "verdict")
 	for _, o := range []string{OutcomeSuccess, OutcomeFailure, OutcomeSkipped, OutcomeCancelled} {
 		m.Add(MetricRuns, 0, o)
 	}

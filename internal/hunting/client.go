@@ -47,6 +47,11 @@ type Options struct {
 	Clock clock.Clock
 	// Logger receives retries and throttling (default: discard).
 	Logger *slog.Logger
+	// Workspace is the Log Analytics workspace id (sentinel only).
+	Workspace string
+	// Wait is the server timeout a Log Analytics query asks for with
+	// Prefer: wait=N (sentinel only; default 3 min, at most 10 min).
+	Wait time.Duration
 }
 
 // Bounds of one call. The services give up on a query after 3 minutes
@@ -83,6 +88,10 @@ type client struct {
 	limit    *window
 	log      *slog.Logger
 	body     func(Request) any
+	// Log Analytics: the Prefer header, and answers as tables of
+	// positional rows rather than objects.
+	prefer string
+	tables bool
 }
 
 func newClient(api, defaultBase, path, defaultScope string, maxBody int64, o Options, body func(Request) any) *client {
@@ -192,16 +201,24 @@ func (c *client) Hunt(ctx context.Context, req Request, schema func([]Column) er
 			return retryTimeout(err)
 		}
 		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusNoContent {
+			// Log Analytics: a workspace without data answers 204, no body.
+			return nil
+		}
 		if resp.StatusCode == http.StatusOK {
-			delivered, err := c.decode(retry.LimitBody(resp.Body, c.opts.MaxBody), schema, row, &st)
+			decode := c.decode
+			if c.tables {
+				decode = c.decodeTables
+			}
+			delivered, err := decode(retry.LimitBody(resp.Body, c.opts.MaxBody), schema, row, &st)
 			if errors.Is(err, errCallback) {
 				cbErr = unwrapCallback(err)
 				return retry.Permanent(cbErr)
 			}
-			if err != nil && (delivered || errors.Is(err, retry.ErrBodyTooLarge)) {
+			if err != nil && (delivered || errors.Is(err, retry.ErrBodyTooLarge) || errors.Is(err, ErrTooLarge)) {
 				// Rows already handed out cannot be taken back: a broken
 				// answer after the first row is not retried, nor one that
-				// will be too large again.
+				// will be too large (or truncated) again.
 				return retry.Permanent(err)
 			}
 			return retryTimeout(err)
@@ -223,6 +240,13 @@ func (c *client) Hunt(ctx context.Context, req Request, schema func([]Column) er
 			return retry.Permanent(&AccessError{API: c.api, Permission: c.permission(), Status: resp.StatusCode, Err: apiErr})
 		case resp.StatusCode == http.StatusUnauthorized:
 			return retry.Permanent(&AccessError{API: c.api, Permission: c.permission(), Status: resp.StatusCode, Err: apiErr})
+		case resp.StatusCode == http.StatusGatewayTimeout && c.tables:
+			// Log Analytics ran past the Prefer: wait timeout. Once may be
+			// load; twice, the query is too heavy and its halves may finish.
+			if timeouts++; timeouts > 1 {
+				return retry.Permanent(fmt.Errorf("%w: %w", ErrTooLarge, apiErr))
+			}
+			return apiErr
 		case resp.StatusCode >= 500:
 			c.log.Warn("hunting API error", "status", resp.StatusCode)
 			return apiErr
@@ -261,6 +285,8 @@ func (c *client) permission() string {
 	switch {
 	case c.api == "graph":
 		return "ThreatHunting.Read.All (Microsoft Graph)"
+	case c.api == "sentinel":
+		return "Log Analytics Reader on the workspace (Data.Read, Log Analytics API)"
 	case strings.HasSuffix(c.endpoint, m365DefenderPath):
 		return "AdvancedHunting.Read.All (Microsoft Threat Protection)"
 	}
@@ -296,6 +322,9 @@ func (c *client) send(ctx context.Context, tok string, payload []byte) (*http.Re
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("User-Agent", "c2sweep")
+	if c.prefer != "" {
+		req.Header.Set("Prefer", c.prefer)
+	}
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
 		// A *url.Error holds the URL only; the token travels in a header.

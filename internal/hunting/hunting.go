@@ -1,6 +1,16 @@
-// Package hunting runs KQL against Microsoft Defender advanced hunting:
-// Microsoft Graph runHuntingQuery (default) or the legacy Defender for
-// Endpoint advancedqueries API, signed in to Entra ID with azidentity.
+// Package hunting runs KQL against the hunting backends a sweep targets
+// (Backends): Microsoft Graph runHuntingQuery (default, Defender XDR
+// advanced hunting), the legacy Defender for Endpoint advancedqueries API,
+// and Microsoft Sentinel's Log Analytics query API, signed in to Entra ID
+// with azidentity.
+//
+// Sentinel goes through a small client of our own rather than the Azure
+// SDK's azlogs: it is the same client as the other two (one limiter, the one
+// retry helper, token renewal, body caps, rows streamed to the caller), so a
+// 429, a truncated answer or a refusal means the same on every backend;
+// azlogs reads a whole answer (up to ~104 MB) into memory, brings its own
+// retry policy and a new module, and still leaves the PartialError inside a
+// 200 to the caller.
 package hunting
 
 import (

@@ -370,3 +370,26 @@ func BenchmarkBuild100k(b *testing.B) {
 	}
 	b.SetBytes(int64(bytes))
 }
+
+// Sentinel's tables name their evidence columns; a table without ReportId
+// is keyed by Log Analytics' _ItemId.
+func TestFieldsInSentinel(t *testing.T) {
+	for tg, want := range map[Target]Fields{
+		{Table: "CommonSecurityLog", Column: "DestinationIP"}: {Time: "TimeGenerated", Device: "SourceHostName", Account: "SourceUserName", Port: "DestinationPort", Action: "DeviceAction", Process: "DeviceProduct", ReportID: "_ItemId"},
+		{Table: "CommonSecurityLog", Column: "SourceIP"}:      {Time: "TimeGenerated", Device: "SourceHostName", Account: "SourceUserName", Port: "SourcePort", Action: "DeviceAction", Process: "DeviceProduct", ReportID: "_ItemId"},
+		{Table: "SigninLogs", Column: "IPAddress"}:            {Time: "TimeGenerated", Account: "UserPrincipalName", Action: "ResultType", Process: "AppDisplayName", ReportID: "_ItemId"},
+		{Table: "OfficeActivity", Column: "ClientIP"}:         {Time: "TimeGenerated", Account: "UserId", Action: "Operation", Process: "OfficeWorkload", ReportID: "_ItemId"},
+		{Table: "DeviceNetworkEvents", Column: "RemoteIP"}: {Time: "TimeGenerated", DeviceID: "DeviceId", Device: "DeviceName", Account: "InitiatingProcessAccountName",
+			Port: "RemotePort", Action: "ActionType", Process: "InitiatingProcessFileName", Command: "InitiatingProcessCommandLine", ReportID: "ReportId"},
+	} {
+		if got := FieldsIn("sentinel", tg); got != want {
+			t.Errorf("%s:\n got %+v\nwant %+v", tg, got, want)
+		}
+	}
+	if got := FieldsIn("defender", Target{Table: "CommonSecurityLog", Column: "DestinationIP"}); got != (Fields{}) {
+		t.Errorf("a Sentinel-only table in Defender's catalogue: %+v", got)
+	}
+	if p := ProjectIn("sentinel", "SigninLogs"); p[0] != "TimeGenerated" || !slices.Contains(p, "_ItemId") || !slices.Contains(p, "IPAddress") {
+		t.Errorf("ProjectIn sentinel SigninLogs: %v", p)
+	}
+}

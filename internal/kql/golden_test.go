@@ -80,9 +80,10 @@ func (a *archive) file(name string) *archiveFile {
 }
 
 type goldenInput struct {
-	target Target
-	lim    Limits
-	groups []Group
+	catalog string
+	target  Target
+	lim     Limits
+	groups  []Group
 }
 
 func parseGoldenInput(data string) (goldenInput, error) {
@@ -99,6 +100,8 @@ func parseGoldenInput(data string) (goldenInput, error) {
 				return in, fmt.Errorf("line %d: target wants TABLE.COLUMN", n)
 			}
 			in.target = Target{Table: table, Column: col}
+		case fields[0] == "catalog" && len(fields) == 2:
+			in.catalog = fields[1]
 		case fields[0] == "limits":
 			for _, kv := range fields[1:] {
 				k, v, _ := strings.Cut(kv, "=")
@@ -174,7 +177,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			qs, err := Build(in.target, in.groups, in.lim)
+			qs, err := BuildIn(in.catalog, in.target, in.groups, in.lim)
 			if err != nil {
 				t.Fatal(err)
 			}

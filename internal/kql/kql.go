@@ -36,6 +36,19 @@ type Target struct {
 	Column string `json:"column" yaml:"column"`
 }
 
+// check verifies the target against the named table catalogue
+// (schema.Named: "" is Defender advanced hunting, "sentinel" Log Analytics).
+func (t Target) check(catalog string) (*schema.Catalog, error) {
+	c, err := schema.Named(catalog)
+	if err == nil {
+		err = c.CheckTarget(t.Table, t.Column)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kql: target %s: %w", t, err)
+	}
+	return c, nil
+}
+
 // DefaultTarget is the sweep the blog post did: outbound connections.
 var DefaultTarget = Target{Table: "DeviceNetworkEvents", Column: "RemoteIP"}
 
@@ -50,7 +63,10 @@ type Group struct {
 // Query is one query to send, with the IPs it covers so that a rejected
 // query can be split and hits attributed.
 type Query struct {
-	Target     Target
+	Target Target
+	// Catalog is the table catalogue the query is written against ("" for
+	// Defender's); Split keeps it.
+	Catalog    string
 	Text       string
 	IPs        []netip.Addr // sorted, distinct, unmapped
 	Start, End time.Time    // UTC, to the 100 ns tick, as written in Text
@@ -122,16 +138,18 @@ func normaliseWindow(start, end time.Time) (window, error) {
 // shape is everything in a query's text except its IPs.
 type shape struct {
 	target     Target
+	catalog    string
 	head, tail string
 }
 
-func newShape(t Target, w window) (shape, error) {
-	if err := schema.CheckTarget(t.Table, t.Column); err != nil {
-		return shape{}, fmt.Errorf("kql: target %s: %w", t, err)
+func newShape(catalog string, t Target, w window) (shape, error) {
+	cat, err := t.check(catalog)
+	if err != nil {
+		return shape{}, err
 	}
-	tb, _ := schema.Lookup(t.Table)
+	tb, _ := cat.Lookup(t.Table)
 	var cols []string
-	for _, c := range Project(t.Table) {
+	for _, c := range project(tb) {
 		id, err := Ident(c)
 		if err != nil {
 			return shape{}, fmt.Errorf("kql: table %s: %w", t.Table, err)
@@ -152,10 +170,26 @@ func newShape(t Target, w window) (shape, error) {
 	h.WriteString(Datetime(w.start))
 	h.WriteString(" .. ")
 	h.WriteString(Datetime(w.end))
-	h.WriteString(")\n| where ")
+	h.WriteString(")\n")
+	if slices.Contains(tb.Normalise, t.Column) {
+		h.WriteString(normalise(ipCol))
+	}
+	h.WriteString("| where ")
 	h.WriteString(ipCol)
 	h.WriteString(" in (")
-	return shape{target: t, head: h.String(), tail: ")\n| project " + strings.Join(cols, ", ")}, nil
+	return shape{target: t, catalog: catalog, head: h.String(), tail: ")\n| project " + strings.Join(cols, ", ")}, nil
+}
+
+// normalise rewrites an IP column whose values may carry a port, brackets
+// or ::ffff: (OfficeActivity's ClientIP: "1.2.3.4:5555",
+// "[::ffff:1.2.3.4]:5555", "[2001:db8::1]") to the bare address, so that
+// the `in` below stays an exact match: the bracketed part, else an IPv4
+// address before a port, else the value as is. ::ffff: needs no rewrite:
+// every IPv4 indicator is listed in both forms.
+func normalise(col string) string {
+	return "| extend " + col + " = case(" + col + " startswith " + Quote("[") + ", extract(" + Quote(`^\[([^\]]+)\]`) + ", 1, " + col + "),\n" +
+		"    " + col + " matches regex " + Quote(`^[0-9]{1,3}(\.[0-9]{1,3}){3}:[0-9]+$`) + ", extract(" + Quote(`^([0-9.]+):`) + ", 1, " + col + "),\n" +
+		"    " + col + ")\n"
 }
 
 // ipBytes is what ip adds to the list of literals, separators inside it
@@ -202,7 +236,7 @@ func (s shape) render(w window, ips []netip.Addr, size int) Query {
 		}
 	}
 	b = append(b, s.tail...)
-	return Query{Target: s.target, Text: string(b), IPs: ips, Start: w.start, End: w.end}
+	return Query{Target: s.target, Catalog: s.catalog, Text: string(b), IPs: ips, Start: w.start, End: w.end}
 }
 
 // chunk cuts ips into as few queries as lim allows, in order.
@@ -241,12 +275,19 @@ func (s shape) chunk(w window, ips []netip.Addr, lim Limits) ([]Query, error) {
 // one with a zone, a window that is empty or outside Kusto's datetime
 // range, negative limits, and limits too small for a single IP.
 func Build(t Target, groups []Group, lim Limits) ([]Query, error) {
+	return BuildIn("", t, groups, lim)
+}
+
+// BuildIn is Build against the named table catalogue: "sentinel" writes
+// the queries for Log Analytics (TimeGenerated, Sentinel's columns, and
+// the rewrite of IP columns that carry ports).
+func BuildIn(catalog string, t Target, groups []Group, lim Limits) ([]Query, error) {
 	lim, err := lim.resolve()
 	if err != nil {
 		return nil, err
 	}
-	if err := schema.CheckTarget(t.Table, t.Column); err != nil {
-		return nil, fmt.Errorf("kql: target %s: %w", t, err)
+	if _, err := t.check(catalog); err != nil {
+		return nil, err
 	}
 	byWindow := make(map[window][]netip.Addr)
 	for gi, g := range groups {
@@ -281,7 +322,7 @@ func Build(t Target, groups []Group, lim Limits) ([]Query, error) {
 		ips := byWindow[w]
 		slices.SortFunc(ips, netip.Addr.Compare)
 		ips = slices.Compact(ips)
-		s, err := newShape(t, w)
+		s, err := newShape(catalog, t, w)
 		if err != nil {
 			return nil, err
 		}
@@ -313,7 +354,7 @@ func Split(q Query, lim Limits) (Query, Query, error) {
 	if err != nil {
 		return Query{}, Query{}, err
 	}
-	s, err := newShape(q.Target, w)
+	s, err := newShape(q.Catalog, q.Target, w)
 	if err != nil {
 		return Query{}, Query{}, err
 	}

@@ -59,8 +59,15 @@ type checkResponse struct {
 
 const installHint = "npm ci --prefix tools/kqlcheck"
 
-// runKQLCheck sends one batch to one Node process.
+// runKQLCheck sends one batch to one Node process, against the Defender
+// tables.
 func runKQLCheck(t *testing.T, req checkRequest) checkResponse {
+	t.Helper()
+	return runKQLCheckIn(t, schema.Defender(), req)
+}
+
+// runKQLCheckIn checks a batch against cat's tables.
+func runKQLCheckIn(t *testing.T, cat *schema.Catalog, req checkRequest) checkResponse {
 	t.Helper()
 	unavailable := func(format string, args ...any) {
 		t.Helper()
@@ -93,7 +100,7 @@ func runKQLCheck(t *testing.T, req checkRequest) checkResponse {
 	// A guard against a hung process, not a timing assertion.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script, "--schema", filepath.Join("..", "schema", "defender-tables.json"))
+	cmd := exec.CommandContext(ctx, node, script, "--schema", filepath.Join("..", "schema", cat.File))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(in), &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -105,9 +112,9 @@ func runKQLCheck(t *testing.T, req checkRequest) checkResponse {
 	if err := dec.Decode(&res); err != nil {
 		t.Fatalf("reading the checker's answer: %v", err)
 	}
-	if res.Tables != len(schema.Names()) || len(res.Queries) != len(req.Queries) || len(res.Literals) != len(req.Literals) {
+	if res.Tables != len(cat.Names()) || len(res.Queries) != len(req.Queries) || len(res.Literals) != len(req.Literals) {
 		t.Fatalf("checker answered for %d tables, %d queries, %d literals; sent %d, %d, %d",
-			res.Tables, len(res.Queries), len(res.Literals), len(schema.Names()), len(req.Queries), len(req.Literals))
+			res.Tables, len(res.Queries), len(res.Literals), len(cat.Names()), len(req.Queries), len(req.Literals))
 	}
 	return res
 }
@@ -270,4 +277,53 @@ func deref(s *string) any {
 		return nil
 	}
 	return *s
+}
+
+// TestKQLCheckSentinel parses every Sentinel query shape (every table and
+// IP column, IPv4/IPv6/mixed, chunked, split) with Microsoft's parser
+// against the Sentinel tables, with controls that must fail: a Defender
+// column and a Defender-only table.
+func TestKQLCheckSentinel(t *testing.T) {
+	cat := schema.Sentinel()
+	var req checkRequest
+	v4 := addrs("203.0.113.7", "198.51.100.23")
+	v6 := addrs("2001:db8::1", "2a01:4f8:c17:1a2b::1")
+	for _, table := range cat.Names() {
+		tb, _ := cat.Lookup(table)
+		for _, col := range tb.IPColumns {
+			tg := Target{Table: table, Column: col}
+			qs, err := BuildIn("sentinel", tg, []Group{{IPs: slices.Concat(v4, v6), Start: t0, End: t1}}, Limits{MaxIPs: 3})
+			if err != nil || len(qs) != 2 {
+				t.Fatalf("%s: %d queries, %v", tg, len(qs), err)
+			}
+			a, b, err := Split(qs[0], Limits{})
+			if err != nil {
+				t.Fatalf("%s: split: %v", tg, err)
+			}
+			for i, q := range []Query{qs[0], qs[1], a, b} {
+				if q.Catalog != "sentinel" || !strings.Contains(q.Text, "TimeGenerated between") {
+					t.Fatalf("%s: query %d not in the Sentinel shape:\n%s", tg, i, q.Text)
+				}
+				req.Queries = append(req.Queries, checkQuery{ID: fmt.Sprintf("%s#%d", tg, i), Text: q.Text})
+			}
+		}
+	}
+	controls := map[string]string{
+		"control/defender-time-column": "CommonSecurityLog\n| where Timestamp > ago(1d)",
+		"control/defender-only-table":  "DeviceLogonEvents\n| where TimeGenerated > ago(1d)",
+	}
+	for id, text := range controls {
+		req.Queries = append(req.Queries, checkQuery{ID: id, Text: text})
+	}
+	res := runKQLCheckIn(t, cat, req)
+	for i, q := range res.Queries {
+		_, isControl := controls[q.ID]
+		switch {
+		case isControl && q.Errors == 0:
+			t.Errorf("%s: the parser found no error; the check cannot fail", q.ID)
+		case !isControl && q.Errors > 0:
+			t.Errorf("%s: %d errors: %+v\n%s", q.ID, q.Errors, q.Diagnostics, req.Queries[i].Text)
+		}
+	}
+	t.Logf("checked %d Sentinel queries", len(res.Queries))
 }

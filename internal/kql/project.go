@@ -25,6 +25,10 @@ var projectCandidates = []string{
 
 const ipColumns = "\x00ip"
 
+// itemID is Log Analytics' unique record id, in every table: the event id
+// of a Sentinel table without ReportId.
+const itemID = "_ItemId"
+
 // Project returns the columns a sweep of table keeps, in query order, or nil
 // for a table the schema does not know. It includes every IP column of the
 // table, so whichever one a target matches is in the result.
@@ -33,10 +37,45 @@ func Project(table string) []string {
 	if !ok {
 		return nil
 	}
+	return project(t)
+}
+
+// ProjectIn is Project in the named table catalogue.
+func ProjectIn(catalog, table string) []string {
+	c, err := schema.Named(catalog)
+	if err != nil {
+		return nil
+	}
+	t, ok := c.Lookup(table)
+	if !ok {
+		return nil
+	}
+	return project(t)
+}
+
+// project lists t's columns a sweep keeps: the time column, the evidence
+// columns the catalogue names (Sentinel's), then the candidates.
+func project(t *schema.Table) []string {
 	cols := []string{t.TimeColumn}
 	add := func(c string) {
 		if t.Has(c) && !slices.Contains(cols, c) {
 			cols = append(cols, c)
+		}
+	}
+	if r := t.Roles; r != nil {
+		for _, c := range []string{r.Device, r.User, r.Process, r.Action} {
+			if c != "" {
+				add(c)
+			}
+		}
+		for _, ipc := range t.IPColumns {
+			add(ipc)
+			if p := r.Ports[ipc]; p != "" {
+				add(p)
+			}
+		}
+		if !t.Has("ReportId") {
+			add(itemID)
 		}
 	}
 	for _, c := range projectCandidates {
@@ -110,8 +149,16 @@ var portOfColumn = map[string]string{
 // FieldsForTarget returns the roles of the target table's columns when the
 // target's IP column is matched: the port is the one on that column's side
 // of the connection. It returns the zero Fields for an unknown table.
-func FieldsForTarget(tg Target) Fields {
-	t, ok := schema.Lookup(tg.Table)
+func FieldsForTarget(tg Target) Fields { return FieldsIn("", tg) }
+
+// FieldsIn is FieldsForTarget in the named table catalogue; Sentinel's
+// tables name their evidence columns (schema.Roles).
+func FieldsIn(catalog string, tg Target) Fields {
+	c, err := schema.Named(catalog)
+	if err != nil {
+		return Fields{}
+	}
+	t, ok := c.Lookup(tg.Table)
 	if !ok {
 		return Fields{}
 	}
@@ -133,6 +180,15 @@ func FieldsForTarget(tg Target) Fields {
 		Process:  first("InitiatingProcessFileName", "Application"),
 		Command:  first("InitiatingProcessCommandLine"),
 		ReportID: first("ReportId"),
+	}
+	if r := t.Roles; r != nil {
+		// The catalogue names them (Sentinel): a firewall's host, a
+		// sign-in's user, an app for a process.
+		f.Device, f.Account, f.Process, f.Action, f.Port = r.Device, r.User, r.Process, r.Action, r.Ports[tg.Column]
+		if f.ReportID == "" {
+			f.ReportID = first(itemID)
+		}
+		return f
 	}
 	if tg.Table == "DeviceLogonEvents" {
 		// The account that logged on from the address, not the process

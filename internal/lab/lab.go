@@ -280,6 +280,8 @@ func (l *Lab) Env() map[string]string {
 		"THREATFOX_API_URL":    l.URL + ThreatFoxPath,
 		"FEODO_URL":            l.URL + FeodoPath,
 		"C2SWEEP_RANGES_BASE":  l.URL, // exclusions update fetches the CDN lists here
+		// The Defender indicators API (indicators push).
+		"C2SWEEP_DEFENDER_API_URL": l.URL,
 	}
 }
 
@@ -309,7 +311,7 @@ func (l *Lab) WriteEnv(path string) error {
 }
 
 // Calls reports how many requests each service ("shodan", "entra",
-// "graph", "mde") has answered.
+// "graph", "mde", "defender") has answered.
 func (l *Lab) Calls() map[string]int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -50,6 +50,8 @@ type Alert struct {
 	Heartbeat bool
 	// Summary is one human line; when empty a default is written.
 	Summary string
+	// Title replaces the headline (a hunt health warning); "" keeps it.
+	Title string
 }
 
 // summary is the alert's one-line text.
@@ -69,6 +71,9 @@ func (a Alert) summary() string {
 
 // title is the message headline.
 func (a Alert) title() string {
+	if a.Title != "" {
+		return a.Title
+	}
 	if a.Heartbeat || len(a.Hits) == 0 {
 		return "c2sweep: no new C2 contacts"
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"c2sweep/internal/catalog"
 	"c2sweep/internal/config"
 	"c2sweep/internal/source"
 )
@@ -39,7 +40,16 @@ func sourceHunt(h config.Hunt, since time.Time) source.Hunt {
 		Name: h.Name, Since: since, MaxAge: time.Duration(h.MaxAge), Pages: h.Pages, Query: h.Query,
 		Days: h.Days, MinConfidence: h.MinConfidence, Malware: h.Malware,
 		URL: h.URL, Path: h.Path, Format: h.Format, Column: h.Column, LabelColumn: h.Label,
+		Fidelity: fidelity(h.Name),
 	}
+}
+
+// fidelity ranks a hunt of the catalog for the credit plan (0: not in it).
+func fidelity(name string) int {
+	if ch, ok := catalog.Builtin().Lookup(name); ok {
+		return ch.Fidelity.Rank()
+	}
+	return 0
 }
 
 // since is the freshness cut of a hunt (zero: none).
@@ -104,7 +114,11 @@ func (r *run) collect(ctx context.Context) error {
 		}
 		if kind == shodanKind {
 			t.CreditsLeft, t.CreditsKnown = bal.Left, true
+			r.s.Plan = bal.Plan
 		}
+	}
+	if r.o.PlanOnly {
+		return nil
 	}
 	for i, h := range r.o.Hunts {
 		if ctx.Err() != nil {

@@ -53,7 +53,13 @@ type Options struct {
 	Overlap      time.Duration // re-read before the last sweep's end (default 1h)
 	CreditBudget int           // what this run may spend where hunts cost: Shodan query credits (0: what the account has)
 	Limits       kql.Limits
-	DryRun       bool   // everything but the hunting API
+	DryRun       bool // everything but the hunting API
+	// SilentRuns is health.silent_runs: a hunt silent this many runs in a
+	// row warns (0: 7).
+	SilentRuns int
+	// PlanOnly stops after the budgeted sources' plans (Shodan counts,
+	// free): no search page, no hunt, no hunting call (--dry-run).
+	PlanOnly     bool
 	All          bool   // report every hit in the window, not only new ones
 	OutDir       string // "" writes no files
 	IndicatorTTL time.Duration
@@ -144,7 +150,8 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 	}
 	now := p.Clock.Now().UTC()
-	s := &Summary{Started: now, API: o.API, DryRun: o.DryRun}
+	o.DryRun = o.DryRun || o.PlanOnly
+	s := &Summary{Started: now, API: o.API, DryRun: o.DryRun, PlanOnly: o.PlanOnly}
 	r := &run{p: p, o: o, s: s, now: now, hunts: map[string]*HuntSummary{}}
 	if w := o.Exclude.stale(now); w != nil {
 		s.Warnings = append(s.Warnings, w.Error())
@@ -191,6 +198,12 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 	case err != nil:
 		s.Error = err.Error()
 		p.Log.Info("run failed", "error", s.Error)
+	}
+	if p.Store != nil && s.RunID != 0 && s.Outcome != OutcomeAborted {
+		if herr := r.recordHealth(ctx); herr != nil {
+			r.fail("state: hunt health: %v", herr)
+		}
+		r.alertHealth(ctx)
 	}
 	if r.out != nil {
 		// Results of a failed or interrupted run are written too: the
@@ -239,6 +252,9 @@ func (r *run) do(ctx context.Context) error {
 	t0 := time.Now()
 	if err := r.collect(ctx); err != nil {
 		return err
+	}
+	if r.o.PlanOnly {
+		return nil
 	}
 	r.s.Timing.ShodanSec = time.Since(t0).Seconds()
 	if r.p.Store != nil && !r.o.DryRun {

@@ -56,6 +56,8 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 		}
 		fmt.Fprintln(w, ".")
 	}
+	s.writePlan(w)
+	s.writeHealth(w)
 	fmt.Fprintf(w, "Hunting API: %s (%d retried, %d throttled).\n",
 		plural(t.HuntingCalls, "call", "calls"), max(0, t.HuntingCalls-t.Queries), t.Throttled)
 	for _, h := range s.Hunts {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"c2sweep/internal/indicator"
+	"c2sweep/internal/plan"
 	"c2sweep/internal/source"
 )
 
@@ -20,21 +21,29 @@ const (
 
 // Summary is what a run did; it is written as summary.json.
 type Summary struct {
-	RunID       int64           `json:"run_id,omitempty"`
-	Started     time.Time       `json:"started"`
-	Finished    time.Time       `json:"finished"`
-	DurationSec float64         `json:"duration_seconds"`
-	API         string          `json:"api"`
-	DryRun      bool            `json:"dry_run,omitempty"`
-	Outcome     Outcome         `json:"outcome"`
-	OutDir      string          `json:"out_dir,omitempty"`
-	Hunts       []*HuntSummary  `json:"hunts"`
-	Queries     []*QuerySummary `json:"queries"`
-	Totals      Totals          `json:"totals"`
-	Timing      Timing          `json:"timing"`
-	Errors      []string        `json:"errors,omitempty"`
-	Warnings    []string        `json:"warnings,omitempty"` // said once per run (a stale CDN snapshot)
-	Error       string          `json:"error,omitempty"`    // why the run failed or was interrupted
+	RunID       int64     `json:"run_id,omitempty"`
+	Started     time.Time `json:"started"`
+	Finished    time.Time `json:"finished"`
+	DurationSec float64   `json:"duration_seconds"`
+	API         string    `json:"api"`
+	DryRun      bool      `json:"dry_run,omitempty"`
+	PlanOnly    bool      `json:"plan_only,omitempty"` // --dry-run: counted and planned, nothing fetched
+	// Plan is how the Shodan credits were planned over the hunts; its
+	// Unplanned are the pages not fetched and what they would have cost.
+	Plan    *plan.Plan      `json:"shodan_plan,omitempty"`
+	Outcome Outcome         `json:"outcome"`
+	OutDir  string          `json:"out_dir,omitempty"`
+	Hunts   []*HuntSummary  `json:"hunts"`
+	Queries []*QuerySummary `json:"queries"`
+	Totals  Totals          `json:"totals"`
+	Timing  Timing          `json:"timing"`
+	Errors  []string        `json:"errors,omitempty"`
+	// Warnings are said once per run (a stale CDN snapshot).
+	Warnings []string `json:"warnings,omitempty"`
+	// Health are the hunts whose verdict became silent or spiking in
+	// this run (once per change).
+	Health []HealthChange `json:"health_warnings,omitempty"`
+	Error  string         `json:"error,omitempty"` // why the run failed or was interrupted
 	// NewHits are the hits first seen by this run (all hits with --all),
 	// suppressed ones excluded.
 	NewHits []indicator.Hit `json:"-"`

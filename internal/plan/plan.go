@@ -36,27 +36,27 @@ func (h Hunt) Pages() int {
 
 // Planned is one hunt's part of the plan.
 type Planned struct {
-	Name    string
-	Total   int
-	Pages   int // pages to fetch: 1..Pages
-	Needed  int // pages its results fill
-	Credits int // what the planned pages cost
+	Name    string `json:"name"`
+	Total   int    `json:"total"`
+	Pages   int    `json:"pages"`  // pages to fetch: 1..Pages
+	Needed  int    `json:"needed"` // pages its results fill
+	Credits int    `json:"credits"`
 }
 
 // Unplanned names pages left out and the credits they would have cost.
 type Unplanned struct {
-	Name    string
-	Pages   int // pages Pages+1..Needed of the hunt
-	Credits int
+	Name    string `json:"name"`
+	Pages   int    `json:"pages"` // pages Pages+1..Needed of the hunt
+	Credits int    `json:"credits"`
 }
 
 // Plan is the outcome: every hunt in priority order, what is left out, and
 // the credits spent out of the credits allowed.
 type Plan struct {
-	Hunts     []Planned
-	Unplanned []Unplanned
-	Credits   int // planned spend
-	Allowed   int // min(available, budget)
+	Hunts     []Planned   `json:"hunts"`
+	Unplanned []Unplanned `json:"unplanned,omitempty"`
+	Credits   int         `json:"credits"` // planned spend
+	Allowed   int         `json:"allowed"` // min(available, budget)
 }
 
 // UnplannedCredits is what fetching everything left out would cost.

@@ -27,6 +27,7 @@ import (
 
 	"c2sweep/internal/clock"
 	"c2sweep/internal/indicator"
+	"c2sweep/internal/plan"
 	"c2sweep/internal/retry"
 )
 
@@ -62,6 +63,9 @@ type Hunt struct {
 	Since time.Time
 	// Pages caps a paged source's pages (0: all it may pay for; Shodan).
 	Pages int
+	// Fidelity ranks the hunt for a budgeted source's plan (higher first;
+	// catalog.Fidelity.Rank; 0: unknown).
+	Fidelity int
 	// Query is a Shodan search (source shodan).
 	Query string
 	// Days is ThreatFox's window, 1-7, counted by first_seen.
@@ -229,6 +233,9 @@ type Balance struct {
 	Left int
 	// Requests counts the requests the check made.
 	Requests int
+	// Plan is how the run's credits are spent over the hunts (Shodan;
+	// nil for a source without one).
+	Plan *plan.Plan
 }
 
 // A Collect error matching ErrCredentials (fetch.go) means the service

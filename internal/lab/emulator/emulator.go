@@ -12,10 +12,12 @@ import (
 
 	"c2sweep/internal/lab"
 	"c2sweep/internal/lab/cdnlab"
+	"c2sweep/internal/lab/defenderlab"
 	"c2sweep/internal/lab/entralab"
 	"c2sweep/internal/lab/feedlab"
 	"c2sweep/internal/lab/feodolab"
 	"c2sweep/internal/lab/huntinglab"
+	"c2sweep/internal/lab/loganalyticslab"
 	"c2sweep/internal/lab/shodanlab"
 	"c2sweep/internal/lab/threatfoxlab"
 )
@@ -41,6 +43,10 @@ func Services(l *lab.Lab) ([]lab.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	logAnalytics, err := loganalyticslab.New(l, entra)
+	if err != nil {
+		return nil, err
+	}
 	threatfox, err := threatfoxlab.New(l)
 	if err != nil {
 		return nil, err
@@ -57,5 +63,9 @@ func Services(l *lab.Lab) ([]lab.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []lab.Service{shodan, entra, hunting, threatfox, feodo, feeds, cdn}, nil
+	indicators, err := defenderlab.New(l, entra)
+	if err != nil {
+		return nil, err
+	}
+	return []lab.Service{shodan, entra, hunting, logAnalytics, threatfox, feodo, feeds, cdn, indicators}, nil
 }

@@ -38,8 +38,11 @@ const (
 	ResourceGraph            = "https://graph.microsoft.com"
 	ResourceSecurityCtr      = "https://api.securitycenter.microsoft.com"
 	ResourceSecurity         = "https://api.security.microsoft.com"
+	ResourceLogAnalytics     = "https://api.loganalytics.io"
+	RoleLogAnalyticsRead     = "Data.Read"
 	RoleThreatHunting        = "ThreatHunting.Read.All"
 	RoleAdvancedQuery        = "AdvancedQuery.Read.All"
+	RoleTiReadWriteAll       = "Ti.ReadWrite.All"
 	clientAssertionJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 )
 
@@ -47,7 +50,14 @@ var resourceRoles = map[string]string{
 	ResourceGraph:       RoleThreatHunting,
 	ResourceSecurityCtr: RoleAdvancedQuery,
 	ResourceSecurity:    RoleAdvancedQuery,
+	// Log Analytics grants by workspace role (Log Analytics Reader); the
+	// lab stands that in by the API's Data.Read role.
+	ResourceLogAnalytics: RoleLogAnalyticsRead,
 }
+
+// extraRoles are further roles the lab's app holds on a resource: the
+// Defender API's indicators need Ti.ReadWrite.All.
+var extraRoles = map[string][]string{ResourceSecurityCtr: {RoleTiReadWriteAll}}
 
 type Service struct {
 	l *lab.Lab
@@ -475,7 +485,7 @@ func (s *Service) issue(w http.ResponseWriter, tenant, clientID, resource string
 		Aud: resource, Iss: "https://sts.windows.net/" + strings.ToLower(tenant) + "/",
 		Iat: now.Unix(), Nbf: now.Unix(), Exp: exp.Unix(),
 		AppID: clientID, IdTyp: "app", Oid: objectID(clientID), Sub: objectID(clientID),
-		Tid: strings.ToLower(tenant), Roles: []string{resourceRoles[resource]}, Ver: "1.0", Uti: lab.RandomString(22, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+		Tid: strings.ToLower(tenant), Roles: append([]string{resourceRoles[resource]}, extraRoles[resource]...), Ver: "1.0", Uti: lab.RandomString(22, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
 	}
 	// Keep sub-second expiry exact for the hunting check.
 	tok := s.sign(c, exp)

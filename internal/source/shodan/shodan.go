@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"c2sweep/internal/plan"
 	shodanapi "c2sweep/internal/shodan"
 	"c2sweep/internal/source"
 )
@@ -45,7 +46,9 @@ type Source struct {
 
 	mu       sync.Mutex
 	reserved bool
-	left     int // credits this run may still spend, once reserved
+	left     int            // credits this run may still spend, once reserved
+	pages    map[string]int // the plan's pages per hunt, once reserved
+	needed   map[string]int // the pages each hunt's results fill
 }
 
 // New returns the source over c.
@@ -55,7 +58,8 @@ func New(c *shodanapi.Client) *Source { return &Source{c: c} }
 func (*Source) Name() string { return Name }
 
 // CreditsError is a run whose hunts need more Shodan query credits than it
-// may spend.
+// may spend. Reserve plans within the credits instead of failing, so this
+// is no longer returned; the CLI's hint still reads it.
 type CreditsError struct{ Hunts, Need, Budget, Account int }
 
 func (e *CreditsError) Error() string {
@@ -67,35 +71,58 @@ func (e *CreditsError) Error() string {
 // spent by the hunts before it.
 var ErrNoCredits = errors.New("no Shodan credits left in this run's budget")
 
-// Reserve implements source.Budgeted: every hunt with a filter costs at
-// least one credit, so say so before spending any rather than running
-// half of them. It costs no credit.
-func (s *Source) Reserve(ctx context.Context, hunts []source.Hunt, limit int) (source.Balance, error) {
+// Reserve implements source.Budgeted: it asks /api-info for the credits
+// left, counts every hunt with Shodan's free count (paced like every
+// request of the client), and plans the pages within the credits and the
+// budget (plan.Make). Collect then fetches only the planned pages, so a
+// run spends at most the plan. It costs no credit.
+func (s *Source) Reserve(ctx context.Context, hunts []source.Hunt, limit int) (bal source.Balance, _ error) {
 	before := s.c.Stats().Requests
-	info, err := s.c.APIInfo(ctx)
-	bal := source.Balance{Requests: s.c.Stats().Requests - before}
-	if err != nil {
+	defer func() { bal.Requests = s.c.Stats().Requests - before }()
+	refused := func(err error) error {
 		if errors.Is(err, shodanapi.ErrUnauthorized) {
-			err = source.Refused(err)
+			return source.Refused(err)
 		}
-		return bal, err
+		return err
+	}
+	info, err := s.c.APIInfo(ctx)
+	if err != nil {
+		return bal, refused(err)
 	}
 	bal.Left = info.QueryCredits
-	budget := info.QueryCredits
-	if limit > 0 && limit < budget {
+	budget := -1
+	if limit > 0 {
 		budget = limit
 	}
-	need := 0
+	ph := make([]plan.Hunt, 0, len(hunts))
 	for _, h := range hunts {
-		if shodanapi.HasFilter(h.Query) {
-			need++
+		n, err := s.c.Count(ctx, sentQuery(h))
+		switch {
+		case ctx.Err() != nil:
+			return bal, ctx.Err()
+		case errors.Is(err, shodanapi.ErrUnauthorized):
+			return bal, source.Refused(err)
+		case err != nil:
+			// A count Shodan could not answer (a timeout, a query it
+			// cannot run): plan the first page, so the hunt's search
+			// runs and, if it fails too, the hunt fails alone.
+			n = plan.PageSize
 		}
+		ph = append(ph, plan.Hunt{Name: h.Name, Total: n, Fidelity: h.Fidelity, MaxPages: h.Pages, Unfiltered: !shodanapi.HasFilter(h.Query)})
 	}
-	if need > budget {
-		return bal, &CreditsError{Hunts: len(hunts), Need: need, Budget: budget, Account: info.QueryCredits}
+	p := plan.Make(ph, info.QueryCredits, budget)
+	bal.Plan = &p
+	if p.Allowed == 0 && len(p.Unplanned) > 0 {
+		// Not one page can be paid for: say so before anything runs.
+		return bal, &CreditsError{Hunts: len(hunts), Need: p.UnplannedCredits(), Budget: p.Allowed, Account: info.QueryCredits}
 	}
 	s.mu.Lock()
-	s.reserved, s.left = true, budget
+	s.reserved, s.left = true, p.Credits
+	s.pages, s.needed = map[string]int{}, map[string]int{}
+	for _, pl := range p.Hunts {
+		s.pages[pl.Name] = pl.Pages
+		s.needed[pl.Name] = pl.Needed
+	}
 	s.mu.Unlock()
 	return bal, nil
 }
@@ -111,12 +138,40 @@ func (s *Source) credits() int {
 	return 1 << 30
 }
 
+// planned is how many pages the plan gives the hunt (ok false: no plan).
+func (s *Source) planned(name string) (pages int, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pages, ok = s.pages[name]
+	return pages, ok
+}
+
+// left0 says whether the plan left out pages of a hunt it gave none.
+func (s *Source) left0(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.needed[name] > 0
+}
+
 func (s *Source) spend(n int) {
 	s.mu.Lock()
 	if s.reserved {
 		s.left -= n
 	}
 	s.mu.Unlock()
+}
+
+// sentQuery is the hunt's query as sent, to count and to search.
+func sentQuery(h source.Hunt) string {
+	q := h.Query
+	if shodanapi.HasFilter(q) && !h.Since.IsZero() {
+		// The query already costs a credit a page: asking Shodan to drop
+		// stale banners costs nothing more and saves pages. after: has
+		// day granularity, so ask from the day before; the caller makes
+		// the exact cut.
+		q = shodanapi.WithAfter(q, h.Since.Add(-24*time.Hour))
+	}
+	return q
 }
 
 // Collect implements source.Source: it pages through the hunt's search,
@@ -136,14 +191,7 @@ func (s *Source) Collect(ctx context.Context, h source.Hunt, emit func(source.Si
 		}
 	}()
 	filtered := shodanapi.HasFilter(h.Query)
-	q := h.Query
-	if filtered && !h.Since.IsZero() {
-		// The query already costs a credit a page: asking Shodan to drop
-		// stale banners costs nothing more and saves pages. after: has
-		// day granularity, so ask from the day before; the caller makes
-		// the exact cut.
-		q = shodanapi.WithAfter(q, h.Since.Add(-24*time.Hour))
-	}
+	q := sentQuery(h)
 	st.Query = q
 	// Page 1 of an unfiltered query is free; every other page costs one.
 	maxPages := s.credits()
@@ -152,6 +200,15 @@ func (s *Source) Collect(ctx context.Context, h source.Hunt, emit func(source.Si
 	}
 	if h.Pages > 0 && h.Pages < maxPages {
 		maxPages = h.Pages
+	}
+	if pages, ok := s.planned(h.Name); ok {
+		// The plan counted the hunt: no results, nothing to fetch; pages
+		// left out are named in the summary by the plan, not failures.
+		if pages == 0 {
+			st.Truncated = s.left0(h.Name)
+			return st, nil
+		}
+		maxPages = min(maxPages, pages)
 	}
 	if maxPages <= 0 {
 		st.Truncated = true

@@ -9,6 +9,7 @@ import (
 
 	"c2sweep/internal/lab"
 	"c2sweep/internal/lab/labtest"
+	"c2sweep/internal/lab/shodanlab"
 	shodanapi "c2sweep/internal/shodan"
 	"c2sweep/internal/source"
 	shodansource "c2sweep/internal/source/shodan"
@@ -47,33 +48,40 @@ func TestRefusedKey(t *testing.T) {
 	}
 }
 
-// Reserve refuses hunts the budget cannot pay for before any is run;
-// after it, hunts share the budget, and after: is added to filtered
-// queries from the day before the freshness cut.
+// Reserve counts every hunt (free) and plans the pages within the budget
+// instead of refusing; Collect fetches only the plan's pages, so the lab's
+// balance falls by exactly the plan. after: is added to filtered queries
+// from the day before the freshness cut, for the count and the search.
 func TestBudgetAndAfter(t *testing.T) {
 	l := start(t)
 	s := shodansource.New(client(t, l, l.Creds.ShodanKey))
 	ctx := context.Background()
-	two := []source.Hunt{{Name: "A", Query: `product:"Cobalt Strike Beacon"`}, {Name: "B", Query: `product:"Empire C2"`}}
-	_, err := s.Reserve(ctx, two, 1)
-	var ce *shodansource.CreditsError
-	if !errors.As(err, &ce) || ce.Need != 2 || ce.Budget != 1 {
-		t.Fatalf("Reserve = %v, want a CreditsError for 2 credits over 1", err)
-	}
-	bal, err := s.Reserve(ctx, two[:1], 1)
-	if err != nil || bal.Left <= 0 || bal.Requests != 1 {
-		t.Fatalf("Reserve = %+v, %v", bal, err)
-	}
 	since := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	st, err := s.Collect(ctx, source.Hunt{Name: "A", Query: two[0].Query, Since: since}, discard)
+	two := []source.Hunt{{Name: "A", Query: `product:"Cobalt Strike Beacon"`, Since: since, Fidelity: 2}, {Name: "B", Query: `product:"Empire C2"`}}
+	credits := shodanlab.Credits(l)
+	bal, err := s.Reserve(ctx, two, 1)
+	if err != nil || bal.Left != credits || bal.Requests != 3 || bal.Plan == nil {
+		t.Fatalf("Reserve = %+v, %v; want /api-info and two counts", bal, err)
+	}
+	if bal.Plan.Credits != 1 || len(bal.Plan.Unplanned) == 0 || bal.Plan.Unplanned[len(bal.Plan.Unplanned)-1].Name != "B" {
+		t.Fatalf("plan %+v: want A's first page only, B named as not fetched", *bal.Plan)
+	}
+	if shodanlab.Credits(l) != credits {
+		t.Fatalf("counting spent credits: %d -> %d", credits, shodanlab.Credits(l))
+	}
+	st, err := s.Collect(ctx, two[0], discard)
 	if err != nil || st.Cost != 1 || st.Pages != 1 || st.Query != two[0].Query+" after:23/11/2026" {
 		t.Fatalf("Collect = %+v, %v", st, err)
 	}
 	if st.Read != st.Kept+st.Skipped.Total() || st.Kept == 0 {
 		t.Errorf("stats %+v", st)
 	}
-	// The budget of 1 is spent: the next hunt does not run.
-	if _, err := s.Collect(ctx, two[1], discard); !errors.Is(err, shodansource.ErrNoCredits) {
-		t.Errorf("second hunt: %v, want ErrNoCredits", err)
+	// The plan gave B no page: it is left out, not failed, and asks nothing.
+	st, err = s.Collect(ctx, two[1], discard)
+	if err != nil || st.Requests != 0 || st.Pages != 0 || !st.Truncated {
+		t.Errorf("second hunt: %+v, %v; want no request, truncated", st, err)
+	}
+	if got := credits - shodanlab.Credits(l); got != 1 {
+		t.Errorf("the run spent %d credits, want exactly the plan's 1", got)
 	}
 }
