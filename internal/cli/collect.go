@@ -65,7 +65,11 @@ func (c *CollectCmd) Run(g *Globals) error {
 	if !g.Quiet && isTerminal(g.stderr) {
 		p.Progress = &termProgress{w: g.stderr}
 	}
-	sum, inds, err := p.Collect(g.ctx, pipeline.Options{Hunts: hunts, CreditBudget: cfg.Shodan.CreditBudget})
+	excl, err := g.exclusions(cfg)
+	if err != nil {
+		return err
+	}
+	sum, inds, err := p.Collect(g.ctx, pipeline.Options{Hunts: hunts, CreditBudget: cfg.Shodan.CreditBudget, Exclude: excl})
 	if err != nil {
 		return err
 	}
@@ -175,12 +179,21 @@ func writeCollectSummary(g *Globals, s *pipeline.Summary) {
 		if h.Credits > 0 {
 			line += fmt.Sprintf(", %d credits", h.Credits)
 		}
+		if h.Excluded.Total() > 0 {
+			line += fmt.Sprintf(", %d excluded (%d cdn, %d config)", h.Excluded.Total(), h.Excluded.CDN, h.Excluded.Config)
+		}
 		if h.Error != "" {
 			line += "; failed: " + h.Error
 		}
 		fmt.Fprintln(g.stderr, "collect: "+textsafe.Terminal(line))
 	}
 	fmt.Fprintf(g.stderr, "collect: %d distinct indicators from %d hunts\n", s.Totals.Indicators, len(s.Hunts))
+	if x := s.Totals.Excluded; x.Total() > 0 {
+		fmt.Fprintf(g.stderr, "collect: %d excluded, not listed: %d in CDN ranges, %d in the config's exclude list\n", x.Total(), x.CDN, x.Config)
+	}
+	for _, w := range s.Warnings {
+		fmt.Fprintln(g.stderr, "warning: "+textsafe.Terminal(w))
+	}
 }
 
 func skipList(s indicator.Skips) string {

@@ -137,6 +137,8 @@ func observe(m *daemon.Metrics, s *pipeline.Summary) {
 	m.Add(daemon.MetricAPICalls, float64(t.HuntingCalls), s.API)
 	m.Add(daemon.MetricThrottled, float64(t.Throttled), s.API)
 	m.Hits(t.Hits, t.NewHits)
+	m.Add(daemon.MetricExcluded, float64(t.Excluded.CDN), pipeline.ExcludedCDN)
+	m.Add(daemon.MetricExcluded, float64(t.Excluded.Config), pipeline.ExcludedConfig)
 	for _, c := range s.Health {
 		m.Inc(daemon.MetricHuntHealth, c.Hunt, c.Verdict)
 	}

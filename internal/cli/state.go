@@ -2,8 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -162,9 +164,41 @@ func (c *HitsCmd) Run(g *Globals) error {
 		if c.Pivot {
 			return writePivots(g, rows, empty)
 		}
-		return writeList(g, c.OutputFlags, c.ZoneFlag, list[report.Hit]{cols: rolledColumns, items: rows, empty: textsafe.Terminal(empty), note: note})
+		if err := writeList(g, c.OutputFlags, c.ZoneFlag, list[report.Hit]{cols: rolledColumns, items: rows, empty: textsafe.Terminal(empty), note: note}); err != nil {
+			return err
+		}
+		writeSuppressedCount(g, hits)
+		return nil
 	}
-	return writeList(g, c.OutputFlags, c.ZoneFlag, list[store.StoredHit]{cols: hitColumns, items: hits, empty: textsafe.Terminal(empty), note: note})
+	if err := writeList(g, c.OutputFlags, c.ZoneFlag, list[store.StoredHit]{cols: hitColumns, items: hits, empty: textsafe.Terminal(empty), note: note}); err != nil {
+		return err
+	}
+	writeSuppressedCount(g, hits)
+	return nil
+}
+
+// writeSuppressedCount says under the list how many of its hits a
+// suppression matched, by kind: they are listed but never alerted, and a
+// reader must not miss that.
+func writeSuppressedCount(g *Globals, hits []store.StoredHit) {
+	byKind := map[string]int{}
+	n := 0
+	for _, h := range hits {
+		if h.Suppressed == "" {
+			continue
+		}
+		kind, _, _ := strings.Cut(h.Suppressed, " ") // "kind value: reason"
+		byKind[kind]++
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(byKind)) {
+		parts = append(parts, fmt.Sprintf("%d %s", byKind[k], k))
+	}
+	fmt.Fprintf(g.stderr, "%d of these %d hits suppressed (%s): stored, never alerted\n", n, len(hits), strings.Join(parts, ", "))
 }
 
 // hitColumns are the columns of a hit in tables and CSV; JSON has all its

@@ -221,6 +221,11 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		targets = append(targets, n.Name)
 	}
 
+	excl, err := g.exclusions(cfg)
+	if err != nil {
+		return nil, recorded(err)
+	}
+
 	st.SetAlertTargets(targets)
 	p.Store = st
 	sw.pipe = p
@@ -237,6 +242,7 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		IndicatorTTL: cfg.State.IndicatorTTL.Std(),
 		Command:      command,
 		Fingerprint:  cfg.Fingerprint(),
+		Exclude:      excl,
 	}
 	ok = true
 	return sw, nil

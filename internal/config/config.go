@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"c2sweep/internal/exclude"
 	"c2sweep/internal/kql"
 	"c2sweep/internal/schema"
 	"c2sweep/internal/source"
@@ -201,6 +202,15 @@ type Config struct {
 	Serve   Serve         `yaml:"serve" json:"serve"`
 	Push    Push          `yaml:"push" json:"push"`
 	Stix    Stix          `yaml:"stix" json:"stix"`
+	// Exclusions and Exclude are the IPs never swept: published CDN
+	// ranges (on unless cdn: false) and the user's own CIDRs and IPs.
+	Exclusions Exclusions `yaml:"exclusions" json:"exclusions"`
+	Exclude    []string   `yaml:"exclude" json:"exclude,omitempty"`
+}
+
+// Exclusions chooses the published ranges whose IPs the pipeline drops.
+type Exclusions struct {
+	CDN bool `yaml:"cdn" json:"cdn"` // CDNs and shared front ends (default true)
 }
 
 // fileHunt is a hunt as written: nil fields are not set and are inherited
@@ -243,6 +253,8 @@ type fileConfig struct {
 	Serve        Serve         `yaml:"serve"`
 	Push         Push          `yaml:"push"`
 	Stix         Stix          `yaml:"stix"`
+	Exclusions   Exclusions    `yaml:"exclusions"`
+	Exclude      []string      `yaml:"exclude"`
 }
 
 func defaultFile() fileConfig {
@@ -259,6 +271,8 @@ func defaultFile() fileConfig {
 		Azure:  Azure{Auth: "auto"},
 		State:  State{IndicatorTTL: DefaultIndicatorTTL},
 		Serve:  Serve{Listen: DefaultListen},
+		// A CDN edge address is every customer's: never sweep it unless asked.
+		Exclusions: Exclusions{CDN: true},
 	}
 }
 
@@ -381,6 +395,8 @@ func (w *walker) build(fc fileConfig) *Config {
 		State:        fc.State,
 		Notify:       fc.Notify,
 		Serve:        fc.Serve,
+		Exclusions:   fc.Exclusions,
+		Exclude:      fc.Exclude,
 		Health:       fc.Health,
 	}
 	w.checkDefaults(&cfg.Defaults)
@@ -684,6 +700,12 @@ func UsesSource(hunts []Hunt, kind string) bool {
 }
 
 func (w *walker) checkSections(c *Config) {
+	for i, e := range c.Exclude {
+		p := fmt.Sprintf("exclude[%d]", i)
+		if _, err := exclude.ParseUser([]string{e}); err != nil {
+			w.fail(w.lines[p], p, err.Error(), "write an IP (203.0.113.7) or a network (203.0.113.0/24)")
+		}
+	}
 	if c.Health.SilentRuns < 1 {
 		w.fail(w.lines["health.silent_runs"], "health.silent_runs", "must be 1 or more", "e.g. 7")
 	}

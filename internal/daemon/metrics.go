@@ -29,6 +29,7 @@ const (
 	MetricSourceSkipped = "c2sweep_source_skipped_total"
 	MetricSourceCost    = "c2sweep_source_cost_total"
 	MetricSourceFailed  = "c2sweep_source_hunts_failed_total"
+	MetricExcluded      = "c2sweep_indicators_excluded_total"
 	MetricHuntHealth    = "c2sweep_hunt_health_warnings_total"
 )
 
@@ -87,12 +88,16 @@ func NewMetrics() *Metrics {
 	m.Counter(MetricSourceSkipped, "Items each source kind skipped, by reason.", "source", "reason")
 	m.Counter(MetricSourceCost, "What each source kind's hunts cost (Shodan query credits).", "source")
 	m.Counter(MetricSourceFailed, "Hunts of each source kind that failed.", "source")
+	m.Counter(MetricExcluded, "Indicators not swept, by reason (cdn: in a CDN range; config: in the config's exclude list).", "reason")
 	m.Counter(MetricHuntHealth, "Hunts whose verdict became silent or spiking (once per change of state).", "hunt", "verdict")
 	for _, o := range []string{OutcomeSuccess, OutcomeFailure, OutcomeSkipped, OutcomeCancelled} {
 		m.Add(MetricRuns, 0, o)
 	}
 	m.Add(MetricHits, 0)
 	m.Add(MetricNewHits, 0)
+	for _, r := range []string{"cdn", "config"} {
+		m.Add(MetricExcluded, 0, r)
+	}
 	return m
 }
 

@@ -40,6 +40,10 @@ c2sweep_hits_total 10
 # HELP c2sweep_indicators Indicators (IP addresses) in the last sweep.
 # TYPE c2sweep_indicators gauge
 c2sweep_indicators 1234
+# HELP c2sweep_indicators_excluded_total Indicators not swept, by reason (cdn: in a CDN range; config: in the config's exclude list).
+# TYPE c2sweep_indicators_excluded_total counter
+c2sweep_indicators_excluded_total{reason="cdn"} 0
+c2sweep_indicators_excluded_total{reason="config"} 0
 # HELP c2sweep_last_success_timestamp_seconds Unix time the last successful sweep ended.
 # TYPE c2sweep_last_success_timestamp_seconds gauge
 c2sweep_last_success_timestamp_seconds 1795766400
@@ -82,7 +86,7 @@ func TestMetricsFreshRegistryShowsCountersOnly(t *testing.T) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	if want := []string{MetricHits, MetricNewHits, MetricRuns}; !slices.Equal(names, want) {
+	if want := []string{MetricHits, MetricExcluded, MetricNewHits, MetricRuns}; !slices.Equal(names, want) {
 		t.Errorf("families before any sweep: %v, want %v", names, want)
 	}
 }

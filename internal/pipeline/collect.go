@@ -186,6 +186,10 @@ func (r *run) hunt(ctx context.Context, src source.Source, h config.Hunt, hs *Hu
 			hs.Stale++
 			return nil
 		}
+		if reason, list := r.o.Exclude.lookup(sg.IP); reason != "" {
+			r.exclude(h.Name, sg.IP, reason, list)
+			return nil
+		}
 		isg := sg.Indicator()
 		isg.Hunt, isg.LastSeen = h.Name, isg.LastSeen.UTC()
 		if isg.Source == "" {

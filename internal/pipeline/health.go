@@ -28,8 +28,12 @@ func (r *run) recordHealth(ctx context.Context) error {
 	st := r.p.Store
 	var rs []store.HuntRun
 	for _, h := range r.s.Hunts {
+		var why map[string]int // the exclusions feed the "noisy" verdict
+		if h.Excluded.CDN > 0 || h.Excluded.Config > 0 {
+			why = map[string]int{ExcludedCDN: h.Excluded.CDN, ExcludedConfig: h.Excluded.Config}
+		}
 		rs = append(rs, store.HuntRun{RunID: r.s.RunID, Hunt: h.Name, At: r.now, Returned: h.Read, Fresh: h.Fresh,
-			Kept: h.Kept, Hits: h.Hits, Failed: h.Error != ""})
+			Kept: h.Kept, Excluded: h.Excluded.CDN + h.Excluded.Config, ExcludedWhy: why, Hits: h.Hits, Failed: h.Error != ""})
 	}
 	if err := st.RecordHuntRuns(ctx, rs); err != nil {
 		return err

@@ -65,6 +65,9 @@ type Options struct {
 	IndicatorTTL time.Duration
 	Command      string // for the runs table
 	Fingerprint  string
+	// Exclude drops indicators in CDN ranges and the config's exclude:
+	// list before they are stored or swept (nil: none).
+	Exclude *Exclusions
 }
 
 // ErrCannotRun is matched by failures that stop a run before it sweeps
@@ -150,6 +153,9 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 	o.DryRun = o.DryRun || o.PlanOnly
 	s := &Summary{Started: now, API: o.API, DryRun: o.DryRun, PlanOnly: o.PlanOnly}
 	r := &run{p: p, o: o, s: s, now: now, hunts: map[string]*HuntSummary{}}
+	if w := o.Exclude.stale(now); w != nil {
+		s.Warnings = append(s.Warnings, w.Error())
+	}
 	for _, h := range o.Hunts {
 		hs := &HuntSummary{Name: h.Name, Source: h.Source, Query: h.Query, Skipped: indicator.Skips{}}
 		for _, t := range h.Sweep {
@@ -239,6 +245,9 @@ type run struct {
 	set   indicator.Set
 	hunts map[string]*HuntSummary
 	out   *outputs
+	// excluded are the IPs each hunt had excluded: an address is counted
+	// once per hunt however many banners name it.
+	excluded map[string]map[netip.Addr]bool
 	// huntsFailed counts hunts whose Shodan stage failed.
 	huntsFailed int
 	outFailed   bool // a result file could not be written (said once)
@@ -305,6 +314,12 @@ func (r *run) carryOver(ctx context.Context) error {
 			_, held = r.set.Get(ip)
 		}
 		if held {
+			return nil
+		}
+		if reason, list := r.o.Exclude.lookup(ip); reason != "" {
+			// Named by an earlier run, excluded since (a new exclude:
+			// entry, a refreshed snapshot): not swept, and said.
+			r.exclude(sg.Hunt, ip, reason, list)
 			return nil
 		}
 		r.set.Add(ip, intern(sg))
@@ -431,6 +446,9 @@ func (p *Pipeline) Collect(ctx context.Context, o Options) (*Summary, []*indicat
 	now := p.Clock.Now().UTC()
 	s := &Summary{Started: now, API: o.API}
 	r := &run{p: p, o: o, s: s, now: now, hunts: map[string]*HuntSummary{}}
+	if w := o.Exclude.stale(now); w != nil {
+		s.Warnings = append(s.Warnings, w.Error())
+	}
 	for _, h := range o.Hunts {
 		hs := &HuntSummary{Name: h.Name, Source: h.Source, Query: h.Query, Skipped: indicator.Skips{}}
 		s.Hunts = append(s.Hunts, hs)

@@ -41,7 +41,7 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 	fmt.Fprintf(w, "\n%d distinct indicators %s in %s (%d failed); %d rows, %d hits, %d new",
 		t.Indicators, verb, plural(t.Queries, "query", "queries"), t.QueriesFailed, t.Rows, t.Hits, t.NewHits)
 	if t.Suppressed > 0 {
-		fmt.Fprintf(w, ", %d suppressed", t.Suppressed)
+		fmt.Fprintf(w, ", %d suppressed%s", t.Suppressed, skipReasons(t.SuppressedBy))
 	}
 	left := "unknown"
 	if t.CreditsKnown {
@@ -127,6 +127,14 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 			}
 			fmt.Fprintf(w, "skipped from %s: %s (never put in a query)\n", textsafe.Terminal(h.Name), strings.Join(parts, ", "))
 		}
+	}
+	for _, h := range s.Hunts {
+		if x := h.Excluded; x.Total() > 0 {
+			fmt.Fprintf(w, "excluded from %s: %s (never swept)\n", textsafe.Terminal(h.Name), x.describe())
+		}
+	}
+	for _, m := range s.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", textsafe.Terminal(m))
 	}
 	if s.DryRun {
 		for i, q := range s.Queries {

@@ -38,6 +38,8 @@ type Summary struct {
 	Totals  Totals          `json:"totals"`
 	Timing  Timing          `json:"timing"`
 	Errors  []string        `json:"errors,omitempty"`
+	// Warnings are said once per run (a stale CDN snapshot).
+	Warnings []string `json:"warnings,omitempty"`
 	// Health are the hunts whose verdict became silent or spiking in
 	// this run (once per change).
 	Health []HealthChange `json:"health_warnings,omitempty"`
@@ -69,6 +71,7 @@ type HuntSummary struct {
 	Carried    int             `json:"carried_indicators"` // named by earlier runs, not expired, absent today
 	Stale      int             `json:"stale_banners"`      // valid items older than max_age
 	Skipped    indicator.Skips `json:"skipped"`            // items dropped, by reason
+	Excluded   Excluded        `json:"excluded"`           // fresh indicators in CDN ranges or the config's exclude: list
 	Credits    int             `json:"credits_used"`       // the source's cost (Shodan query credits)
 	Hits       int             `json:"hits"`
 	NewHits    int             `json:"new_hits"`
@@ -120,6 +123,13 @@ type Totals struct {
 	Sources        map[string]*SourceTotals `json:"sources,omitempty"`
 	Alerted        int                      `json:"alerts_delivered,omitempty"`
 	AlertedEarlier int                      `json:"alerts_delivered_from_earlier_runs,omitempty"` // of Alerted: hits earlier runs stored but could not deliver
+
+	// Excluded counts the addresses not swept for the exclusions, each
+	// once however many hunts named it.
+	Excluded Excluded `json:"excluded"`
+	// SuppressedBy counts the suppressed hits by the kind of suppression
+	// that matched (ip, cidr, device, hunt).
+	SuppressedBy map[string]int `json:"suppressed_by_kind,omitempty"`
 }
 
 // SourceTotals add up the hunts of one source kind.

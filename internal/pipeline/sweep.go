@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"c2sweep/internal/hunting"
@@ -308,6 +309,12 @@ func (r *run) commit(ctx context.Context, q kql.Query, ips []netip.Addr, hits []
 		for _, sh := range stored {
 			if sh.Suppressed != "" {
 				r.s.Totals.Suppressed++
+				// The store names the match "kind value: reason".
+				kind, _, _ := strings.Cut(sh.Suppressed, " ")
+				if r.s.Totals.SuppressedBy == nil {
+					r.s.Totals.SuppressedBy = map[string]int{}
+				}
+				r.s.Totals.SuppressedBy[kind]++
 				for _, h := range sh.Hit.Hunts {
 					r.hunts[h].Suppressed++
 				}
