@@ -398,6 +398,8 @@ func (w *walker) build(fc fileConfig) *Config {
 		Exclusions:   fc.Exclusions,
 		Exclude:      fc.Exclude,
 		Health:       fc.Health,
+		Push:         fc.Push,
+		Stix:         fc.Stix,
 	}
 	w.checkDefaults(&cfg.Defaults)
 	cfg.Hunts = w.addCatalog(w.mergeHunts(fc), fc.Catalog, fc.Defaults)
