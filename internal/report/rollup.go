@@ -109,13 +109,7 @@ func Rollup(hits []store.StoredHit) []Rolled {
 		if live[i] {
 			r.Suppressed = ""
 		}
-		switch {
-		case r.Status != "":
-		case r.Suppressed != "":
-			r.Status = "suppressed"
-		default:
-			r.Status = "new"
-		}
+		r.Status = Status(r.Status, r.Suppressed)
 		r.Ports = sortedSet(r.Ports)
 		r.Users = sortedSet(r.Users)
 		r.Processes = sortedSet(r.Processes)
@@ -137,6 +131,22 @@ func Rollup(hits []store.StoredHit) []Rolled {
 			a.IP.Compare(b.IP), strings.Compare(a.DeviceID, b.DeviceID))
 	})
 	return rows
+}
+
+// Statuses are every status a hit or a pair can show: untriaged (new,
+// suppressed) or what `c2sweep triage` gave it.
+var Statuses = append([]string{"new"}, append(slices.Clone(store.TriageStatuses), "suppressed")...)
+
+// Status is the status shown for a triage status and a suppression: the
+// triage when there is one, else suppressed or new.
+func Status(triage, suppressed string) string {
+	switch {
+	case triage != "":
+		return triage
+	case suppressed != "":
+		return "suppressed"
+	}
+	return "new"
 }
 
 func appendNonEmpty(s []string, v string) []string {
