@@ -461,8 +461,11 @@ func kindValue(target, device, hunt string) (string, string, error) {
 	if target != "" {
 		n++
 		kind, value = "ip", target
-		if strings.Contains(target, "/") {
+		switch {
+		case strings.Contains(target, "/"):
 			kind = "cidr"
+		case strings.Contains(strings.TrimSpace(target), " "):
+			kind = store.SuppressPair // "DEVICE IP", as a benign triage suppresses
 		}
 	}
 	if device != "" {
@@ -541,7 +544,8 @@ they are not alerted again (they are not new).
 Examples:
   c2sweep unsuppress --list
   c2sweep unsuppress 203.0.113.7
-  c2sweep unsuppress --device LAB-SANDBOX-01`
+  c2sweep unsuppress --device LAB-SANDBOX-01
+  c2sweep unsuppress "ws01.contoso.local 203.0.113.7"   # a pair triage benign suppressed`
 }
 
 func (c *UnsuppressCmd) Run(g *Globals) error {

@@ -133,4 +133,10 @@ func TestTriageAcrossRuns(t *testing.T) {
 		!strings.Contains(again.Suppressed, "triaged benign: red team") {
 		t.Errorf("the benign pair's next hit: %+v", again)
 	}
+
+	// The pair is lifted like every suppression.
+	pair := strings.ToLower(a.Device) + " " + ipA
+	if r := mustCode(t, 0, st("unsuppress", pair)...); !strings.Contains(r.stdout, "unsuppressed pair "+pair) {
+		t.Errorf("unsuppress a pair:\n%s", r)
+	}
 }
