@@ -79,7 +79,8 @@ Examples:
   c2sweep hits --all --device ws01
   c2sweep hits --since 30d --hunt CobaltStrikeJARM
   c2sweep hits --new --format csv > new-hits.csv
-  c2sweep hits --run 12 --json`
+  c2sweep hits --run 12 --json
+  c2sweep hits --all --status investigating`
 }
 
 func (c *HitsCmd) Run(g *Globals) error {
