@@ -56,6 +56,7 @@ type CLI struct {
 	Report     ReportCmd     `cmd:"" help:"Write an HTML report of a run's hits for a person to read."`
 	Suppress   SuppressCmd   `cmd:"" help:"Mark an IP, CIDR, device or hunt as benign."`
 	Unsuppress UnsuppressCmd `cmd:"" help:"Remove a suppression."`
+	Triage     TriageCmd     `cmd:"" help:"Mark hits investigating, benign, malicious or closed, with a note; --history shows the changes."`
 	Export     ExportCmd     `cmd:"" help:"Export C2 servers and sightings for other tools (STIX 2.1)."`
 	Exclusions ExclusionsCmd `cmd:"" help:"Check IPs against the CDN ranges c2sweep does not sweep, or refresh them."`
 	Serve      ServeCmd      `cmd:"" help:"Run sweeps on a schedule, with /healthz and /metrics."`

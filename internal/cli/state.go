@@ -61,6 +61,7 @@ type HitsCmd struct {
 	Device string `env:"-" help:"Only this device: its full or short name (ws01 for ws01.contoso.local)." placeholder:"NAME"`
 	Limit  int    `env:"-" help:"At most this many events (0: all)." default:"0"`
 	Events bool   `env:"-" help:"One row per connection event instead of one per device and C2 server."`
+	Status string `env:"-" help:"Only hits of this triage status: new, investigating, benign, malicious, closed or suppressed (see 'c2sweep triage')." placeholder:"STATUS"`
 	Pivot  bool   `env:"-" help:"Print, for each device and C2 server, the KQL to run next: the device's events 1 h either side of the first contact, and every device that talked to the server."`
 
 	OutputFlags `embed:""`
@@ -79,7 +80,8 @@ Examples:
   c2sweep hits --all --device ws01
   c2sweep hits --since 30d --hunt CobaltStrikeJARM
   c2sweep hits --new --format csv > new-hits.csv
-  c2sweep hits --run 12 --json`
+  c2sweep hits --run 12 --json
+  c2sweep hits --all --status investigating`
 }
 
 func (c *HitsCmd) Run(g *Globals) error {
@@ -90,6 +92,9 @@ func (c *HitsCmd) Run(g *Globals) error {
 		return fmt.Errorf("--new and --run: choose one")
 	case c.All && (c.New || c.RunID != 0 || c.Since != ""):
 		return fmt.Errorf("--all lists every hit: leave out --new, --run and --since")
+	}
+	if c.Status != "" && !slices.Contains(report.Statuses, c.Status) {
+		return unknownName("--status", "status", c.Status, report.Statuses, "the statuses are "+strings.Join(report.Statuses, ", "))
 	}
 	since, err := whenFlag(c.Since, -1)
 	if err != nil {
@@ -148,6 +153,9 @@ func (c *HitsCmd) Run(g *Globals) error {
 	if c.Device != "" {
 		what = append(what, "on device "+c.Device)
 	}
+	if c.Status != "" {
+		what = append(what, "of status "+c.Status)
+	}
 	if !since.IsZero() {
 		what = append(what, "with events since "+since.In(c.location()).Format(toMinute+" MST"))
 	}
@@ -161,6 +169,9 @@ func (c *HitsCmd) Run(g *Globals) error {
 			return err
 		}
 		rows := report.Hits(report.Build(report.Input{Hits: hits, Indicators: inds, Family: report.Family}))
+		if c.Status != "" {
+			rows = slices.DeleteFunc(rows, func(h report.Hit) bool { return h.Status != c.Status })
+		}
 		if c.Pivot {
 			return writePivots(g, rows, empty)
 		}
@@ -169,6 +180,9 @@ func (c *HitsCmd) Run(g *Globals) error {
 		}
 		writeSuppressedCount(g, hits)
 		return nil
+	}
+	if c.Status != "" {
+		hits = slices.DeleteFunc(hits, func(h store.StoredHit) bool { return eventStatus(h) != c.Status })
 	}
 	if err := writeList(g, c.OutputFlags, c.ZoneFlag, list[store.StoredHit]{cols: hitColumns, items: hits, empty: textsafe.Terminal(empty), note: note}); err != nil {
 		return err
@@ -201,6 +215,8 @@ func writeSuppressedCount(g *Globals, hits []store.StoredHit) {
 	fmt.Fprintf(g.stderr, "%d of these %d hits suppressed (%s): stored, never alerted\n", n, len(hits), strings.Join(parts, ", "))
 }
 
+func eventStatus(h store.StoredHit) string { return report.Status(h.Triage, h.Suppressed) }
+
 // hitColumns are the columns of a hit in tables and CSV; JSON has all its
 // fields. A table keeps to what fits a terminal.
 var hitColumns = []column[store.StoredHit]{
@@ -224,6 +240,7 @@ var hitColumns = []column[store.StoredHit]{
 	{csv: "report_id", only: "csv", cell: func(h store.StoredHit) any { return h.ReportID }},
 	{head: "RUN", csv: "run", cell: func(h store.StoredHit) any { return h.RunID }},
 	{csv: "first_reported", only: "csv", cell: func(h store.StoredHit) any { return h.FirstReported }},
+	{head: "STATUS", csv: "status", cell: func(h store.StoredHit) any { return eventStatus(h) }},
 	{head: "NOTE", only: "table", cell: func(h store.StoredHit) any {
 		if h.Suppressed == "" {
 			return ""
@@ -478,8 +495,11 @@ func kindValue(target, device, hunt string) (string, string, error) {
 	if target != "" {
 		n++
 		kind, value = "ip", target
-		if strings.Contains(target, "/") {
+		switch {
+		case strings.Contains(target, "/"):
 			kind = "cidr"
+		case strings.Contains(strings.TrimSpace(target), " "):
+			kind = store.SuppressPair // "DEVICE IP", as a benign triage suppresses
 		}
 	}
 	if device != "" {
@@ -558,7 +578,8 @@ they are not alerted again (they are not new).
 Examples:
   c2sweep unsuppress --list
   c2sweep unsuppress 203.0.113.7
-  c2sweep unsuppress --device LAB-SANDBOX-01`
+  c2sweep unsuppress --device LAB-SANDBOX-01
+  c2sweep unsuppress "ws01.contoso.local 203.0.113.7"   # a pair triage benign suppressed`
 }
 
 func (c *UnsuppressCmd) Run(g *Globals) error {

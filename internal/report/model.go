@@ -75,7 +75,7 @@ type Row struct {
 	Server      Server
 	Commands    []Clipped // at most maxCommands, each clipped
 	MoreCmds    int       // distinct command lines not shown
-	Status      string    // "new" or "suppressed"
+	Status      string    // the roll-up's triage status (Rolled.Status)
 	ShodanURL   string    // https, built from a valid IP
 	DefenderURL string    // https, only when the device id is a Defender id
 	Anchor      string    // id of the row, for the timeline's links
@@ -197,7 +197,7 @@ func Build(in Input) Model {
 	devices, ips, families := map[string]bool{}, map[netip.Addr]bool{}, map[string]bool{}
 	for i, r := range Rollup(in.Hits) {
 		row := Row{Rolled: r, Server: servers[r.IP], ShodanURL: ShodanHostURL(r.IP),
-			DefenderURL: DefenderDeviceURL(r.DeviceID), Status: "new", Anchor: fmt.Sprintf("hit-%d", i+1),
+			DefenderURL: DefenderDeviceURL(r.DeviceID), Status: r.Status, Anchor: fmt.Sprintf("hit-%d", i+1),
 			Pivot: kql.PivotFor(r.DeviceID, r.Device, r.IP, r.First), ShowPivot: i < maxPivots}
 		for _, h := range r.Hunts {
 			if f := family(h); f != "" {
@@ -217,7 +217,6 @@ func Build(in Input) Model {
 			row.Commands = append(row.Commands, clip(c, maxCmdRunes))
 		}
 		if r.Suppressed != "" {
-			row.Status = "suppressed"
 			g := suppressed[r.Suppressed]
 			if g == nil {
 				g = &SuppressedGroup{Reason: r.Suppressed}

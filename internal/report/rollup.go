@@ -30,8 +30,12 @@ type Rolled struct {
 	Events    int        `json:"events"`
 	// Suppressed says why, when every event of the pair was suppressed;
 	// one unsuppressed event makes the pair live.
-	Suppressed string  `json:"suppressed,omitempty"`
-	HitIDs     []int64 `json:"hit_ids"` // ascending
+	Suppressed string `json:"suppressed,omitempty"`
+	// Status is the pair's triage status: the one its newest triaged hit
+	// was given (investigating, benign, malicious, closed), else
+	// "suppressed" or "new". Every listing and the report show this one.
+	Status string  `json:"status"`
+	HitIDs []int64 `json:"hit_ids"` // ascending
 }
 
 // rollKey groups events: a device is its Defender id when the event has
@@ -60,6 +64,7 @@ func Rollup(hits []store.StoredHit) []Rolled {
 	var rows []Rolled
 	var newest []time.Time // per row: the time of the event its Device name came from
 	live := map[int]bool{}
+	triaged := map[int]int64{} // per row: the id of the hit its Status came from
 	for i := range hits {
 		h := &hits[i]
 		k := keyOf(h)
@@ -90,6 +95,9 @@ func Rollup(hits []store.StoredHit) []Rolled {
 		r.Commands = appendNonEmpty(r.Commands, h.Command)
 		r.Tables = appendNonEmpty(r.Tables, h.Table)
 		r.Hunts = append(r.Hunts, h.Hunts...)
+		if h.Triage != "" && h.ID >= triaged[n] {
+			r.Status, triaged[n] = h.Triage, h.ID
+		}
 		if h.Suppressed == "" {
 			live[n] = true
 		} else if r.Suppressed == "" {
@@ -101,6 +109,7 @@ func Rollup(hits []store.StoredHit) []Rolled {
 		if live[i] {
 			r.Suppressed = ""
 		}
+		r.Status = Status(r.Status, r.Suppressed)
 		r.Ports = sortedSet(r.Ports)
 		r.Users = sortedSet(r.Users)
 		r.Processes = sortedSet(r.Processes)
@@ -122,6 +131,22 @@ func Rollup(hits []store.StoredHit) []Rolled {
 			a.IP.Compare(b.IP), strings.Compare(a.DeviceID, b.DeviceID))
 	})
 	return rows
+}
+
+// Statuses are every status a hit or a pair can show: untriaged (new,
+// suppressed) or what `c2sweep triage` gave it.
+var Statuses = append([]string{"new"}, append(slices.Clone(store.TriageStatuses), "suppressed")...)
+
+// Status is the status shown for a triage status and a suppression: the
+// triage when there is one, else suppressed or new.
+func Status(triage, suppressed string) string {
+	switch {
+	case triage != "":
+		return triage
+	case suppressed != "":
+		return "suppressed"
+	}
+	return "new"
 }
 
 func appendNonEmpty(s []string, v string) []string {

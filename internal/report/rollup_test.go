@@ -35,24 +35,27 @@ func TestRollupRows(t *testing.T) {
 	}
 	hits[5].Suppressed = "ip 198.51.100.9: lab scanner" // one of two: the pair stays live
 	hits[7].Suppressed = "hunt DeimosC2: noisy"
+	// The newest triaged hit of a pair gives its status, whatever the order.
+	hits[0].Triage, hits[2].Triage = "investigating", "malicious"
+	hits[5].Triage = "benign"
 	got := Rollup(hits)
 	want := []Rolled{
 		{Device: "WS01.contoso.local", DeviceID: ws1, IP: netip.MustParseAddr("203.0.113.7"), Ports: []int{443, 8443},
 			Users: []string{"alice", "bob"}, Processes: []string{"powershell.exe", "rundll32.exe"},
 			Commands: []string{ps, "rundll32.exe x.dll,Start"}, Hunts: []string{"CobaltStrikeCert", "CobaltStrikeJARM"},
-			Tables: []string{"DeviceNetworkEvents"}, First: t0, Last: t0.Add(72 * time.Hour), Events: 3, HitIDs: []int64{1, 2, 3}},
+			Tables: []string{"DeviceNetworkEvents"}, First: t0, Last: t0.Add(72 * time.Hour), Events: 3, Status: "malicious", HitIDs: []int64{1, 2, 3}},
 		{Device: "ws02", DeviceID: ws2, IP: netip.MustParseAddr("198.51.100.9"), Ports: []int{80}, Users: []string{"carol"},
 			Processes: []string{"svchost.exe"}, Commands: []string{}, Hunts: []string{"DeimosC2"}, Tables: []string{"DeviceNetworkEvents"},
-			First: t0.Add(3 * time.Hour), Last: t0.Add(5 * time.Hour), Events: 2, HitIDs: []int64{6, 7}},
+			First: t0.Add(3 * time.Hour), Last: t0.Add(5 * time.Hour), Events: 2, Status: "benign", HitIDs: []int64{6, 7}},
 		{IP: netip.MustParseAddr("192.0.2.1"), Ports: []int{}, Users: []string{"dave@contoso.com"}, Processes: []string{}, Commands: []string{},
 			Hunts: []string{"DeimosC2"}, Tables: []string{"DeviceNetworkEvents"}, First: t0.Add(4 * time.Hour), Last: t0.Add(4 * time.Hour),
-			Events: 1, Suppressed: "hunt DeimosC2: noisy", HitIDs: []int64{8}},
+			Events: 1, Suppressed: "hunt DeimosC2: noisy", Status: "suppressed", HitIDs: []int64{8}},
 		{Device: "ws02", DeviceID: ws2, IP: netip.MustParseAddr("203.0.113.7"), Ports: []int{443}, Users: []string{"carol"},
 			Processes: []string{"powershell.exe"}, Commands: []string{ps}, Hunts: []string{"CobaltStrikeJARM"}, Tables: []string{"DeviceNetworkEvents"},
-			First: t0.Add(2 * time.Hour), Last: t0.Add(2 * time.Hour), Events: 1, HitIDs: []int64{5}},
+			First: t0.Add(2 * time.Hour), Last: t0.Add(2 * time.Hour), Events: 1, Status: "new", HitIDs: []int64{5}},
 		{Device: "ws01", DeviceID: ws1, IP: netip.MustParseAddr("198.51.100.9"), Ports: []int{80}, Users: []string{"alice"},
 			Processes: []string{"svchost.exe"}, Commands: []string{}, Hunts: []string{"DeimosC2"}, Tables: []string{"DeviceNetworkEvents"},
-			First: t0.Add(time.Hour), Last: t0.Add(time.Hour), Events: 1, HitIDs: []int64{4}},
+			First: t0.Add(time.Hour), Last: t0.Add(time.Hour), Events: 1, Status: "new", HitIDs: []int64{4}},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d rows, want %d: %+v", len(got), len(want), got)

@@ -24,6 +24,9 @@ type StoredHit struct {
 	// Suppressed names the suppression that matched when the hit was
 	// committed ("ip 1.2.3.4: lab scanner"); such hits are kept, not alerted.
 	Suppressed string `json:"suppressed,omitempty"`
+	// Triage is the status a hunter last gave the hit (`c2sweep triage`):
+	// investigating, benign, malicious or closed; "" when untriaged.
+	Triage string `json:"triage,omitempty"`
 	// Sources are what the hit's hunts' sources said of its server (Hits
 	// fills them; alerts do not carry them).
 	Sources []HitSource `json:"sources,omitempty"`
@@ -254,7 +257,7 @@ func (s *Store) CommitSweep(ctx context.Context, runID int64, target string, ips
 }
 
 const hitCols = `h.id, h.tbl, h.col, h.ip, h.ts, h.device_id, h.device, h.account, h.port, h.action, h.process,
-	h.command, h.report_id, h.hunts, h.row, h.run_id, h.first_reported, h.suppressed`
+	h.command, h.report_id, h.hunts, h.row, h.run_id, h.first_reported, h.suppressed, h.triage`
 
 // hitsQuery builds the query for f. A run or first-reported filter drives
 // the lookup with its index; the unary + keeps the planner from walking
@@ -410,11 +413,12 @@ func scanHit(sc scanner) (StoredHit, error) {
 	var h StoredHit
 	var ip, hunts string
 	var ts, rep int64
-	var row, sup sql.NullString
+	var row, sup, tri sql.NullString
 	if err := sc.Scan(&h.ID, &h.Table, &h.Column, &ip, &ts, &h.DeviceID, &h.Device, &h.Account, &h.Port,
-		&h.Action, &h.Process, &h.Command, &h.ReportID, &hunts, &row, &h.RunID, &rep, &sup); err != nil {
+		&h.Action, &h.Process, &h.Command, &h.ReportID, &hunts, &row, &h.RunID, &rep, &sup, &tri); err != nil {
 		return h, err
 	}
+	h.Triage = tri.String
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
 		return h, fmt.Errorf("hit %d: stored IP %q: %w", h.ID, ip, err)

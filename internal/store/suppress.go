@@ -18,6 +18,9 @@ const (
 	SuppressCIDR   = "cidr"
 	SuppressDevice = "device"
 	SuppressHunt   = "hunt"
+	// SuppressPair is one device's contact with one C2 server, "DEVICE IP":
+	// what a benign triage verdict suppresses.
+	SuppressPair = "pair"
 )
 
 // Suppression marks an IP, CIDR, device or hunt as benign: its hits are
@@ -61,8 +64,21 @@ func NormalizeSuppression(kind, value string) (string, error) {
 		return strings.ToLower(value), nil
 	case SuppressHunt:
 		return value, nil
+	case SuppressPair:
+		dev, ip, ok := strings.Cut(value, " ")
+		a, err := netip.ParseAddr(strings.TrimSpace(ip))
+		if !ok || dev == "" || err != nil || a.Zone() != "" {
+			return "", fmt.Errorf("suppress pair: %q is not a device and an IP (like \"ws01 192.0.2.7\")", value)
+		}
+		return PairValue(dev, a), nil
 	}
-	return "", fmt.Errorf("suppress: kind %q is not ip, cidr, device or hunt", kind)
+	return "", fmt.Errorf("suppress: kind %q is not ip, cidr, device, hunt or pair", kind)
+}
+
+// PairValue is the value of a pair suppression: the device (name or id,
+// lower case) and the C2 IP.
+func PairValue(device string, ip netip.Addr) string {
+	return strings.ToLower(strings.TrimSpace(device)) + " " + ip.Unmap().String()
 }
 
 func unmapPrefix(p netip.Prefix) netip.Prefix {
@@ -169,6 +185,10 @@ func candidates(kind, value, cond string, condArgs ...any) hitCandidates {
 	case SuppressHunt:
 		q += fmt.Sprintf(" AND h.id IN (SELECT hit_id FROM hit_hunts WHERE hunt = ?%d COLLATE NOCASE)", n)
 		args = append(args, value)
+	case SuppressPair:
+		_, ip, _ := strings.Cut(value, " ")
+		q += fmt.Sprintf(" AND h.ip = ?%d", n)
+		args = append(args, ip)
 	}
 	return hitCandidates{q, args}
 }
@@ -303,6 +323,7 @@ func loadSuppressor(ctx context.Context, q querier, now time.Time) (func(indicat
 	var prefixes []pfx
 	devices := map[string]string{}
 	hunts := map[string]string{}
+	pairs := map[string]string{}
 	for _, sp := range all {
 		if !sp.Active(now) {
 			continue
@@ -321,6 +342,8 @@ func loadSuppressor(ctx context.Context, q querier, now time.Time) (func(indicat
 			devices[strings.ToLower(sp.Value)] = why
 		case SuppressHunt:
 			hunts[strings.ToLower(sp.Value)] = why
+		case SuppressPair:
+			pairs[strings.ToLower(sp.Value)] = why
 		}
 	}
 	return func(h indicator.Hit) (bool, string) {
@@ -341,6 +364,9 @@ func loadSuppressor(ctx context.Context, q querier, now time.Time) (func(indicat
 				continue
 			}
 			if why, ok := devices[strings.ToLower(d)]; ok {
+				return true, why
+			}
+			if why, ok := pairs[PairValue(d, ip)]; ok {
 				return true, why
 			}
 		}
