@@ -17,6 +17,7 @@ import (
 	"c2sweep/internal/clock"
 	"c2sweep/internal/config"
 	"c2sweep/internal/exclude"
+	"c2sweep/internal/health"
 	"c2sweep/internal/lab"
 	"c2sweep/internal/pipeline"
 	"c2sweep/internal/store"
@@ -392,5 +393,40 @@ func TestCarriedIndicatorExcluded(t *testing.T) {
 	}
 	if !named {
 		t.Error("no query names the other carried Deimos servers: the check above proves nothing")
+	}
+}
+
+// A hunt whose fresh IPs are mostly behind CDNs is noisy in its health:
+// the run records what the exclusions took beside what was fresh.
+func TestMostlyExcludedHuntIsNoisy(t *testing.T) {
+	now := time.Now().UTC()
+	l := ptStartLab(t, lab.Options{World: lab.WorldConfig{Seed: 9, Now: now}})
+	cfg := catalogConfig(t, cdnFamilies, "")
+	hunts := cfg.EnabledHunts()
+	want := cdnTruth(t, l.World, truthAt(t, l.World, hunts, now))
+	st := ptTempStore(t)
+	p := &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Hunter: l.hunter(t, "graph", nil), Store: st}
+	ptRun(t, p, pipeline.Options{Hunts: hunts, API: "graph", OutDir: filepath.Join(t.TempDir(), "results"), Exclude: loadExclusions(t, cfg, "")})
+	runs, err := st.HuntRuns(context.Background(), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noisy := 0
+	for _, h := range hunts {
+		rs := runs[h.Name]
+		if len(rs) != 1 {
+			t.Fatalf("%s: %d recorded runs, want 1", h.Name, len(rs))
+		}
+		if rs[0].Excluded != len(want[h.Name]) || rs[0].Fresh < rs[0].Excluded {
+			t.Errorf("%s: recorded %d fresh, %d excluded; want %d excluded", h.Name, rs[0].Fresh, rs[0].Excluded, len(want[h.Name]))
+		}
+		if v := health.Judge(pipeline.HealthRuns(rs), health.Options{SilentRuns: 7}); v.State == health.Noisy {
+			noisy++
+		} else if 2*len(want[h.Name]) > rs[0].Fresh && rs[0].Fresh > 0 {
+			t.Errorf("%s: verdict %s, want noisy (%d of %d fresh excluded)", h.Name, v.State, rs[0].Excluded, rs[0].Fresh)
+		}
+	}
+	if noisy == 0 {
+		t.Error("no hunt of the CDN families is noisy: the check above proves nothing")
 	}
 }

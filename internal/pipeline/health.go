@@ -32,8 +32,10 @@ func (r *run) recordHealth(ctx context.Context) error {
 		if h.Excluded.CDN > 0 || h.Excluded.Config > 0 {
 			why = map[string]int{ExcludedCDN: h.Excluded.CDN, ExcludedConfig: h.Excluded.Config}
 		}
-		rs = append(rs, store.HuntRun{RunID: r.s.RunID, Hunt: h.Name, At: r.now, Returned: h.Read, Fresh: h.Fresh,
-			Kept: h.Kept, Excluded: h.Excluded.CDN + h.Excluded.Config, ExcludedWhy: why, Hits: h.Hits, Failed: h.Error != ""})
+		// Fresh counts what was fresh before the exclusions took their share.
+		excluded := h.Excluded.CDN + h.Excluded.Config
+		rs = append(rs, store.HuntRun{RunID: r.s.RunID, Hunt: h.Name, At: r.now, Returned: h.Read, Fresh: h.Fresh + excluded,
+			Kept: h.Kept, Excluded: excluded, ExcludedWhy: why, Hits: h.Hits, Failed: h.Error != ""})
 	}
 	if err := st.RecordHuntRuns(ctx, rs); err != nil {
 		return err
