@@ -65,7 +65,8 @@ func NormalizeSuppression(kind, value string) (string, error) {
 	case SuppressHunt:
 		return value, nil
 	case SuppressPair:
-		dev, ip, ok := strings.Cut(value, " ")
+		// The IP is the last word: a device name may hold spaces.
+		dev, ip, ok := cutPair(value)
 		a, err := netip.ParseAddr(strings.TrimSpace(ip))
 		if !ok || dev == "" || err != nil || a.Zone() != "" {
 			return "", fmt.Errorf("suppress pair: %q is not a device and an IP (like \"ws01 192.0.2.7\")", value)
@@ -186,7 +187,7 @@ func candidates(kind, value, cond string, condArgs ...any) hitCandidates {
 		q += fmt.Sprintf(" AND h.id IN (SELECT hit_id FROM hit_hunts WHERE hunt = ?%d COLLATE NOCASE)", n)
 		args = append(args, value)
 	case SuppressPair:
-		_, ip, _ := strings.Cut(value, " ")
+		_, ip, _ := cutPair(value)
 		q += fmt.Sprintf(" AND h.ip = ?%d", n)
 		args = append(args, ip)
 	}
@@ -383,4 +384,13 @@ func loadSuppressor(ctx context.Context, q querier, now time.Time) (func(indicat
 		}
 		return false, ""
 	}, nil
+}
+
+// cutPair splits a pair suppression's "DEVICE IP" at its last space.
+func cutPair(value string) (device, ip string, ok bool) {
+	i := strings.LastIndexByte(value, ' ')
+	if i < 0 {
+		return value, "", false
+	}
+	return value[:i], value[i+1:], true
 }

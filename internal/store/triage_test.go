@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +74,11 @@ func TestTriageBenignSuppressesThePairOnly(t *testing.T) {
 	}
 	if _, err := NormalizeSuppression(SuppressPair, "ws01"); err == nil {
 		t.Error("a pair without an IP is accepted")
+	}
+	// Device names come from telemetry and may hold spaces: the IP is the
+	// last word.
+	if v, err := NormalizeSuppression(SuppressPair, "<img src=x> ws 02 192.0.2.7"); err != nil || !strings.HasSuffix(v, " 192.0.2.7") {
+		t.Errorf("a device name with spaces: %q, %v", v, err)
 	}
 }
 
