@@ -17,7 +17,7 @@ import (
 // flags, one writer (writeList), so hits, runs, indicators and hunts print
 // the same way.
 type OutputFlags struct {
-	Format string `env:"-" help:"Output format: table, json or csv." default:"table" enum:"table,json,csv"`
+	Format string `env:"-" help:"Output format: table, json, jsonl (one object a line) or csv." default:"table" enum:"table,json,jsonl,csv"`
 	JSON   bool   `env:"-" help:"Short for --format json."`
 }
 
@@ -81,6 +81,15 @@ func writeList[T any](g *Globals, o OutputFlags, z ZoneFlag, l list[T]) error {
 			l.items = []T{} // [], not null: "none" to a script
 		}
 		return writeJSON(g.stdout, l.items)
+	case "jsonl":
+		// One compact object a line, for jq and log shippers; nothing when empty.
+		enc := json.NewEncoder(g.stdout)
+		for _, it := range l.items {
+			if err := enc.Encode(it); err != nil {
+				return err
+			}
+		}
+		return nil
 	case "csv":
 		cols := l.columns("csv")
 		w := csv.NewWriter(g.stdout)

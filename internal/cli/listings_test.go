@@ -131,6 +131,22 @@ func TestListingsTakeTheSameFormatFlags(t *testing.T) {
 		if err != nil || len(recs) != 1+len(v) {
 			t.Errorf("%s --format csv: %v, %d records for %d items\n%s", name, err, len(recs), len(v), r.stdout)
 		}
+		// jsonl: the same objects as --json, one compact object a line.
+		r = mustCode(t, 0, append(args, "--format", "jsonl")...)
+		var jl []map[string]any
+		for _, line := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
+			if line == "" {
+				continue
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Errorf("%s --format jsonl: a line is not one object: %v\n%s", name, err, line)
+			}
+			jl = append(jl, m)
+		}
+		if len(jl) != len(v) {
+			t.Errorf("%s --format jsonl: %d lines for %d items", name, len(jl), len(v))
+		}
 		r = mustCode(t, 0, append(args, "--format", "table")...)
 		if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 1+len(v) {
 			t.Errorf("%s table: %d lines for %d items\n%s", name, len(lines), len(v), r.stdout)
