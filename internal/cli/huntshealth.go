@@ -86,7 +86,7 @@ func healthRows(cfg *config.Config, hist map[string][]store.HuntRun, n int, plai
 
 var healthColumns = []column[huntHealth]{
 	{head: "NAME", csv: "name", cell: func(h huntHealth) any { return h.Name }},
-	{head: "RUNS", csv: "results", cell: func(h huntHealth) any {
+	{head: "RESULTS BY RUN", csv: "results", cell: func(h huntHealth) any {
 		return h.Spark
 	}, only: "table"},
 	{head: "RESULTS", csv: "results", cell: func(h huntHealth) any {
