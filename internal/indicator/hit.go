@@ -8,6 +8,9 @@ import (
 // Hit is one telemetry row that matched an indicator, attributed locally to
 // the hunts that named the IP.
 type Hit struct {
+	// Target is the sweep target (tenant, workspace) whose telemetry holds
+	// the row: DefaultTarget when the config lists no targets.
+	Target    string         `json:"target"`
 	Table     string         `json:"table"`
 	Column    string         `json:"column"`    // the IP column that matched
 	IP        netip.Addr     `json:"ip"`        // unmapped
@@ -28,5 +31,20 @@ type Hit struct {
 // reported twice: Defender's ReportId is unique per device and table, and
 // the rest disambiguates rows that lack one.
 func (h *Hit) Key() string {
-	return h.Table + "|" + h.DeviceID + "|" + h.ReportID + "|" + h.Timestamp.UTC().Format(time.RFC3339Nano) + "|" + h.IP.String()
+	return h.Target + "|" + h.Table + "|" + h.DeviceID + "|" + h.ReportID + "|" + h.Timestamp.UTC().Format(time.RFC3339Nano) + "|" + h.IP.String()
+}
+
+// DefaultTarget names the one sweep target of a config that lists none
+// (sweep: and azure: at the top level). State written before targets
+// existed belongs to it.
+const DefaultTarget = "default"
+
+// WindowKey is the state's key for the incremental windows of one
+// table.column in one sweep target: "target/Table.Column". Target names
+// cannot hold "/".
+func WindowKey(target, tableColumn string) string {
+	if target == "" {
+		target = DefaultTarget
+	}
+	return target + "/" + tableColumn
 }
