@@ -138,7 +138,7 @@ func TestCDNServersExcludedAndCounted(t *testing.T) {
 	for _, q := range s.Queries {
 		for ip := range excluded {
 			if strings.Contains(q.Text, `"`+ip.String()+`"`) {
-				t.Errorf("query to %s names the CDN address %s", q.Target, ip)
+				t.Errorf("query to %s names the CDN address %s", q.Column, ip)
 			}
 		}
 		for _, ip := range tr.allIPs() {
@@ -385,7 +385,7 @@ func TestCarriedIndicatorExcluded(t *testing.T) {
 	named := false
 	for _, q := range s.Queries {
 		if strings.Contains(q.Text, `"`+carried.String()+`"`) {
-			t.Errorf("query to %s names the excluded %s", q.Target, carried)
+			t.Errorf("query to %s names the excluded %s", q.Column, carried)
 		}
 		for ip := range tr.fresh["DeimosC2"] {
 			named = named || ip != carried && strings.Contains(q.Text, `"`+ip.String()+`"`)

@@ -404,7 +404,7 @@ func pickSeed(t testing.TB, now time.Time, ok func(*lab.World) bool) int64 {
 func queriesFor(s *pipeline.Summary, tg kql.Target) []*pipeline.QuerySummary {
 	var out []*pipeline.QuerySummary
 	for _, q := range s.Queries {
-		if q.Target == tg.String() {
+		if q.Column == tg.String() {
 			out = append(out, q)
 		}
 	}

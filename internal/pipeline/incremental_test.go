@@ -11,6 +11,7 @@ import (
 
 	"c2sweep/internal/config"
 	"c2sweep/internal/hunting"
+	"c2sweep/internal/indicator"
 	"c2sweep/internal/kql"
 	"c2sweep/internal/lab"
 	"c2sweep/internal/pipeline"
@@ -245,7 +246,7 @@ func TestRunIncrementalSweeps(t *testing.T) {
 	if got, want := bad.Calls()["graph"], 3*s4.Totals.Queries; got != want {
 		t.Errorf("run 4: %d calls to the failing API, want %d (3 attempts a query)", got, want)
 	}
-	last, err := st.LastSwept(context.Background(), dne.String(), allIPs)
+	last, err := st.LastSwept(context.Background(), indicator.WindowKey(indicator.DefaultTarget, dne.String()), allIPs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestRunIncrementalSweeps(t *testing.T) {
 	checkHits(t, "run 5", s5.NewHits, ptMinus(tr5.hits(dne, okIPs, end3.Add(-ptOverlap), s5.Started), reported))
 	report(s5)
 	end5 := s5.Started.Truncate(ptTick)
-	if last, err = st.LastSwept(context.Background(), dne.String(), allIPs); err != nil {
+	if last, err = st.LastSwept(context.Background(), indicator.WindowKey(indicator.DefaultTarget, dne.String()), allIPs); err != nil {
 		t.Fatal(err)
 	}
 	for _, ip := range allIPs {

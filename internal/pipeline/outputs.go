@@ -7,7 +7,6 @@ import (
 
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/indicator"
-	"c2sweep/internal/kql"
 	"c2sweep/internal/output"
 	"c2sweep/internal/report"
 	"c2sweep/internal/store"
@@ -37,7 +36,7 @@ func newOutputs(dir string, s *Summary, set *indicator.Set) (*outputs, error) {
 	return &outputs{d: d, dir: dir, s: s, set: set}, nil
 }
 
-func (o *outputs) schema(t kql.Target, cols []hunting.Column) { o.d.Schema(t.String(), cols) }
+func (o *outputs) schema(key string, cols []hunting.Column) { o.d.Schema(key, cols) }
 
 func (o *outputs) hits(hs []indicator.Hit) error {
 	for _, h := range hs {

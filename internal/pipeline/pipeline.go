@@ -11,6 +11,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unique"
 
@@ -32,11 +34,14 @@ import (
 )
 
 // Pipeline holds the services a sweep uses. Store and Notify may be nil
-// (no memory, no alerts); Hunter may be nil for a dry run. Sources are the
-// sources set up for the run's hunts by kind (with their keys); a kind not
-// in it is made from the registry with no settings.
+// (no memory, no alerts). Sources are the sources set up for the run's
+// hunts by kind (with their keys); a kind not in it is made from the
+// registry with no settings. Targets are where the indicators are swept;
+// with none, Hunter is the one target (named indicator.DefaultTarget).
+// Hunters may be nil for a dry run.
 type Pipeline struct {
 	Sources  map[string]source.Source
+	Targets  []Target
 	Hunter   hunting.Hunter
 	Store    *store.Store
 	Notify   []notify.Target
@@ -48,7 +53,7 @@ type Pipeline struct {
 // Options are one run's settings.
 type Options struct {
 	Hunts        []config.Hunt
-	API          string        // "graph" or "mde", for the summary
+	API          string        // the hunting backend of Pipeline.Hunter, for the summary
 	Lookback     time.Duration // first sweep of an indicator (default 30d)
 	Overlap      time.Duration // re-read before the last sweep's end (default 1h)
 	CreditBudget int           // what this run may spend where hunts cost: Shodan query credits (0: what the account has)
@@ -103,16 +108,9 @@ const alertGrace = 20 * time.Second
 // directory (created, with a file for each hunt). The state was checked
 // by BeginRun.
 func (r *run) preflight(ctx context.Context) error {
-	if h := r.p.Hunter; h != nil && !r.o.DryRun {
-		if c, ok := h.(hunting.SignInChecker); ok {
-			if err := c.SignIn(ctx); err != nil {
-				return cannotRun(err)
-			}
-		}
-		if c, ok := h.(hunting.Prober); ok {
-			if err := c.Probe(ctx); err != nil {
-				return cannotRun(err)
-			}
+	if !r.o.DryRun {
+		if err := r.signIn(ctx); err != nil {
+			return cannotRun(err)
 		}
 	}
 	if r.o.OutDir != "" {
@@ -122,6 +120,51 @@ func (r *run) preflight(ctx context.Context) error {
 		}
 		r.out = out
 		r.s.OutDir = r.o.OutDir
+	}
+	return nil
+}
+
+// signIn signs in to every target (and checks its API root) at once. A
+// target that fails is left out of the sweep and said; the error is the
+// first failure when every target failed.
+func (r *run) signIn(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, tr := range r.targets {
+		if tr.Hunter == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if c, ok := tr.Hunter.(hunting.SignInChecker); ok {
+				tr.failed = c.SignIn(ctx)
+			}
+			if c, ok := tr.Hunter.(hunting.Prober); ok && tr.failed == nil {
+				tr.failed = c.Probe(ctx)
+			}
+		}()
+	}
+	wg.Wait()
+	var first error
+	live := 0
+	for _, tr := range r.targets {
+		if tr.failed == nil {
+			live++
+		} else if first == nil {
+			first = tr.failed
+		}
+	}
+	if live == 0 && first != nil {
+		return first
+	}
+	for _, tr := range r.targets {
+		if tr.failed != nil {
+			// Said now, before any credit is spent; the others go on.
+			tr.ts.firstError(tr.failed)
+			tr.ts.settle()
+			r.fail("%s: %v", r.where(tr, kql.Target{}), tr.failed)
+			r.s.QueryErrors = append(r.s.QueryErrors, tr.failed)
+		}
 	}
 	return nil
 }
@@ -163,6 +206,18 @@ func (p *Pipeline) Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		s.Hunts = append(s.Hunts, hs)
 		r.hunts[h.Name] = hs
+	}
+	for _, t := range p.sweepTargets(o.API) {
+		t.Name = cmp.Or(t.Name, indicator.DefaultTarget)
+		tr := &targetRun{Target: t, ts: &TargetSummary{Name: t.Name, Backend: t.Backend}}
+		for _, c := range r.columns(tr) {
+			tr.ts.Sweep = append(tr.ts.Sweep, c.String())
+		}
+		r.targets = append(r.targets, tr)
+		s.Targets = append(s.Targets, tr.ts)
+	}
+	if s.API == "" && len(r.targets) > 0 {
+		s.API = r.targets[0].Backend
 	}
 	// Recording the run first is the check that the state is writable,
 	// and it records a run that fails its pre-flight too.
@@ -248,13 +303,13 @@ type run struct {
 	// excluded are the IPs each hunt had excluded: an address is counted
 	// once per hunt however many banners name it.
 	excluded map[string]map[netip.Addr]bool
+	targets  []*targetRun
 	// huntsFailed counts hunts whose Shodan stage failed.
 	huntsFailed int
 	outFailed   bool // a result file could not be written (said once)
-	// overQuota is the hunting API's CPU-quota refusal: once it is seen,
-	// no further query is sent this run (each would be refused the same way
-	// and spend more of the quota's cycle); their windows stay for the next run.
-	overQuota error
+	// mu guards the summary, the hunts' counts and the result files
+	// while the targets are swept concurrently.
+	mu sync.Mutex
 }
 
 func (r *run) do(ctx context.Context) error {
@@ -352,6 +407,13 @@ func intern(sg indicator.Sighting) indicator.Sighting {
 
 // fail records an error that makes the run partial.
 func (r *run) fail(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failLocked(format, args...)
+}
+
+// failLocked is fail for a caller that holds r.mu.
+func (r *run) failLocked(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	r.s.Errors = append(r.s.Errors, msg)
 	r.p.Log.Info(msg) // the summary shows it; the log keeps it in order with the rest

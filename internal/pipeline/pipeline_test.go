@@ -158,7 +158,7 @@ func TestRunEndToEndFindsExactlyTheSeededContacts(t *testing.T) {
 		t.Fatalf("%d queries, want 1 for %d indicators", len(s.Queries), len(tr.allIPs()))
 	}
 	q := s.Queries[0]
-	if q.Target != dne.String() || q.IPs != len(tr.ips(dne)) || q.Error != "" || q.Rows != len(wanted) {
+	if q.Column != dne.String() || q.IPs != len(tr.ips(dne)) || q.Error != "" || q.Rows != len(wanted) {
 		t.Errorf("query %+v: want %s, %d indicators, %d rows", q, dne, len(tr.ips(dne)), len(wanted))
 	}
 	if wantStart, wantEnd := s.Started.Add(-ptLookback).Truncate(ptTick), s.Started.Truncate(ptTick); !q.Start.Equal(wantStart) || !q.End.Equal(wantEnd) {

@@ -138,7 +138,7 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 	}
 	if s.DryRun {
 		for i, q := range s.Queries {
-			fmt.Fprintf(w, "\n// query %d/%d: %s, %d indicators, %d bytes\n%s\n", i+1, len(s.Queries), q.Target, q.IPs, q.Bytes, q.Text)
+			fmt.Fprintf(w, "\n// query %d/%d: %s, %d indicators, %d bytes\n%s\n", i+1, len(s.Queries), q.Column, q.IPs, q.Bytes, q.Text)
 		}
 	}
 	for _, e := range s.Errors {

@@ -30,14 +30,17 @@ type Summary struct {
 	PlanOnly    bool      `json:"plan_only,omitempty"` // --dry-run: counted and planned, nothing fetched
 	// Plan is how the Shodan credits were planned over the hunts; its
 	// Unplanned are the pages not fetched and what they would have cost.
-	Plan    *plan.Plan      `json:"shodan_plan,omitempty"`
-	Outcome Outcome         `json:"outcome"`
-	OutDir  string          `json:"out_dir,omitempty"`
-	Hunts   []*HuntSummary  `json:"hunts"`
-	Queries []*QuerySummary `json:"queries"`
-	Totals  Totals          `json:"totals"`
-	Timing  Timing          `json:"timing"`
-	Errors  []string        `json:"errors,omitempty"`
+	Plan    *plan.Plan     `json:"shodan_plan,omitempty"`
+	Outcome Outcome        `json:"outcome"`
+	OutDir  string         `json:"out_dir,omitempty"`
+	Hunts   []*HuntSummary `json:"hunts"`
+	// Targets are the tenants and workspaces swept, each with its own
+	// outcome: one target's failure leaves the others' results whole.
+	Targets []*TargetSummary `json:"targets"`
+	Queries []*QuerySummary  `json:"queries"`
+	Totals  Totals           `json:"totals"`
+	Timing  Timing           `json:"timing"`
+	Errors  []string         `json:"errors,omitempty"`
 	// Warnings are said once per run (a stale CDN snapshot).
 	Warnings []string `json:"warnings,omitempty"`
 	// Health are the hunts whose verdict became silent or spiking in
@@ -80,9 +83,48 @@ type HuntSummary struct {
 	Error      string          `json:"error,omitempty"`
 }
 
+// TargetSummary is one sweep target's part of a run.
+type TargetSummary struct {
+	Name    string   `json:"name"`
+	Backend string   `json:"backend,omitempty"`
+	Sweep   []string `json:"sweep"` // Table.Columns
+	// Outcome is ok, partial (some queries failed) or failed (signed in
+	// to nothing, or every query failed).
+	Outcome       string `json:"outcome"`
+	Queries       int    `json:"queries"`
+	QueriesFailed int    `json:"queries_failed"`
+	OverQuota     int    `json:"over_quota,omitempty"`
+	Calls         int    `json:"calls"`
+	Throttled     int    `json:"throttled"`
+	Rows          int    `json:"rows"`
+	Hits          int    `json:"hits"`
+	NewHits       int    `json:"new_hits"`
+	Error         string `json:"error,omitempty"` // the first failure
+}
+
+// firstError keeps the target's first failure.
+func (t *TargetSummary) firstError(err error) {
+	if t.Error == "" {
+		t.Error = err.Error()
+	}
+}
+
+// settle sets the outcome once the target is done.
+func (t *TargetSummary) settle() {
+	switch {
+	case t.QueriesFailed == 0 && t.Error == "":
+		t.Outcome = "ok"
+	case t.QueriesFailed < t.Queries || t.Hits > 0:
+		t.Outcome = "partial"
+	default:
+		t.Outcome = "failed"
+	}
+}
+
 // QuerySummary is one hunting query.
 type QuerySummary struct {
-	Target   string    `json:"target"`
+	Target   string    `json:"target"` // the sweep target
+	Column   string    `json:"column"` // Table.Column`
 	IPs      int       `json:"indicators"`
 	Bytes    int       `json:"bytes"`
 	Start    time.Time `json:"start"`
