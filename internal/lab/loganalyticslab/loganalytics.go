@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/netip"
@@ -198,7 +199,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	s.answer(w, table, s.match(table, cols, ips, start, end))
+	s.answer(w, table, extended(*body.Query, s.match(table, cols, ips, start, end)))
 }
 
 // tableRE reads the query's first word, its table.
@@ -230,6 +231,45 @@ func parse(q string) (string, []string, map[netip.Addr]bool, error) {
 		}
 	}
 	return m[1], cols, ips, nil
+}
+
+var extendRE = regexp.MustCompile(`\bextend\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*case\(`)
+
+// extended applies the query's `extend COL = case(...)` rewrites of an IP
+// column (kql's normalise: the bracketed part, else an IPv4 address
+// before a port, else the value) to the rows it answers, as the service
+// would: the column comes back rewritten.
+func extended(q string, rows []lab.LogRow) []lab.LogRow {
+	ms := extendRE.FindAllStringSubmatch(q, -1)
+	if len(ms) == 0 {
+		return rows
+	}
+	out := make([]lab.LogRow, len(rows))
+	for i, r := range rows {
+		v := maps.Clone(r.Values)
+		for _, m := range ms {
+			if s, ok := v[m[1]].(string); ok {
+				v[m[1]] = caseNormalise(s)
+			}
+		}
+		out[i] = lab.LogRow{Table: r.Table, Values: v}
+	}
+	return out
+}
+
+var ipv4PortRE = regexp.MustCompile(`^([0-9]{1,3}(\.[0-9]{1,3}){3}):[0-9]+$`)
+
+func caseNormalise(s string) string {
+	if strings.HasPrefix(s, "[") {
+		if end := strings.Index(s, "]"); end > 1 {
+			return s[1:end]
+		}
+		return ""
+	}
+	if m := ipv4PortRE.FindStringSubmatch(s); m != nil {
+		return m[1]
+	}
+	return s
 }
 
 // Normalise reads an address as the tables log it: bare, with a port,
