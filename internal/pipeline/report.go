@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"c2sweep/internal/indicator"
 	"c2sweep/internal/output"
 	"c2sweep/internal/report"
 	"c2sweep/internal/store"
@@ -25,7 +26,11 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 	if s.DryRun {
 		mode = ", dry run"
 	}
-	fmt.Fprintf(w, "c2sweep run %s (%s%s, %.1fs)\n", s.Started.Format("2006-01-02 15:04 UTC"), s.API, mode, s.DurationSec)
+	api := s.API
+	if s.manyTargets() {
+		api = plural(len(s.Targets), "target", "targets")
+	}
+	fmt.Fprintf(w, "c2sweep run %s (%s%s, %.1fs)\n", s.Started.Format("2006-01-02 15:04 UTC"), api, mode, s.DurationSec)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "hunt\tsource\trequests\tread\tfresh\tstale\tskipped\tcost\thits\tnew\t")
 	for _, h := range s.Hunts {
@@ -61,6 +66,15 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 	s.writeHealth(w)
 	fmt.Fprintf(w, "Hunting API: %s (%d retried, %d throttled).\n",
 		plural(t.HuntingCalls, "call", "calls"), max(0, t.HuntingCalls-t.Queries), t.Throttled)
+	if s.manyTargets() {
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  TARGET\tBACKEND\tOUTCOME\tQUERIES\tFAILED\tCALLS\tHITS\tNEW")
+		for _, ts := range s.Targets {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", textsafe.Terminal(ts.Name), ts.Backend, ts.Outcome,
+				ts.Queries, ts.QueriesFailed, ts.Calls, ts.Hits, ts.NewHits)
+		}
+		tw.Flush()
+	}
 	for _, h := range s.Hunts {
 		if h.Truncated && h.Pages > 0 {
 			fmt.Fprintf(w, "%s: stopped after %d of %d pages (page or credit budget); servers on later pages were not swept\n",
@@ -100,8 +114,15 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 		rows := report.Rollup(stored)
 		fmt.Fprintf(w, "\n%s (%d) on %s\n", title, listed, plural(len(rows), "device x C2 server", "device x C2 servers"))
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		many := s.manyTargets()
+		if many {
+			fmt.Fprint(tw, "  TARGET")
+		}
 		fmt.Fprintln(tw, "  DEVICE\tUSERS\tPROCESS\tC2\tHUNTS\tFIRST (UTC)\tLAST (UTC)\tEVENTS")
 		for _, r := range rows {
+			if many {
+				fmt.Fprintf(tw, "  %s\t", textsafe.Terminal(r.Target))
+			}
 			who := r.Device
 			if who == "" {
 				who = strings.Join(r.Users, ",")
@@ -138,7 +159,11 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 	}
 	if s.DryRun {
 		for i, q := range s.Queries {
-			fmt.Fprintf(w, "\n// query %d/%d: %s, %d indicators, %d bytes\n%s\n", i+1, len(s.Queries), q.Column, q.IPs, q.Bytes, q.Text)
+			col := q.Column
+			if s.manyTargets() {
+				col = q.Target + ": " + col
+			}
+			fmt.Fprintf(w, "\n// query %d/%d: %s, %d indicators, %d bytes\n%s\n", i+1, len(s.Queries), textsafe.Terminal(col), q.IPs, q.Bytes, q.Text)
 		}
 	}
 	for _, e := range s.Errors {
@@ -147,6 +172,12 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 	if s.OutDir != "" {
 		fmt.Fprintf(w, "results: %s\n", textsafe.Terminal(s.OutDir))
 	}
+}
+
+// manyTargets is true when the run names its targets: several, or one
+// the config named.
+func (s *Summary) manyTargets() bool {
+	return len(s.Targets) > 1 || len(s.Targets) == 1 && s.Targets[0].Name != indicator.DefaultTarget
 }
 
 func mark(b bool, s string) string {
