@@ -121,8 +121,11 @@ type Feodo struct {
 
 // Sweep is how hunts' indicators are swept in Defender.
 type Sweep struct {
-	API            string   `yaml:"api" json:"api"`         // "graph" or "mde"
-	APIURL         string   `yaml:"api_url" json:"api_url"` // "" = the API's public root
+	API    string `yaml:"api" json:"api"`         // "graph" or "mde"
+	APIURL string `yaml:"api_url" json:"api_url"` // "" = the cloud's host for the API
+	// Cloud is the implicit target's cloud: public ("" too), usgov,
+	// usgov-dod or china (hunting.LookupCloud).
+	Cloud          string   `yaml:"cloud" json:"cloud,omitempty"`
 	Lookback       Duration `yaml:"lookback" json:"lookback"`
 	MaxIPsPerQuery int      `yaml:"max_ips_per_query" json:"max_ips_per_query"`
 }
@@ -206,6 +209,10 @@ type Config struct {
 	// ranges (on unless cdn: false) and the user's own CIDRs and IPs.
 	Exclusions Exclusions `yaml:"exclusions" json:"exclusions"`
 	Exclude    []string   `yaml:"exclude" json:"exclude,omitempty"`
+	// Targets are the sweep targets as listed in the file (names, backends
+	// and clouds checked, defaults filled; azure: as written); empty when
+	// none is listed. SweepTargets is the effective list.
+	Targets []Target `yaml:"targets" json:"targets,omitempty"`
 }
 
 // Exclusions chooses the published ranges whose IPs the pipeline drops.
@@ -255,6 +262,7 @@ type fileConfig struct {
 	Stix         Stix          `yaml:"stix"`
 	Exclusions   Exclusions    `yaml:"exclusions"`
 	Exclude      []string      `yaml:"exclude"`
+	Targets      []Target      `yaml:"targets"`
 }
 
 func defaultFile() fileConfig {
@@ -267,7 +275,7 @@ func defaultFile() fileConfig {
 		},
 		Shodan: Shodan{CreditBudget: DefaultCreditBudget},
 		Health: Health{SilentRuns: DefaultSilentRuns},
-		Sweep:  Sweep{API: "graph", Lookback: DefaultLookback, MaxIPsPerQuery: DefaultMaxIPsPerQuery},
+		Sweep:  Sweep{API: "graph", Cloud: "public", Lookback: DefaultLookback, MaxIPsPerQuery: DefaultMaxIPsPerQuery},
 		Azure:  Azure{Auth: "auto"},
 		State:  State{IndicatorTTL: DefaultIndicatorTTL},
 		Serve:  Serve{Listen: DefaultListen},
@@ -400,12 +408,14 @@ func (w *walker) build(fc fileConfig) *Config {
 		Health:       fc.Health,
 		Push:         fc.Push,
 		Stix:         fc.Stix,
+		Targets:      fc.Targets,
 	}
 	w.checkDefaults(&cfg.Defaults)
 	cfg.Hunts = w.addCatalog(w.mergeHunts(fc), fc.Catalog, fc.Defaults)
 	cfg.Catalog = fc.Catalog
 	w.checkSections(cfg)
 	fromEnv := fillFromEnv(cfg)
+	w.checkSweepTargets(cfg)
 	w.checkPush(cfg)
 	for _, v := range fromEnv {
 		// A variable is checked like the file: it names itself.
@@ -718,7 +728,11 @@ func (w *walker) checkSections(c *Config) {
 	w.checkURL(c.Sources.ThreatFox.APIURL, "sources.threatfox.api_url")
 	w.checkURL(c.Sources.Feodo.URL, "sources.feodo.url")
 	if !slices.Contains([]string{"graph", "mde"}, c.Sweep.API) {
-		w.fail(w.lines["sweep.api"], "sweep.api", fmt.Sprintf("%q is not graph or mde", c.Sweep.API), "graph is Microsoft Graph runHuntingQuery; mde is the legacy Defender for Endpoint API")
+		hint := "graph is Microsoft Graph runHuntingQuery; mde is the legacy Defender for Endpoint API"
+		if strings.EqualFold(c.Sweep.API, "sentinel") {
+			hint = "a Sentinel workspace is a target: list it under targets: with backend: sentinel and its workspace_id"
+		}
+		w.fail(w.lines["sweep.api"], "sweep.api", fmt.Sprintf("%q is not graph or mde", c.Sweep.API), hint)
 	}
 	w.checkURL(c.Sweep.APIURL, "sweep.api_url")
 	if c.Sweep.Lookback <= 0 {
@@ -950,9 +964,14 @@ func (c *Config) SetMaxAge(d Duration) {
 }
 
 // Fingerprint is a stable hash of what decides a sweep's results: the
-// enabled hunts and the sweep settings. No secrets, no paths, no
+// enabled hunts, the sweep settings and the targets (where, which tenant,
+// which columns). No secrets, no paths, no
 // schedules. It lets the runs table tell when the configuration changed.
 func (c *Config) Fingerprint() string {
+	type fpTarget struct {
+		Name, Backend, Cloud, APIURL, Workspace, Tenant string
+		Sweep                                           []string
+	}
 	type fpHunt struct {
 		Name, Query string
 		MaxAge      int64
@@ -971,7 +990,24 @@ func (c *Config) Fingerprint() string {
 		API, APIURL    string
 		Lookback       int64
 		MaxIPsPerQuery int
+		// Added with targets, empty before them: the fingerprint of an
+		// older config does not change.
+		Cloud   string     `json:",omitempty"`
+		Targets []fpTarget `json:",omitempty"`
 	}{V: 1, API: c.Sweep.API, APIURL: c.Sweep.APIURL, Lookback: int64(c.Sweep.Lookback), MaxIPsPerQuery: c.Sweep.MaxIPsPerQuery}
+	if c.Sweep.Cloud != "" && c.Sweep.Cloud != "public" {
+		material.Cloud = c.Sweep.Cloud
+	}
+	if len(c.Targets) > 0 {
+		for _, t := range c.SweepTargets() {
+			f := fpTarget{Name: t.Name, Backend: t.Backend, Cloud: t.Cloud, APIURL: t.APIURL,
+				Workspace: strings.ToLower(t.WorkspaceID), Tenant: strings.ToLower(t.Azure.TenantID)}
+			for _, tg := range t.Sweep {
+				f.Sweep = append(f.Sweep, tg.String())
+			}
+			material.Targets = append(material.Targets, f)
+		}
+	}
 	for _, h := range c.EnabledHunts() {
 		f := fpHunt{Name: h.Name, Query: h.Query, MaxAge: int64(h.MaxAge), Pages: h.Pages,
 			Days: h.Days, MinConfidence: h.MinConfidence, Malware: h.Malware, URL: h.URL, Path: h.Path,

@@ -26,6 +26,11 @@ func NewMDE(o Options) Hunter {
 	path, scope := mdePath, MDEScope
 	if u, err := url.Parse(o.BaseURL); err == nil && (u.Hostname() == "api.security.microsoft.com" || strings.HasSuffix(u.Hostname(), ".api.security.microsoft.com")) {
 		path, scope = m365DefenderPath, m365DefenderScope
+		if o.Scope == MDEScope {
+			// The public cloud's MDE scope, handed down by a target's
+			// cloud, is not this host's: use the host's own.
+			o.Scope = ""
+		}
 	}
 	return newClient("mde", MDEBaseURL, path, scope, DefaultMDEMaxBody, o, func(r Request) any {
 		return struct {

@@ -56,9 +56,5 @@ func LookupBackend(name string) (Backend, error) {
 			return b, nil
 		}
 	}
-	names := make([]string, len(backends))
-	for i, b := range backends {
-		names[i] = b.Name
-	}
-	return Backend{}, fmt.Errorf("unknown hunting backend %q (known: %s)", name, strings.Join(names, ", "))
+	return Backend{}, fmt.Errorf("unknown hunting backend %q (known: %s)", name, strings.Join(BackendNames(), ", "))
 }

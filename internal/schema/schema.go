@@ -134,3 +134,20 @@ func (c *Catalog) CheckTarget(table, column string) error {
 	}
 	return nil
 }
+
+// DefaultSweep is what a target of this catalogue sweeps when it lists no
+// columns: every table's first remote IP column, as "Table.Column", in
+// table name order. Defender's catalogue has none: there the hunts' own
+// sweep lists apply.
+func (c *Catalog) DefaultSweep() []string {
+	if c.Name != "sentinel" {
+		return nil
+	}
+	var out []string
+	for _, n := range c.Names() {
+		if t := c.tables[n]; len(t.RemoteIPColumns) > 0 {
+			out = append(out, n+"."+t.RemoteIPColumns[0])
+		}
+	}
+	return out
+}
