@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ type SweepFlags struct {
 	MaxAge         string   `help:"Keep servers their source saw within this age (default 7d)." placeholder:"AGE"`
 	Lookback       string   `help:"Telemetry window of an indicator's first sweep (default 30d)." placeholder:"DURATION"`
 	Hunt           []string `help:"Run only these hunts (repeatable)." placeholder:"NAME"`
+	Target         []string `help:"Sweep only these targets of the config's targets: (repeatable; 'c2sweep targets' lists them)." placeholder:"NAME"`
 	CatalogInclude []string `name:"catalog-include" help:"Also run the catalog's hunts of this kind, family or name (repeatable; 'c2sweep hunts' lists them)." placeholder:"WORD"`
 	CatalogExclude []string `name:"catalog-exclude" help:"Leave out the catalog's hunts of this kind, family or name (repeatable)." placeholder:"WORD"`
 	CreditBudget   int      `help:"Shodan query credits one run may spend (default: config, else what the account has)." placeholder:"N"`
@@ -52,6 +54,10 @@ func (g *Globals) loadConfig() (*config.Config, error) {
 
 // apply folds set flags into cfg and selects the hunts to run.
 func (f *SweepFlags) apply(cfg *config.Config) ([]config.Hunt, error) {
+	if len(cfg.Targets) > 0 && (f.API != "" || f.APIURL != "") {
+		return nil, withHint(errors.New("--api and --api-url set the one target of a config without targets:"),
+			"set backend: and api_url: on each target in "+cfg.File+", and pick targets with --target")
+	}
 	if f.API != "" {
 		cfg.Sweep.API = f.API
 	}
@@ -192,19 +198,14 @@ func (g *Globals) newSweeper(ctx context.Context, cfg *config.Config, f *SweepFl
 		p.Progress = &termProgress{w: g.stderr}
 	}
 
-	if !dryRun {
-		cred, err := credential(ctx, cfg, httpClient)
-		if err != nil {
-			return nil, recorded(err)
-		}
-		ho := hunting.Options{BaseURL: cfg.Sweep.APIURL, Credential: cred, HTTPClient: httpClient, Logger: g.log}
-		if cfg.Sweep.API == "mde" {
-			p.Hunter = hunting.NewMDE(ho)
-		} else {
-			p.Hunter = hunting.NewGraph(ho)
-		}
-		// The pipeline signs in (and checks the API root) before any
-		// Shodan credit is spent, with the run recorded.
+	if f.API == "mde" {
+		fmt.Fprintln(g.stderr, "warning: --api mde: Microsoft is retiring the Defender for Endpoint API (retirement began January 2026)")
+		printHint(g.stderr, "use --api graph (permission ThreatHunting.Read.All)")
+	}
+	// The pipeline signs in to every target (and checks its API root)
+	// before any Shodan credit is spent, with the run recorded.
+	if p.Targets, err = g.newTargets(ctx, cfg, f.Target, httpClient, dryRun); err != nil {
+		return nil, recorded(err)
 	}
 
 	var targets []string
@@ -274,9 +275,85 @@ func shodanKey(ctx context.Context, cfg *config.Config) (string, error) {
 	return k, nil
 }
 
-// credential signs in to Entra ID the way the config says.
-func credential(ctx context.Context, cfg *config.Config, httpClient *http.Client) (azcore.TokenCredential, error) {
-	a := cfg.Azure
+// newTargets builds the run's sweep targets (those of --target, else
+// all), each with its own credential, token cache and rate limiter. A
+// target whose hunter cannot be built (a secret that cannot be read, a
+// certificate that does not parse) fails alone, at sign-in, like a target
+// the service refuses; a dry run builds no hunter.
+func (g *Globals) newTargets(ctx context.Context, cfg *config.Config, only []string, httpClient *http.Client, dryRun bool) ([]pipeline.Target, error) {
+	all := cfg.SweepTargets()
+	chosen := all
+	if len(only) > 0 {
+		chosen = nil
+		var names []string
+		for _, t := range all {
+			names = append(names, t.Name)
+		}
+		for _, name := range only {
+			i := slices.IndexFunc(all, func(t config.Target) bool { return strings.EqualFold(t.Name, name) })
+			if i < 0 {
+				hint := "c2sweep targets lists them: " + strings.Join(names, ", ")
+				if n := config.Nearest(name, names); n != "" {
+					hint = "did you mean " + n + "? " + hint
+				}
+				return nil, withHint(fmt.Errorf("--target %q: no such target", name), hint)
+			}
+			if !slices.ContainsFunc(chosen, func(t config.Target) bool { return t.Name == all[i].Name }) {
+				chosen = append(chosen, all[i])
+			}
+		}
+	}
+	out := make([]pipeline.Target, 0, len(chosen))
+	for _, t := range chosen {
+		b, err := hunting.LookupBackend(t.Backend)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		pt := pipeline.Target{Name: t.Name, Backend: b.Name, Catalog: b.Catalog, MaxRows: b.MaxRows, Sweep: t.Sweep}
+		if !dryRun {
+			pt.Hunter = g.newHunter(ctx, t, b, httpClient)
+		}
+		out = append(out, pt)
+	}
+	return out, nil
+}
+
+// newHunter is target t's client of backend b, in t's cloud.
+func (g *Globals) newHunter(ctx context.Context, t config.Target, b hunting.Backend, httpClient *http.Client) hunting.Hunter {
+	cl, err := hunting.LookupCloud(t.Cloud)
+	if err != nil {
+		return failedHunter{err}
+	}
+	base, scope, err := b.Endpoint(cl)
+	if err != nil {
+		return failedHunter{err}
+	}
+	if t.APIURL != "" {
+		base = t.APIURL
+	}
+	cred, err := credential(ctx, t.Azure, httpClient)
+	if err != nil {
+		return failedHunter{err}
+	}
+	h, err := b.New(hunting.Options{BaseURL: base, Scope: scope, Credential: cred, HTTPClient: httpClient,
+		Logger: g.log.With("target", t.Name), Workspace: t.WorkspaceID})
+	if err != nil {
+		return failedHunter{err}
+	}
+	return h
+}
+
+// failedHunter is a target that could not be set up: it fails at sign-in,
+// so that it fails alone and says why.
+type failedHunter struct{ err error }
+
+func (f failedHunter) SignIn(context.Context) error { return f.err }
+func (f failedHunter) Hunt(context.Context, hunting.Request, func([]hunting.Column) error, func(hunting.Row) error) (hunting.Stats, error) {
+	return hunting.Stats{}, f.err
+}
+
+// credential signs in to Entra ID the way a target's azure: says.
+func credential(ctx context.Context, a config.Azure, httpClient *http.Client) (azcore.TokenCredential, error) {
 	o := hunting.AuthOptions{
 		Method:          authMethod(a.Auth),
 		TenantID:        a.TenantID,
