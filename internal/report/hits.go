@@ -11,6 +11,7 @@ import (
 // give it: the pair, what the device did, and what the sources said of the
 // server, every text whole.
 type Hit struct {
+	Target    string     `json:"target"` // the sweep target (tenant, workspace)
 	Device    string     `json:"device"`
 	DeviceID  string     `json:"device_id,omitempty"`
 	Users     []string   `json:"users"`
@@ -55,7 +56,7 @@ type HitLinks struct {
 func Hits(m Model) []Hit {
 	out := []Hit{}
 	for _, r := range m.Rows {
-		h := Hit{Device: r.Device, DeviceID: r.DeviceID, Users: r.Users, Processes: r.Processes, Commands: r.Rolled.Commands,
+		h := Hit{Target: r.Target, Device: r.Device, DeviceID: r.DeviceID, Users: r.Users, Processes: r.Processes, Commands: r.Rolled.Commands,
 			IP: r.IP, Ports: r.Ports, Families: r.Families, Hunts: r.Hunts, First: r.First.UTC(), Last: r.Last.UTC(),
 			Events: r.Events, Status: r.Status, Suppressed: r.Suppressed, HitIDs: r.HitIDs,
 			Server: HitServer{Org: r.Server.Org, ASN: r.Server.ASN, Country: r.Server.Country, Product: r.Server.Product,

@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"c2sweep/internal/catalog"
@@ -14,6 +15,9 @@ import (
 type Scope struct {
 	Run   int64
 	Since time.Time
+	// Targets limits the report to the hits of these sweep targets, and
+	// with Since to the runs that swept one of them; empty: every target.
+	Targets []string
 }
 
 // Load reads what the report of scope needs from the state. A run writing
@@ -22,7 +26,7 @@ type Scope struct {
 // writes report.WriteFile(filepath.Join(runDir, "report.html"), Build(in)).
 func Load(ctx context.Context, st *store.Store, sc Scope, now time.Time) (Input, error) {
 	in := Input{Generated: now.UTC(), Family: Family}
-	var f store.HitFilter
+	f := store.HitFilter{Targets: sc.Targets}
 	if sc.Run != 0 {
 		r, err := st.Run(ctx, sc.Run)
 		if err != nil {
@@ -34,7 +38,7 @@ func Load(ctx context.Context, st *store.Store, sc Scope, now time.Time) (Input,
 	} else {
 		f.Since = sc.Since
 		in.Scope = "hits with events since " + sc.Since.UTC().Format("2006-01-02 15:04 MST")
-		runs, err := st.Runs(ctx, 0)
+		runs, err := st.ListRuns(ctx, store.RunFilter{Targets: sc.Targets})
 		if err != nil {
 			return in, err
 		}
@@ -43,6 +47,9 @@ func Load(ctx context.Context, st *store.Store, sc Scope, now time.Time) (Input,
 				in.Runs = append(in.Runs, r)
 			}
 		}
+	}
+	if len(sc.Targets) > 0 {
+		in.Scope += ", " + plural(len(sc.Targets), "target", "targets") + " " + strings.Join(sc.Targets, ", ")
 	}
 	var err error
 	if in.Hits, err = st.Hits(ctx, f); err != nil {

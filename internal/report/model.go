@@ -55,6 +55,9 @@ type Model struct {
 	Suppressions []store.Suppression
 	Failures     []Failure
 	Runs         []store.Run
+	// ShowTarget: a row's sweep target is shown, because some row is not
+	// the default target's (a single-target report stays as it was).
+	ShowTarget bool
 }
 
 // Verdict is the first thing a reader sees.
@@ -204,6 +207,9 @@ func Build(in Input) Model {
 				row.Families = append(row.Families, f)
 			}
 			huntPairs[h]++
+		}
+		if !strings.EqualFold(r.Target, indicator.DefaultTarget) {
+			m.ShowTarget = true
 		}
 		if len(row.Families) == 0 && row.Server.Product != "" {
 			row.Families = []string{row.Server.Product}
@@ -367,6 +373,16 @@ func failures(runs []store.Run) []Failure {
 			if e != r.Error {
 				out = append(out, Failure{Run: r.ID, Outcome: r.Outcome, Message: e})
 			}
+		}
+		for _, t := range r.Targets {
+			if t.Outcome != store.OutcomePartial && t.Outcome != store.OutcomeFailed {
+				continue
+			}
+			msg := fmt.Sprintf("target %s %s: %d of %d queries failed", t.Name, t.Outcome, t.QueriesFailed, t.Queries)
+			if t.Error != "" {
+				msg += ": " + t.Error
+			}
+			out = append(out, Failure{Run: r.ID, Outcome: r.Outcome, Message: msg})
 		}
 	}
 	return out

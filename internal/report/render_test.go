@@ -147,3 +147,41 @@ func TestReportSize(t *testing.T) {
 		t.Errorf("temporary files left: %v", m)
 	}
 }
+
+// A report of the default target alone shows no target; one with another
+// target shows each row's, as text; failed targets are listed as failures.
+func TestRenderTargets(t *testing.T) {
+	in := hostileInput()
+	if page := render(t, in); strings.Contains(page, `class="w-tgt"`) {
+		t.Errorf("a default-only report shows a target column")
+	}
+	in.Hits[1].Target = "agency" + payload
+	in.Runs[0].Targets = []store.TargetOutcome{
+		{Name: "default", Outcome: store.OutcomeOK, Queries: 2},
+		{Name: "agency", Backend: "sentinel", Outcome: store.OutcomeFailed, Queries: 3, QueriesFailed: 3, Error: "401 " + payload},
+	}
+	m := Build(in)
+	if !m.ShowTarget {
+		t.Fatal("ShowTarget off with a second target")
+	}
+	page := render(t, in)
+	if !strings.Contains(page, `class="w-tgt"`) || !strings.Contains(page, "<td>default</td>") ||
+		!strings.Contains(page, "<td>agency&lt;script&gt;") {
+		t.Errorf("target cells missing or not escaped:\n%s", page)
+	}
+	if strings.Count(page, "<script") != 0 || strings.Contains(page, "<img") {
+		t.Errorf("markup from a target reached the page")
+	}
+	found := false
+	for _, f := range m.Failures {
+		if strings.HasPrefix(f.Message, "target agency failed: 3 of 3 queries failed: 401 ") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("failed target not among the failures: %+v", m.Failures)
+	}
+	if hs := Hits(m); hs[0].Target == "" || hs[1].Target == "" {
+		t.Errorf("hits.json rows without a target: %+v", hs)
+	}
+}

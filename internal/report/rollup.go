@@ -10,12 +10,15 @@ import (
 	"strings"
 	"time"
 
+	"c2sweep/internal/indicator"
 	"c2sweep/internal/store"
 )
 
-// Rolled is one device's contact with one C2 server: every stored event
-// of that pair folded into a row.
+// Rolled is one device's contact with one C2 server in one sweep target:
+// every stored event of that pair folded into a row. The same device name
+// and server in two tenants are two rows.
 type Rolled struct {
+	Target    string     `json:"target"`              // the sweep target (tenant, workspace)
 	Device    string     `json:"device"`              // as stored; the newest non-empty name
 	DeviceID  string     `json:"device_id,omitempty"` // Defender's device id when known
 	IP        netip.Addr `json:"ip"`
@@ -38,11 +41,21 @@ type Rolled struct {
 	HitIDs []int64 `json:"hit_ids"` // ascending
 }
 
-// rollKey groups events: a device is its Defender id when the event has
+// rollKey groups events: per sweep target (ignoring case, as the state
+// compares target names), a device is its Defender id when the event has
 // one (names change and repeat), else its name, case-insensitively.
 type rollKey struct {
+	target string
 	device string
 	ip     netip.Addr
+}
+
+// targetOf is the sweep target of a hit: DefaultTarget when it names none.
+func targetOf(h *store.StoredHit) string {
+	if h.Target == "" {
+		return indicator.DefaultTarget
+	}
+	return h.Target
 }
 
 func keyOf(h *store.StoredHit) rollKey {
@@ -53,7 +66,7 @@ func keyOf(h *store.StoredHit) rollKey {
 			d = "account:" + strings.ToLower(h.Account) // a sign-in without a device
 		}
 	}
-	return rollKey{d, h.IP.Unmap()}
+	return rollKey{strings.ToLower(targetOf(h)), d, h.IP.Unmap()}
 }
 
 // Rollup groups hits by (device, C2 IP). Rows come newest last contact
@@ -72,7 +85,7 @@ func Rollup(hits []store.StoredHit) []Rolled {
 		if !ok {
 			n = len(rows)
 			idx[k] = n
-			rows = append(rows, Rolled{DeviceID: h.DeviceID, IP: k.ip, First: h.Timestamp, Last: h.Timestamp})
+			rows = append(rows, Rolled{Target: targetOf(h), DeviceID: h.DeviceID, IP: k.ip, First: h.Timestamp, Last: h.Timestamp})
 			newest = append(newest, time.Time{})
 		}
 		r := &rows[n]
@@ -128,7 +141,7 @@ func Rollup(hits []store.StoredHit) []Rolled {
 	}
 	slices.SortStableFunc(rows, func(a, b Rolled) int {
 		return cmp.Or(b.Last.Compare(a.Last), strings.Compare(strings.ToLower(a.Device), strings.ToLower(b.Device)),
-			a.IP.Compare(b.IP), strings.Compare(a.DeviceID, b.DeviceID))
+			a.IP.Compare(b.IP), strings.Compare(a.DeviceID, b.DeviceID), strings.Compare(a.Target, b.Target))
 	})
 	return rows
 }

@@ -57,6 +57,9 @@ func TestRollupRows(t *testing.T) {
 			Processes: []string{"svchost.exe"}, Commands: []string{}, Hunts: []string{"DeimosC2"}, Tables: []string{"DeviceNetworkEvents"},
 			First: t0.Add(time.Hour), Last: t0.Add(time.Hour), Events: 1, Status: "new", HitIDs: []int64{4}},
 	}
+	for i := range want {
+		want[i].Target = indicator.DefaultTarget // hits without a target are the default target's
+	}
 	if len(got) != len(want) {
 		t.Fatalf("%d rows, want %d: %+v", len(got), len(want), got)
 	}
@@ -87,5 +90,28 @@ func TestRollupByNameWithoutID(t *testing.T) {
 	})
 	if len(got) != 2 || got[0].Device != "ws09" || got[0].Events != 2 || got[1].Device != "ws10" {
 		t.Errorf("rows: %+v", got)
+	}
+}
+
+// The same device and C2 server in two sweep targets are two rows; target
+// names compare ignoring case, and a hit without one is the default's.
+func TestRollupByTarget(t *testing.T) {
+	in := []store.StoredHit{
+		hit(1, "ws01", "", "203.0.113.7", 0, "", "", "", 443),
+		hit(2, "ws01", "", "203.0.113.7", time.Hour, "", "", "", 443),
+		hit(3, "ws01", "", "203.0.113.7", 2*time.Hour, "", "", "", 443),
+		hit(4, "ws01", "", "203.0.113.7", 3*time.Hour, "", "", "", 443),
+	}
+	in[1].Target, in[2].Target, in[3].Target = "contoso", "Contoso", "default"
+	got := Rollup(in)
+	if len(got) != 2 {
+		t.Fatalf("rows: %+v", got)
+	}
+	if got[0].Target != "default" || !reflect.DeepEqual(got[0].HitIDs, []int64{1, 4}) ||
+		got[1].Target != "contoso" || !reflect.DeepEqual(got[1].HitIDs, []int64{2, 3}) {
+		t.Errorf("rows by target: %+v", got)
+	}
+	if h := Hits(Model{Rows: []Row{{Rolled: got[1]}}}); h[0].Target != "contoso" {
+		t.Errorf("hits.json row has target %q", h[0].Target)
 	}
 }

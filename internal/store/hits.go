@@ -42,11 +42,15 @@ type HitSource struct {
 
 // HitFilter selects hits; the zero value selects all.
 type HitFilter struct {
-	Since          time.Time // event time at or after
-	ReportedSince  time.Time // first reported at or after ("new hits since")
-	Hunt           string    // attributed to this hunt
-	Device         string    // device name or short name (ws01 for ws01.contoso.local), case-insensitive
-	NewInRun       int64     // first reported by this run
+	Since         time.Time // event time at or after
+	ReportedSince time.Time // first reported at or after ("new hits since")
+	Hunt          string    // attributed to this hunt
+	Device        string    // device name or short name (ws01 for ws01.contoso.local), case-insensitive
+	NewInRun      int64     // first reported by this run
+	// Targets: only hits of these sweep targets (any of them), compared
+	// ignoring case; empty: every target. A name the state does not know
+	// selects nothing.
+	Targets        []string
 	HideSuppressed bool
 	Limit          int // <= 0: all
 }
@@ -84,7 +88,8 @@ func checkIPs(ips []netip.Addr) error {
 }
 
 // LastSwept returns, for each IP in ips that was swept successfully for
-// target (a "Table.Column" string), the end of its last successful sweep.
+// target (a window key, indicator.WindowKey: "target/Table.Column"), the
+// end of its last successful sweep.
 // An IP that is absent was never swept there: give it the full lookback.
 // The map is keyed by the addresses as given.
 func (s *Store) LastSwept(ctx context.Context, target string, ips []netip.Addr) (map[netip.Addr]time.Time, error) {
@@ -123,9 +128,11 @@ func (s *Store) LastSwept(ctx context.Context, target string, ips []netip.Addr) 
 
 // CommitSweep records one successful query, all or nothing, in one
 // transaction: it stores the query's hits, skipping events already known
-// (same table, device id, report id, time and IP, as indicator.Hit.Key),
+// (same sweep target, table, device id, report id, time and IP, as
+// indicator.Hit.Key; a hit without a Target is the DefaultTarget's),
 // marks those a suppression matches, queues the others for every alert
-// target, and moves the last-swept time of every IP in ips for target to
+// target, and moves the last-swept time of every IP in ips for target (a
+// window key, indicator.WindowKey) to
 // end (never backwards). It returns the hits that are new. A query that
 // failed is simply not committed, so the next run sweeps its window again;
 // a crash loses nothing committed and reports nothing twice.
@@ -176,9 +183,9 @@ func (s *Store) CommitSweep(ctx context.Context, runID int64, target string, ips
 			return err
 		}
 		if len(hits) > 0 {
-			ins, err := tx.PrepareContext(ctx, `INSERT INTO hits (tbl, col, ip, ts, device_id, device, account, port,
+			ins, err := tx.PrepareContext(ctx, `INSERT INTO hits (target, tbl, col, ip, ts, device_id, device, account, port,
 				action, process, command, report_id, hunts, row, run_id, first_reported, suppressed)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT DO NOTHING RETURNING id`)
 			if err != nil {
 				return err
@@ -197,13 +204,16 @@ func (s *Store) CommitSweep(ctx context.Context, runID int64, target string, ips
 			for i := range hits {
 				h := hits[i] // a copy: the caller's hits are not changed
 				h.Hunts = prep[i].huntList
+				if h.Target == "" {
+					h.Target = indicator.DefaultTarget
+				}
 				ip := h.IP.Unmap()
 				var why any
 				if ok, reason := sup(h); ok {
 					why = reason
 				}
 				var id int64
-				err := ins.QueryRowContext(ctx, h.Table, h.Column, ip.String(), ns(h.Timestamp), h.DeviceID, h.Device,
+				err := ins.QueryRowContext(ctx, h.Target, h.Table, h.Column, ip.String(), ns(h.Timestamp), h.DeviceID, h.Device,
 					h.Account, h.Port, h.Action, h.Process, h.Command, h.ReportID, prep[i].hunts, prep[i].row,
 					runID, ns(now), why).Scan(&id)
 				if errors.Is(err, sql.ErrNoRows) {
@@ -256,7 +266,7 @@ func (s *Store) CommitSweep(ctx context.Context, runID int64, target string, ips
 	return fresh, nil
 }
 
-const hitCols = `h.id, h.tbl, h.col, h.ip, h.ts, h.device_id, h.device, h.account, h.port, h.action, h.process,
+const hitCols = `h.id, h.target, h.tbl, h.col, h.ip, h.ts, h.device_id, h.device, h.account, h.port, h.action, h.process,
 	h.command, h.report_id, h.hunts, h.row, h.run_id, h.first_reported, h.suppressed, h.triage`
 
 // hitsQuery builds the query for f. A run or first-reported filter drives
@@ -290,6 +300,17 @@ func hitsQuery(f HitFilter) (string, []any) {
 	if f.Hunt != "" {
 		where = append(where, "h.id IN (SELECT hit_id FROM hit_hunts WHERE hunt = ?)")
 		args = append(args, f.Hunt)
+	}
+	if len(f.Targets) > 0 {
+		// One "?" a name: the planner then uses hits_target (target, ts).
+		col := "h.target"
+		if indexed != "" {
+			col = "+" + col
+		}
+		where = append(where, col+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Targets)), ", ")+")")
+		for _, t := range f.Targets {
+			args = append(args, t)
+		}
 	}
 	if !f.Since.IsZero() {
 		col := "h.ts"
@@ -414,7 +435,7 @@ func scanHit(sc scanner) (StoredHit, error) {
 	var ip, hunts string
 	var ts, rep int64
 	var row, sup, tri sql.NullString
-	if err := sc.Scan(&h.ID, &h.Table, &h.Column, &ip, &ts, &h.DeviceID, &h.Device, &h.Account, &h.Port,
+	if err := sc.Scan(&h.ID, &h.Target, &h.Table, &h.Column, &ip, &ts, &h.DeviceID, &h.Device, &h.Account, &h.Port,
 		&h.Action, &h.Process, &h.Command, &h.ReportID, &hunts, &row, &h.RunID, &rep, &sup, &tri); err != nil {
 		return h, err
 	}
@@ -442,6 +463,7 @@ func scanHit(sc scanner) (StoredHit, error) {
 type HitNames struct {
 	Hunts   []string // every hunt that named an indicator or a hit
 	Devices []string // every device name of a hit, as stored
+	Targets []string // every sweep target with a hit, as stored
 }
 
 // Names returns the hunt and device names the state knows, sorted.
@@ -467,6 +489,9 @@ func (s *Store) Names(ctx context.Context) (HitNames, error) {
 	}
 	if err := read("SELECT DISTINCT device FROM hits WHERE device != '' ORDER BY 1", &n.Devices); err != nil {
 		return n, s.classify("list device names", err)
+	}
+	if err := read("SELECT DISTINCT target FROM hits ORDER BY 1", &n.Targets); err != nil {
+		return n, s.classify("list target names", err)
 	}
 	return n, nil
 }
