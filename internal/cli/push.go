@@ -164,7 +164,7 @@ func (g *Globals) pushState(ctx context.Context, cfg *config.Config, st *store.S
 	if httpClient == nil {
 		httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
-	cred, err := credential(ctx, cfg, httpClient)
+	cred, err := credential(ctx, cfg.Azure, httpClient)
 	if err != nil {
 		return defender.Result{}, len(want), pushSetupError{err}
 	}

@@ -458,6 +458,15 @@ func (r *run) result() store.RunResult {
 	if r.s.Outcome == OutcomeHits || r.s.Outcome == OutcomeNoHits {
 		outcome = "ok"
 	}
+	var targets []store.TargetOutcome
+	for _, t := range r.s.Targets {
+		o := t.Outcome
+		if o == "" {
+			o = store.TargetSkipped // the run ended before it was swept
+		}
+		targets = append(targets, store.TargetOutcome{Name: t.Name, Backend: t.Backend, Outcome: o, Queries: t.Queries,
+			QueriesFailed: t.QueriesFailed, Hits: t.Hits, NewHits: t.NewHits, Error: t.Error})
+	}
 	return store.RunResult{
 		Outcome:     outcome,
 		Finished:    r.s.Finished,
@@ -468,6 +477,7 @@ func (r *run) result() store.RunResult {
 		Hits:        r.s.Totals.Hits,
 		Errors:      slices.Clone(r.s.Errors),
 		Error:       r.s.Error,
+		Targets:     targets,
 	}
 }
 
