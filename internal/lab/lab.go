@@ -59,8 +59,20 @@ type Options struct {
 	// ShodanRate is the minimum gap between two requests of one key
 	// (default 1s, Shodan's limit). Tests may shorten it.
 	ShodanRate time.Duration
-	// HuntingPerMinute is the hunting APIs' call limit (default 45).
+	// HuntingPerMinute is the hunting APIs' call limit per tenant
+	// (default 45).
 	HuntingPerMinute int
+	// Tenants is the number of Entra ID tenants, each with its own app
+	// and secret (default 1). The world's devices are split across them:
+	// device i belongs to tenant i % Tenants (World.TenantOf).
+	Tenants int
+}
+
+// Tenant is one Entra ID tenant of the lab and the app registered in it.
+type Tenant struct {
+	TenantID     string
+	ClientID     string
+	ClientSecret string
 }
 
 // Credentials are the secrets and identifiers the lab accepts.
@@ -75,6 +87,15 @@ type Credentials struct {
 	CertFile     string
 	// AbuseCHKey is the Auth-Key the abuse.ch services (ThreatFox) accept.
 	AbuseCHKey string
+	// Tenants are the lab's tenants (Options.Tenants of them); Tenants[0]
+	// is TenantID, ClientID and ClientSecret above.
+	Tenants []Tenant
+	// IdentityHeader is the secret the managed identity endpoint
+	// (ManagedIdentityPath, App Service's protocol) wants in
+	// X-IDENTITY-HEADER; ManagedIdentityClientID is the client id of the
+	// managed identity it signs in, in tenant 0.
+	IdentityHeader          string
+	ManagedIdentityClientID string
 }
 
 // Lab is a running lab. Close stops it.
@@ -95,6 +116,8 @@ type Lab struct {
 	services []Service
 	routes   []Route
 	faults   *faulter
+
+	tenantIdx map[string]int // lower-case tenant id -> index in Creds.Tenants
 
 	closeOnce sync.Once
 	mu        sync.Mutex
@@ -147,6 +170,12 @@ func Start(ctx context.Context, opts Options, services Services) (*Lab, error) {
 	if opts.HuntingPerMinute == 0 {
 		opts.HuntingPerMinute = 45
 	}
+	if opts.Tenants < 0 || opts.Tenants > 10000 {
+		return nil, fmt.Errorf("lab: %d tenants: want 1 to 10000", opts.Tenants)
+	}
+	if opts.Tenants == 0 {
+		opts.Tenants = 1
+	}
 	host, _, err := net.SplitHostPort(opts.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("lab: listen address %q: %w", opts.Listen, err)
@@ -173,11 +202,16 @@ func Start(ctx context.Context, opts Options, services Services) (*Lab, error) {
 	}
 	l.CAPool = x509.NewCertPool()
 	l.CAPool.AddCert(l.ca.cert)
-	l.Creds = newCredentials(opts.World.Seed)
+	l.Creds = newCredentials(opts.World.Seed, opts.Tenants)
+	l.tenantIdx = make(map[string]int, len(l.Creds.Tenants))
+	for i, t := range l.Creds.Tenants {
+		l.tenantIdx[strings.ToLower(t.TenantID)] = i
+	}
 	if opts.World.Now.IsZero() {
 		opts.World.Now = opts.Now()
 	}
 	l.World = NewWorld(opts.World)
+	l.World.splitTenants(opts.Tenants)
 	if err := l.setup(services); err != nil {
 		return nil, err
 	}
@@ -226,6 +260,15 @@ func (l *Lab) setup(services Services) error {
 		}
 	}
 	return nil
+}
+
+// TenantIndex is the index in Creds.Tenants of a tenant id (any case), or
+// -1 for a tenant the lab does not have.
+func (l *Lab) TenantIndex(tenantID string) int {
+	if i, ok := l.tenantIdx[strings.ToLower(tenantID)]; ok {
+		return i
+	}
+	return -1
 }
 
 // Options are the lab's options, defaults applied.
@@ -405,3 +448,7 @@ func nginxError(w http.ResponseWriter, code int) {
 	fmt.Fprintf(w, "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
 		code, http.StatusText(code), code, http.StatusText(code))
 }
+
+// ManagedIdentityPath is the lab's managed identity endpoint (App Service's
+// protocol, see entralab): IDENTITY_ENDPOINT is the lab's URL + it.
+const ManagedIdentityPath = "/msi/token"
