@@ -14,14 +14,17 @@ import (
 // has its own tenant and app ids and secret.
 func newCredentials(seed int64, tenants int) Credentials {
 	c := Credentials{
-		ShodanKey:               RandomString(32, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
-		TenantID:                SeedGUID(seed, 1),
-		ClientID:                SeedGUID(seed, 2),
-		ClientSecret:            clientSecret(),
-		CertClientID:            SeedGUID(seed, 3),
-		AbuseCHKey:              RandomString(48, "abcdef0123456789"),
-		IdentityHeader:          RandomString(36, "abcdef0123456789"),
-		ManagedIdentityClientID: SeedGUID(seed, 5),
+		ShodanKey:      RandomString(32, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+		TenantID:       SeedGUID(seed, 1),
+		ClientID:       SeedGUID(seed, 2),
+		ClientSecret:   clientSecret(),
+		CertClientID:   SeedGUID(seed, 3),
+		AbuseCHKey:     RandomString(48, "abcdef0123456789"),
+		IdentityHeader: RandomString(36, "abcdef0123456789"),
+		// Random, unlike the other ids: MSAL caches managed identity tokens
+		// process-wide by client id, so a seed-derived id would hand one
+		// lab's token to the next lab of a test binary.
+		ManagedIdentityClientID: RandomGUID(),
 	}
 	c.Tenants = make([]Tenant, max(tenants, 1))
 	c.Tenants[0] = Tenant{TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret}
