@@ -100,10 +100,12 @@ func (s *Service) oidc(w http.ResponseWriter, r *http.Request, rest string) {
 			"id_token_signing_alg_values_supported": []string{"ES256"},
 		})
 	case "openid/v1/jwks":
-		pub := s.fedKey.PublicKey
-		x, y := make([]byte, 32), make([]byte, 32)
-		pub.X.FillBytes(x)
-		pub.Y.FillBytes(y)
+		pub, err := s.fedKey.PublicKey.Bytes() // 0x04 || X || Y
+		if err != nil || len(pub) != 65 {
+			http.Error(w, "no key", http.StatusInternalServerError)
+			return
+		}
+		x, y := pub[1:33], pub[33:]
 		writeEntraJSON(w, http.StatusOK, map[string]any{"keys": []map[string]string{{
 			"use": "sig", "kty": "EC", "kid": federatedKeyID, "crv": "P-256", "alg": "ES256",
 			"x": base64.RawURLEncoding.EncodeToString(x), "y": base64.RawURLEncoding.EncodeToString(y),
