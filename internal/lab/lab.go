@@ -308,9 +308,14 @@ func (l *Lab) HTTPClient() *http.Client {
 	return &http.Client{Transport: t}
 }
 
-// Env returns the variables that point c2sweep (and other clients) at the lab.
+// Env returns the variables that point c2sweep (and other clients) at the
+// lab: the AZURE_* ones sign in tenant 0's app; IDENTITY_ENDPOINT and
+// IDENTITY_HEADER are the managed identity endpoint's (App Service's
+// names, which azidentity reads; C2SWEEP_LAB_MANAGED_IDENTITY_CLIENT_ID is
+// the identity's client id); with several tenants, tenant i >= 1's app is
+// C2SWEEP_LAB_TENANT<i>_ID, _CLIENT_ID and _CLIENT_SECRET.
 func (l *Lab) Env() map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"SHODAN_API_KEY":       l.Creds.ShodanKey,
 		"SHODAN_API_URL":       l.URL,
 		"AZURE_TENANT_ID":      l.Creds.TenantID,
@@ -325,7 +330,16 @@ func (l *Lab) Env() map[string]string {
 		"C2SWEEP_RANGES_BASE":  l.URL, // exclusions update fetches the CDN lists here
 		// The Defender indicators API (indicators push).
 		"C2SWEEP_DEFENDER_API_URL": l.URL,
+		// Managed identity (App Service's protocol).
+		"IDENTITY_ENDPOINT":                      l.URL + ManagedIdentityPath,
+		"IDENTITY_HEADER":                        l.Creds.IdentityHeader,
+		"C2SWEEP_LAB_MANAGED_IDENTITY_CLIENT_ID": l.Creds.ManagedIdentityClientID,
 	}
+	for i, t := range l.Creds.Tenants[min(1, len(l.Creds.Tenants)):] {
+		p := fmt.Sprintf("C2SWEEP_LAB_TENANT%d_", i+1)
+		env[p+"ID"], env[p+"CLIENT_ID"], env[p+"CLIENT_SECRET"] = t.TenantID, t.ClientID, t.ClientSecret
+	}
+	return env
 }
 
 // The paths of the free intelligence sources on the lab's listener; the
