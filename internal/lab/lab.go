@@ -11,10 +11,17 @@
 // service is one package under internal/lab that imports this one:
 //
 //	shodanlab   /api-info, /account/..., /shodan/...      Shodan
-//	entralab    /{tenant}/... (everything else)          Entra ID
+//	entralab    /{tenant}/... (everything else)          Entra ID (and its
+//	            /oidc/..., /msi/token                     workload and managed identity)
 //	huntinglab  /v1.0/security/runHuntingQuery            Microsoft Graph
 //	            /api/advancedqueries/run,
 //	            /api/advancedhunting/run                  Defender for Endpoint / Microsoft 365 Defender
+//
+// The lab has Options.Tenants Entra ID tenants (Credentials.Tenants); the
+// organisation's devices are split across them (World.TenantOf, ground
+// truth World.TenantContacts) and each tenant's hunting answers only its
+// devices' rows, with its own rate limit. The Log Analytics workspace is
+// tenant 0's.
 //
 // Adding a service (ThreatFox, Feodo, a feed, Log Analytics, Defender
 // indicators, ...) is one new package: a New(*lab.Lab) that returns a
