@@ -22,6 +22,7 @@ type LabCmd struct {
 	Devices       int           `help:"Devices in the organisation." default:"50"`
 	Events        int           `help:"Ordinary telemetry events." default:"5000"`
 	Contacts      int           `help:"Device-to-C2 contacts planted in the telemetry." default:"12"`
+	Tenants       int           `help:"Entra ID tenants, each with its own app and secret; the devices are split across them (--write-env writes tenant i>=1 as C2SWEEP_LAB_TENANT<i>_ID, _CLIENT_ID, _CLIENT_SECRET)." default:"1"`
 	TokenLifetime time.Duration `help:"Lifetime of issued access tokens." default:"1h"`
 }
 
@@ -54,6 +55,7 @@ func (c *LabCmd) Run(g *Globals) error {
 			Events: c.Events, Contacts: c.Contacts},
 		Faults:        faults,
 		TokenLifetime: c.TokenLifetime,
+		Tenants:       c.Tenants,
 		Log:           logger,
 	})
 	if err != nil {
@@ -74,8 +76,8 @@ func (c *LabCmd) Run(g *Globals) error {
 	}
 	// The banner is for the person who started the lab: stderr, so that
 	// stdout stays free for whatever a script pipes it to.
-	fmt.Fprintf(g.stderr, "c2sweep lab serving %s (seed %d: %d C2 servers, %d devices, %d telemetry events)\n",
-		l.URL, c.Seed, len(l.World.Servers), len(l.World.Devices), len(l.World.Events))
+	fmt.Fprintf(g.stderr, "c2sweep lab serving %s (seed %d: %d C2 servers, %d devices, %d telemetry events, %d tenants)\n",
+		l.URL, c.Seed, len(l.World.Servers), len(l.World.Devices), len(l.World.Events), len(l.Creds.Tenants))
 	fmt.Fprintf(g.stderr, "CA certificate: %s\n", l.CAFile)
 	fmt.Fprintf(g.stderr, "free sources: ThreatFox %s%s, Feodo %s%s\n", l.URL, lab.ThreatFoxPath, l.URL, lab.FeodoPath)
 	fmt.Fprintf(g.stderr, "feeds: %s%s{%s,%s} (%s: stale, %s: 404); banner file: %s%s%s\n", l.URL, lab.FeedsPath,

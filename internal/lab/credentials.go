@@ -10,15 +10,37 @@ import (
 // newCredentials makes the lab's identities. Identifiers are GUIDs derived
 // from the seed (so a world is recognisable across runs); the secrets come
 // from crypto/rand, so knowing the seed does not sign anyone in.
-func newCredentials(seed int64) Credentials {
-	return Credentials{
-		ShodanKey:    RandomString(32, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
-		TenantID:     SeedGUID(seed, 1),
-		ClientID:     SeedGUID(seed, 2),
-		ClientSecret: RandomString(3, "abcdefghijklmnopqrstuvwxyz0123456789") + "8Q~" + RandomString(37, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"),
-		CertClientID: SeedGUID(seed, 3),
-		AbuseCHKey:   RandomString(48, "abcdef0123456789"),
+// Tenant 0 keeps the identifiers a one-tenant lab always had; tenant i > 0
+// has its own tenant and app ids and secret.
+func newCredentials(seed int64, tenants int) Credentials {
+	c := Credentials{
+		ShodanKey:      RandomString(32, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+		TenantID:       SeedGUID(seed, 1),
+		ClientID:       SeedGUID(seed, 2),
+		ClientSecret:   clientSecret(),
+		CertClientID:   SeedGUID(seed, 3),
+		AbuseCHKey:     RandomString(48, "abcdef0123456789"),
+		IdentityHeader: RandomString(36, "abcdef0123456789"),
+		// Random, unlike the other ids: MSAL caches managed identity tokens
+		// process-wide by client id, so a seed-derived id would hand one
+		// lab's token to the next lab of a test binary.
+		ManagedIdentityClientID: RandomGUID(),
 	}
+	c.Tenants = make([]Tenant, max(tenants, 1))
+	c.Tenants[0] = Tenant{TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret}
+	for i := 1; i < len(c.Tenants); i++ {
+		c.Tenants[i] = Tenant{
+			TenantID:     SeedGUID(seed, 1000+2*uint64(i)),
+			ClientID:     SeedGUID(seed, 1001+2*uint64(i)),
+			ClientSecret: clientSecret(),
+		}
+	}
+	return c
+}
+
+// clientSecret is shaped like an Entra client secret value.
+func clientSecret() string {
+	return RandomString(3, "abcdefghijklmnopqrstuvwxyz0123456789") + "8Q~" + RandomString(37, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 }
 
 // RandomString draws n letters of alphabet from crypto/rand.

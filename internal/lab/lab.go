@@ -11,10 +11,17 @@
 // service is one package under internal/lab that imports this one:
 //
 //	shodanlab   /api-info, /account/..., /shodan/...      Shodan
-//	entralab    /{tenant}/... (everything else)          Entra ID
+//	entralab    /{tenant}/... (everything else)          Entra ID (and its
+//	            /oidc/..., /msi/token                     workload and managed identity)
 //	huntinglab  /v1.0/security/runHuntingQuery            Microsoft Graph
 //	            /api/advancedqueries/run,
 //	            /api/advancedhunting/run                  Defender for Endpoint / Microsoft 365 Defender
+//
+// The lab has Options.Tenants Entra ID tenants (Credentials.Tenants); the
+// organisation's devices are split across them (World.TenantOf, ground
+// truth World.TenantContacts) and each tenant's hunting answers only its
+// devices' rows, with its own rate limit. The Log Analytics workspace is
+// tenant 0's.
 //
 // Adding a service (ThreatFox, Feodo, a feed, Log Analytics, Defender
 // indicators, ...) is one new package: a New(*lab.Lab) that returns a
@@ -59,8 +66,20 @@ type Options struct {
 	// ShodanRate is the minimum gap between two requests of one key
 	// (default 1s, Shodan's limit). Tests may shorten it.
 	ShodanRate time.Duration
-	// HuntingPerMinute is the hunting APIs' call limit (default 45).
+	// HuntingPerMinute is the hunting APIs' call limit per tenant
+	// (default 45).
 	HuntingPerMinute int
+	// Tenants is the number of Entra ID tenants, each with its own app
+	// and secret (default 1). The world's devices are split across them:
+	// device i belongs to tenant i % Tenants (World.TenantOf).
+	Tenants int
+}
+
+// Tenant is one Entra ID tenant of the lab and the app registered in it.
+type Tenant struct {
+	TenantID     string
+	ClientID     string
+	ClientSecret string
 }
 
 // Credentials are the secrets and identifiers the lab accepts.
@@ -75,6 +94,15 @@ type Credentials struct {
 	CertFile     string
 	// AbuseCHKey is the Auth-Key the abuse.ch services (ThreatFox) accept.
 	AbuseCHKey string
+	// Tenants are the lab's tenants (Options.Tenants of them); Tenants[0]
+	// is TenantID, ClientID and ClientSecret above.
+	Tenants []Tenant
+	// IdentityHeader is the secret the managed identity endpoint
+	// (ManagedIdentityPath, App Service's protocol) wants in
+	// X-IDENTITY-HEADER; ManagedIdentityClientID is the client id of the
+	// managed identity it signs in, in tenant 0.
+	IdentityHeader          string
+	ManagedIdentityClientID string
 }
 
 // Lab is a running lab. Close stops it.
@@ -95,6 +123,8 @@ type Lab struct {
 	services []Service
 	routes   []Route
 	faults   *faulter
+
+	tenantIdx map[string]int // lower-case tenant id -> index in Creds.Tenants
 
 	closeOnce sync.Once
 	mu        sync.Mutex
@@ -147,6 +177,12 @@ func Start(ctx context.Context, opts Options, services Services) (*Lab, error) {
 	if opts.HuntingPerMinute == 0 {
 		opts.HuntingPerMinute = 45
 	}
+	if opts.Tenants < 0 || opts.Tenants > 10000 {
+		return nil, fmt.Errorf("lab: %d tenants: want 1 to 10000", opts.Tenants)
+	}
+	if opts.Tenants == 0 {
+		opts.Tenants = 1
+	}
 	host, _, err := net.SplitHostPort(opts.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("lab: listen address %q: %w", opts.Listen, err)
@@ -173,11 +209,16 @@ func Start(ctx context.Context, opts Options, services Services) (*Lab, error) {
 	}
 	l.CAPool = x509.NewCertPool()
 	l.CAPool.AddCert(l.ca.cert)
-	l.Creds = newCredentials(opts.World.Seed)
+	l.Creds = newCredentials(opts.World.Seed, opts.Tenants)
+	l.tenantIdx = make(map[string]int, len(l.Creds.Tenants))
+	for i, t := range l.Creds.Tenants {
+		l.tenantIdx[strings.ToLower(t.TenantID)] = i
+	}
 	if opts.World.Now.IsZero() {
 		opts.World.Now = opts.Now()
 	}
 	l.World = NewWorld(opts.World)
+	l.World.splitTenants(opts.Tenants)
 	if err := l.setup(services); err != nil {
 		return nil, err
 	}
@@ -228,6 +269,15 @@ func (l *Lab) setup(services Services) error {
 	return nil
 }
 
+// TenantIndex is the index in Creds.Tenants of a tenant id (any case), or
+// -1 for a tenant the lab does not have.
+func (l *Lab) TenantIndex(tenantID string) int {
+	if i, ok := l.tenantIdx[strings.ToLower(tenantID)]; ok {
+		return i
+	}
+	return -1
+}
+
 // Options are the lab's options, defaults applied.
 func (l *Lab) Options() Options { return l.opts }
 
@@ -265,9 +315,14 @@ func (l *Lab) HTTPClient() *http.Client {
 	return &http.Client{Transport: t}
 }
 
-// Env returns the variables that point c2sweep (and other clients) at the lab.
+// Env returns the variables that point c2sweep (and other clients) at the
+// lab: the AZURE_* ones sign in tenant 0's app; IDENTITY_ENDPOINT and
+// IDENTITY_HEADER are the managed identity endpoint's (App Service's
+// names, which azidentity reads; C2SWEEP_LAB_MANAGED_IDENTITY_CLIENT_ID is
+// the identity's client id); with several tenants, tenant i >= 1's app is
+// C2SWEEP_LAB_TENANT<i>_ID, _CLIENT_ID and _CLIENT_SECRET.
 func (l *Lab) Env() map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"SHODAN_API_KEY":       l.Creds.ShodanKey,
 		"SHODAN_API_URL":       l.URL,
 		"AZURE_TENANT_ID":      l.Creds.TenantID,
@@ -282,7 +337,16 @@ func (l *Lab) Env() map[string]string {
 		"C2SWEEP_RANGES_BASE":  l.URL, // exclusions update fetches the CDN lists here
 		// The Defender indicators API (indicators push).
 		"C2SWEEP_DEFENDER_API_URL": l.URL,
+		// Managed identity (App Service's protocol).
+		"IDENTITY_ENDPOINT":                      l.URL + ManagedIdentityPath,
+		"IDENTITY_HEADER":                        l.Creds.IdentityHeader,
+		"C2SWEEP_LAB_MANAGED_IDENTITY_CLIENT_ID": l.Creds.ManagedIdentityClientID,
 	}
+	for i, t := range l.Creds.Tenants[min(1, len(l.Creds.Tenants)):] {
+		p := fmt.Sprintf("C2SWEEP_LAB_TENANT%d_", i+1)
+		env[p+"ID"], env[p+"CLIENT_ID"], env[p+"CLIENT_SECRET"] = t.TenantID, t.ClientID, t.ClientSecret
+	}
+	return env
 }
 
 // The paths of the free intelligence sources on the lab's listener; the
@@ -405,3 +469,7 @@ func nginxError(w http.ResponseWriter, code int) {
 	fmt.Fprintf(w, "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
 		code, http.StatusText(code), code, http.StatusText(code))
 }
+
+// ManagedIdentityPath is the lab's managed identity endpoint (App Service's
+// protocol, see entralab): IDENTITY_ENDPOINT is the lab's URL + it.
+const ManagedIdentityPath = "/msi/token"

@@ -64,6 +64,9 @@ type Contact struct {
 	// Stale is set when the server is stale (a 7 d max age drops it); Old
 	// when the contact is older than the 30 days the APIs keep.
 	Stale, Old bool
+	// Tenant is the tenant of the device (World.TenantOf): only that
+	// tenant's hunting APIs answer the contact's row.
+	Tenant int
 }
 
 // The tables the lab has telemetry for, with the IP column each fills.

@@ -51,6 +51,8 @@ type World struct {
 	// Intel is what the free intelligence sources (ThreatFox, Feodo, the
 	// feeds, the banner file) publish about this world.
 	Intel Intel
+
+	tenants int // see Tenants
 }
 
 // NewWorld builds the world for cfg.

@@ -7,6 +7,8 @@ package entralab
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -25,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,8 +35,8 @@ import (
 	"c2sweep/internal/lab"
 )
 
-// Resources the lab issues tokens for, with the application role each
-// API requires.
+// Resources the lab issues tokens for (public cloud), with the application
+// role each API requires.
 const (
 	ResourceGraph            = "https://graph.microsoft.com"
 	ResourceSecurityCtr      = "https://api.securitycenter.microsoft.com"
@@ -46,13 +49,53 @@ const (
 	clientAssertionJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 )
 
-var resourceRoles = map[string]string{
-	ResourceGraph:       RoleThreatHunting,
-	ResourceSecurityCtr: RoleAdvancedQuery,
-	ResourceSecurity:    RoleAdvancedQuery,
+// The APIs a token can be for, as APIOf names them.
+const (
+	APIGraph        = "graph"
+	APIMDE          = "mde"
+	APILogAnalytics = "loganalytics"
+)
+
+// resources are every cloud's resources the lab issues tokens for: the
+// API each one is (the lab's Graph accepts any cloud's Graph audience, and
+// so on) and the application role it grants.
+var resources = map[string]struct{ api, role string }{
+	ResourceGraph:                                 {APIGraph, RoleThreatHunting},
+	"https://graph.microsoft.us":                  {APIGraph, RoleThreatHunting}, // US Gov L4
+	"https://dod-graph.microsoft.us":              {APIGraph, RoleThreatHunting}, // US Gov L5 (DoD)
+	"https://microsoftgraph.chinacloudapi.cn":     {APIGraph, RoleThreatHunting}, // 21Vianet
+	ResourceSecurityCtr:                           {APIMDE, RoleAdvancedQuery},
+	ResourceSecurity:                              {APIMDE, RoleAdvancedQuery},
+	"https://api-gov.securitycenter.microsoft.us": {APIMDE, RoleAdvancedQuery}, // US Gov
 	// Log Analytics grants by workspace role (Log Analytics Reader); the
 	// lab stands that in by the API's Data.Read role.
-	ResourceLogAnalytics: RoleLogAnalyticsRead,
+	ResourceLogAnalytics:                {APILogAnalytics, RoleLogAnalyticsRead},
+	"https://api.loganalytics.us":       {APILogAnalytics, RoleLogAnalyticsRead}, // US Gov
+	"https://api.loganalytics.azure.cn": {APILogAnalytics, RoleLogAnalyticsRead}, // China
+}
+
+// graphAppID is Microsoft Graph's application id, an audience Graph also
+// accepts.
+const graphAppID = "00000003-0000-0000-c000-000000000000"
+
+// APIOf names the API a token audience is for (APIGraph, APIMDE,
+// APILogAnalytics), in any cloud, or "" for an audience of no lab API.
+func APIOf(aud string) string {
+	aud = strings.TrimSuffix(aud, "/")
+	if aud == graphAppID {
+		return APIGraph
+	}
+	return resources[aud].api
+}
+
+// Resources lists every resource the lab issues tokens for, sorted.
+func Resources() []string {
+	out := make([]string, 0, len(resources))
+	for r := range resources {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // extraRoles are further roles the lab's app holds on a resource: the
@@ -65,6 +108,9 @@ type Service struct {
 	tokenKey []byte
 	// certs maps a client id to the certificate registered for it.
 	certs map[string]*x509.Certificate
+	// fedKey signs the federated (workload identity) tokens of the lab's
+	// OIDC issuer, FederatedIssuer.
+	fedKey *ecdsa.PrivateKey
 }
 
 func New(l *lab.Lab) (*Service, error) {
@@ -78,6 +124,9 @@ func New(l *lab.Lab) (*Service, error) {
 	}
 	s.certs[l.Creds.CertClientID] = cert
 	l.Creds.CertFile = path
+	if s.fedKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -119,7 +168,22 @@ func writeClientCert(dir, clientID string) (*x509.Certificate, string, error) {
 
 // Routes are Entra ID's paths: every path no other service answers, since
 // they start with the tenant.
-func (s *Service) Routes() []lab.Route { return []lab.Route{{Path: "/", Name: "entra", Handler: s}} }
+func (s *Service) Routes() []lab.Route {
+	return []lab.Route{
+		{Path: "/", Name: "entra", Handler: s},
+		{Path: ManagedIdentityPath, Name: "managedidentity", Handler: http.HandlerFunc(s.managedIdentity)},
+	}
+}
+
+// Of returns the Entra ID service of l, or nil.
+func Of(l *lab.Lab) *Service {
+	for _, svc := range l.Services() {
+		if s, ok := svc.(*Service); ok {
+			return s
+		}
+	}
+	return nil
+}
 
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
@@ -128,6 +192,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tenant, rest := parts[0], strings.Join(parts[1:], "/")
+	if tenant == oidcSegment {
+		s.oidc(w, r, rest)
+		return
+	}
 	switch rest {
 	case "v2.0/.well-known/openid-configuration", ".well-known/openid-configuration":
 		if r.Method != http.MethodGet {
@@ -148,7 +216,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Service) knownTenant(t string) bool { return strings.EqualFold(t, s.l.Creds.TenantID) }
+func (s *Service) knownTenant(t string) bool { return s.l.TenantIndex(t) >= 0 }
 
 func (s *Service) discovery(w http.ResponseWriter, tenant string, v2 bool) {
 	if !s.knownTenant(tenant) {
@@ -240,7 +308,7 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request, tenant string, v
 		s.fail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
 		return
 	}
-	resource, ok := s.resource(w, f.Get("scope"), f.Get("resource"), v2)
+	resource, ok := s.resource(w, tenant, f.Get("scope"), f.Get("resource"), v2)
 	if !ok {
 		return
 	}
@@ -249,22 +317,33 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request, tenant string, v
 		return
 	}
 	secret, assertion := f.Get("client_secret"), f.Get("client_assertion")
+	ti := s.l.TenantIndex(tenant)
+	app := s.l.Creds.Tenants[ti]
 	switch {
-	case strings.EqualFold(clientID, s.l.Creds.ClientID):
+	case strings.EqualFold(clientID, app.ClientID):
 		if secret == "" && assertion == "" {
 			s.fail(w, http.StatusBadRequest, "invalid_client", 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
 			return
 		}
 		if assertion != "" {
-			s.fail(w, http.StatusUnauthorized, "invalid_client", 700027, "The certificate with identifier used to sign the client assertion is not registered on application.")
-			return
+			if f.Get("client_assertion_type") != clientAssertionJWTBearer {
+				s.fail(w, http.StatusBadRequest, "invalid_request", 90014, "The request body must contain the following parameter: 'client_assertion_type'.")
+				return
+			}
+			// The tenants' apps have no certificate, only a federated
+			// identity credential trusting the lab's OIDC issuer.
+			if code, msg := s.checkFederated(assertion); code != 0 {
+				s.fail(w, http.StatusUnauthorized, "invalid_client", code, msg)
+				return
+			}
+			break
 		}
-		if subtle.ConstantTimeCompare([]byte(secret), []byte(s.l.Creds.ClientSecret)) != 1 {
+		if subtle.ConstantTimeCompare([]byte(secret), []byte(app.ClientSecret)) != 1 {
 			s.fail(w, http.StatusUnauthorized, "invalid_client", 7000215,
 				"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '"+clientID+"'.")
 			return
 		}
-	case s.certs[strings.ToLower(clientID)] != nil:
+	case ti == 0 && s.certs[strings.ToLower(clientID)] != nil:
 		if assertion == "" {
 			if secret != "" {
 				s.fail(w, http.StatusUnauthorized, "invalid_client", 7000215,
@@ -296,7 +375,7 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request, tenant string, v
 
 // resource finds the API a token is for: v2 takes scope=<resource>/.default
 // (MSAL adds openid, offline_access and profile), v1 takes resource=.
-func (s *Service) resource(w http.ResponseWriter, scope, resource string, v2 bool) (string, bool) {
+func (s *Service) resource(w http.ResponseWriter, tenant, scope, resource string, v2 bool) (string, bool) {
 	if v2 {
 		if scope == "" {
 			s.fail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
@@ -321,9 +400,9 @@ func (s *Service) resource(w http.ResponseWriter, scope, resource string, v2 boo
 		return "", false
 	}
 	resource = strings.TrimSuffix(resource, "/")
-	if _, ok := resourceRoles[resource]; !ok {
+	if _, ok := resources[resource]; !ok {
 		s.fail(w, http.StatusBadRequest, "invalid_resource", 500011,
-			fmt.Sprintf("The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", resource, s.l.Creds.TenantID))
+			fmt.Sprintf("The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", resource, tenant))
 		return "", false
 	}
 	return resource, true
@@ -472,23 +551,8 @@ type Claims struct {
 // would.
 func (s *Service) issue(w http.ResponseWriter, tenant, clientID, resource string, v2 bool) {
 	now := s.l.Options().Now().UTC()
-	life := s.l.Options().TokenLifetime
-	advertised := int64(life / time.Second)
-	if advertised > 1 {
-		advertised-- // Entra answers 3599 for an hour
-	}
-	exp := now.Add(life)
-	if d := s.l.Faults().TokenExpiry; d > 0 {
-		exp = now.Add(d)
-	}
-	c := Claims{
-		Aud: resource, Iss: "https://sts.windows.net/" + strings.ToLower(tenant) + "/",
-		Iat: now.Unix(), Nbf: now.Unix(), Exp: exp.Unix(),
-		AppID: clientID, IdTyp: "app", Oid: objectID(clientID), Sub: objectID(clientID),
-		Tid: strings.ToLower(tenant), Roles: append([]string{resourceRoles[resource]}, extraRoles[resource]...), Ver: "1.0", Uti: lab.RandomString(22, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
-	}
-	// Keep sub-second expiry exact for the hunting check.
-	tok := s.sign(c, exp)
+	advertised := s.advertised()
+	tok, _ := s.mint(tenant, clientID, resource)
 	// Structs, not maps: Entra writes the fields in this order.
 	if v2 {
 		writeEntraJSON(w, http.StatusOK, struct {
@@ -509,6 +573,52 @@ func (s *Service) issue(w http.ResponseWriter, tenant, clientID, resource string
 		Resource     string `json:"resource"`
 		AccessToken  string `json:"access_token"`
 	}{"Bearer", advertised, advertised, now.Unix() + advertised, now.Unix(), resource, tok})
+}
+
+// advertised is the lifetime in seconds a token answer advertises.
+func (s *Service) advertised() int64 {
+	advertised := int64(s.l.Options().TokenLifetime / time.Second)
+	if advertised > 1 {
+		advertised-- // Entra answers 3599 for an hour
+	}
+	return advertised
+}
+
+// mint makes an access token of an app (or managed identity) of a tenant
+// for a resource. Its exp is the lab clock plus TokenLifetime, or plus
+// Faults.TokenExpiry when set: then the token dies before the expires_in
+// it advertises, as a revoked or clock-skewed token would.
+func (s *Service) mint(tenant, clientID, resource string) (string, time.Time) {
+	now := s.l.Options().Now().UTC()
+	exp := now.Add(s.l.Options().TokenLifetime)
+	if d := s.l.Faults().TokenExpiry; d > 0 {
+		exp = now.Add(d)
+	}
+	c := Claims{
+		Aud: resource, Iss: "https://sts.windows.net/" + strings.ToLower(tenant) + "/",
+		Iat: now.Unix(), Nbf: now.Unix(), Exp: exp.Unix(),
+		AppID: clientID, IdTyp: "app", Oid: objectID(clientID), Sub: objectID(clientID),
+		Tid: strings.ToLower(tenant), Roles: append([]string{resources[resource].role}, extraRoles[resource]...), Ver: "1.0", Uti: lab.RandomString(22, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+	}
+	// Keep sub-second expiry exact for the hunting check.
+	return s.sign(c, exp), exp
+}
+
+// MintToken makes an access token of tenant t's app (Creds.Tenants[t])
+// for a resource of any cloud (e.g. https://graph.microsoft.us), as a
+// sign-in would get: for the Azure CLI stub and tests. It fails for a
+// tenant or resource the lab does not have.
+func (s *Service) MintToken(t int, resource string) (token string, expires time.Time, err error) {
+	if t < 0 || t >= len(s.l.Creds.Tenants) {
+		return "", time.Time{}, fmt.Errorf("lab: no tenant %d (the lab has %d)", t, len(s.l.Creds.Tenants))
+	}
+	resource = strings.TrimSuffix(strings.TrimSuffix(resource, "/.default"), "/")
+	if _, ok := resources[resource]; !ok {
+		return "", time.Time{}, fmt.Errorf("lab: no resource %q", resource)
+	}
+	app := s.l.Creds.Tenants[t]
+	tok, exp := s.mint(app.TenantID, strings.ToLower(app.ClientID), resource)
+	return tok, exp, nil
 }
 
 // sign makes an HS256 JWT. The exact expiry (with sub-second precision, for

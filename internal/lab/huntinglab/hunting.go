@@ -42,9 +42,10 @@ type Service struct {
 	l *lab.Lab
 	// tokens issued the access tokens the APIs accept.
 	tokens *entralab.Service
-	// byIP indexes events by the address their IP column logs, oldest
-	// first, so that a query reads only the rows it matches.
-	byIP map[netip.Addr][]int32
+	// byIP indexes each tenant's events by the address their IP column
+	// logs, oldest first, so that a query reads only the rows it matches,
+	// whatever the number of tenants.
+	byIP []map[netip.Addr][]int32
 	// procs are the processes the events index.
 	procs []lab.Process
 
@@ -55,10 +56,14 @@ type Service struct {
 // New builds the hunting APIs over l's telemetry; they accept the access
 // tokens that tokens issues.
 func New(l *lab.Lab, tokens *entralab.Service) (*Service, error) {
-	h := &Service{l: l, tokens: tokens, byIP: map[netip.Addr][]int32{}, procs: lab.Processes(), calls: map[string][]time.Time{}}
+	h := &Service{l: l, tokens: tokens, byIP: make([]map[netip.Addr][]int32, l.World.Tenants()), procs: lab.Processes(), calls: map[string][]time.Time{}}
+	for t := range h.byIP {
+		h.byIP[t] = map[netip.Addr][]int32{}
+	}
 	for i := range l.World.Events {
-		ip := l.World.Events[i].IP
-		h.byIP[ip] = append(h.byIP[ip], int32(i))
+		e := &l.World.Events[i]
+		t := l.World.TenantOf(e.Device)
+		h.byIP[t][e.IP] = append(h.byIP[t][e.IP], int32(i))
 	}
 	return h, nil
 }
@@ -72,21 +77,20 @@ func (h *Service) Routes() []lab.Route {
 	}
 }
 
-// api names the API a path belongs to and the token audiences it accepts.
-func huntingAPI(path string) (api string, audiences []string, ok bool) {
+// huntingAPI names the API a path belongs to; it accepts the tokens of
+// that API in any cloud (entralab.APIOf).
+func huntingAPI(path string) (api string, ok bool) {
 	switch path {
 	case "/v1.0/security/runHuntingQuery":
-		return "graph", []string{entralab.ResourceGraph, "00000003-0000-0000-c000-000000000000"}, true
-	case "/api/advancedqueries/run":
-		return "mde", []string{entralab.ResourceSecurityCtr, entralab.ResourceSecurity}, true
-	case "/api/advancedhunting/run":
-		return "mde", []string{entralab.ResourceSecurity, entralab.ResourceSecurityCtr}, true
+		return entralab.APIGraph, true
+	case "/api/advancedqueries/run", "/api/advancedhunting/run":
+		return entralab.APIMDE, true
 	}
-	return "", nil, false
+	return "", false
 }
 
 func (h *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	api, audiences, ok := huntingAPI(r.URL.Path)
+	api, ok := huntingAPI(r.URL.Path)
 	if !ok {
 		if strings.HasPrefix(r.URL.Path, "/v1.0/") {
 			h.fail(w, "graph", http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+strings.TrimPrefix(r.URL.Path, "/v1.0/")+"'.")
@@ -100,8 +104,13 @@ func (h *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, api, http.StatusMethodNotAllowed, "MethodNotAllowed", "The HTTP method '"+r.Method+"' is not supported.")
 		return
 	}
-	claims, ok := h.authorize(w, r, api, audiences)
+	claims, ok := h.authorize(w, r, api)
 	if !ok {
+		return
+	}
+	tenant := h.l.TenantIndex(claims.Tid)
+	if tenant < 0 {
+		h.fail(w, api, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. Invalid tenant.")
 		return
 	}
 	if wait := h.admit(claims.Tid); wait > 0 {
@@ -140,13 +149,13 @@ func (h *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, api, http.StatusBadRequest, "BadRequest", err.Error())
 		return
 	}
-	h.answer(w, api, m, time.Now())
+	h.answer(w, api, m, tenant, time.Now())
 }
 
 // authorize checks the bearer token as the services do: missing, forged or
 // expired -> 401; a token for another API -> 401 (invalid audience); a
 // token without the API's application role -> 403.
-func (h *Service) authorize(w http.ResponseWriter, r *http.Request, api string, audiences []string) (entralab.Claims, bool) {
+func (h *Service) authorize(w http.ResponseWriter, r *http.Request, api string) (entralab.Claims, bool) {
 	deny := func(status int, code, msg string) (entralab.Claims, bool) {
 		if status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`)
@@ -175,7 +184,7 @@ func (h *Service) authorize(w http.ResponseWriter, r *http.Request, api string, 
 		}
 		return deny(http.StatusUnauthorized, "Unauthorized", "The access token is invalid.")
 	}
-	if !slices.Contains(audiences, strings.TrimSuffix(c.Aud, "/")) {
+	if entralab.APIOf(c.Aud) != api {
 		if api == "graph" {
 			return deny(http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
 		}
@@ -286,15 +295,15 @@ func (h *Service) fail(w http.ResponseWriter, api string, status int, code, msg 
 	json.NewEncoder(w).Encode(body)
 }
 
-// matches returns the indices of the events a query selects, oldest first,
-// capped at maxRows (or its take).
-func (h *Service) matches(m *matchQuery) []int32 {
+// matches returns the indices of tenant's events a query selects, oldest
+// first, capped at maxRows (or its take).
+func (h *Service) matches(m *matchQuery, tenant int) []int32 {
 	world := h.l.World
 	var idx []int32
 	for _, col := range m.columns {
 		if col == lab.IPColumn(m.table.Name) {
 			for ip := range m.ips {
-				for _, i := range h.byIP[ip] {
+				for _, i := range h.byIP[tenant][ip] {
 					e := &world.Events[i]
 					if e.Table == m.table.Name && !e.Time.Before(m.start) && e.Time.Before(m.end) {
 						idx = append(idx, i)
@@ -305,7 +314,7 @@ func (h *Service) matches(m *matchQuery) []int32 {
 		}
 		for i := range world.Events {
 			e := &world.Events[i]
-			if e.Table != m.table.Name || e.Time.Before(m.start) || !e.Time.Before(m.end) {
+			if e.Table != m.table.Name || e.Time.Before(m.start) || !e.Time.Before(m.end) || world.TenantOf(e.Device) != tenant {
 				continue
 			}
 			if a, ok := world.IPValue(e, col); ok && m.ips[a] {
@@ -327,8 +336,8 @@ func (h *Service) matches(m *matchQuery) []int32 {
 
 // answer streams the result: one encoded row at a time, never the whole
 // answer in memory.
-func (h *Service) answer(w http.ResponseWriter, api string, m *matchQuery, began time.Time) {
-	idx := h.matches(m)
+func (h *Service) answer(w http.ResponseWriter, api string, m *matchQuery, tenant int, began time.Time) {
+	idx := h.matches(m, tenant)
 	cols := m.project
 	if cols == nil {
 		for _, c := range m.table.Columns {

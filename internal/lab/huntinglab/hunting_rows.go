@@ -308,7 +308,7 @@ func (h *Service) value(e *lab.Event, col string) any {
 	case "ResourceId":
 		return "00000002-0000-0ff1-ce00-000000000000"
 	case "ResourceTenantId", "TenantId":
-		return h.l.Creds.TenantID
+		return h.l.Creds.Tenants[h.l.World.TenantOf(e.Device)].TenantID
 	case "AuthenticationRequirement":
 		return "singleFactorAuthentication"
 	case "ConditionalAccessStatus", "TokenIssuerType", "RiskLevelAggregated", "RiskDetails", "RiskState", "RiskLevelDuringSignIn":

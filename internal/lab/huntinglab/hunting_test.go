@@ -113,7 +113,7 @@ func TestRowCap(t *testing.T) {
 	m := &matchQuery{ips: seen, start: labNow.Add(-retention), end: labNow.Add(time.Second)}
 	m.table, _ = schema.Lookup("DeviceNetworkEvents")
 	m.columns = []string{"RemoteIP"}
-	idx := h.matches(m)
+	idx := h.matches(m, 0)
 	if len(idx) != maxRows {
 		t.Errorf("%d rows, want the cap %d", len(idx), maxRows)
 	}

@@ -13,7 +13,7 @@ import (
 func BenchmarkHuntingAnswer(b *testing.B) {
 	h := newService(b, lab.WorldConfig{Seed: 1, Now: labNow, Events: 200_000, Devices: 500, Contacts: 1})
 	var lits []string
-	for ip := range h.byIP {
+	for ip := range h.byIP[0] {
 		lits = append(lits, `"`+ip.String()+`"`)
 	}
 	q := "DeviceNetworkEvents | where RemoteIP in (" + strings.Join(lits, ",") + ")"
@@ -24,7 +24,7 @@ func BenchmarkHuntingAnswer(b *testing.B) {
 	var n int64
 	for b.Loop() {
 		rec := &countWriter{header: http.Header{}}
-		h.answer(rec, "graph", m, labNow)
+		h.answer(rec, "graph", m, 0, labNow)
 		n = rec.n
 	}
 	b.SetBytes(n)

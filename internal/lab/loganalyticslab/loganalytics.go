@@ -350,8 +350,9 @@ func (s *Service) answer(w http.ResponseWriter, table string, rows []lab.LogRow)
 
 // authorize checks the bearer token: missing or invalid -> 401
 // AuthenticationFailed / InvalidAuthenticationToken; another API's
-// audience -> 403 InvalidAuthenticationTokenAudience; no read role -> 403
-// InsufficientAccessError.
+// audience (any cloud's Log Analytics is accepted) -> 403
+// InvalidAuthenticationTokenAudience; no read role, or a token of another
+// tenant than the workspaces' (tenant 0) -> 403 InsufficientAccessError.
 func (s *Service) authorize(w http.ResponseWriter, r *http.Request) (entralab.Claims, bool) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
@@ -363,11 +364,13 @@ func (s *Service) authorize(w http.ResponseWriter, r *http.Request) (entralab.Cl
 		s.fail(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "The provided authentication is not valid for this resource.")
 		return c, false
 	}
-	if strings.TrimSuffix(c.Aud, "/") != entralab.ResourceLogAnalytics {
+	if entralab.APIOf(c.Aud) != entralab.APILogAnalytics {
 		s.fail(w, http.StatusForbidden, "InvalidAuthenticationTokenAudience", "The access token is from the wrong audience or resource.")
 		return c, false
 	}
-	if !slices.Contains(c.Roles, entralab.RoleLogAnalyticsRead) {
+	// The workspaces belong to tenant 0: another tenant's principal holds
+	// no role on them.
+	if !slices.Contains(c.Roles, entralab.RoleLogAnalyticsRead) || s.l.TenantIndex(c.Tid) != 0 {
 		s.fail(w, http.StatusForbidden, "InsufficientAccessError", "The provided credentials have insufficient access to perform the requested operation")
 		return c, false
 	}
