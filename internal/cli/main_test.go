@@ -334,11 +334,9 @@ type hitKey struct {
 	IP       string
 }
 
-// truth is the hits a sweep of the named built-in hunts must report in l's
-// world, with the hunts each is attributed to: the contacts in
-// DeviceNetworkEvents (the default sweep) within the 30-day lookback whose
-// server some hunt's query matches with a banner seen within 7 days.
-func truth(t *testing.T, l *lab.Lab, hunts ...string) map[hitKey][]string {
+// namedBy names, for each fresh indicator of the named built-in hunts in
+// l's world, the hunts that found it: what a run sweeps.
+func namedBy(t *testing.T, l *lab.Lab, hunts ...string) map[netip.Addr][]string {
 	t.Helper()
 	cfg := config.Default()
 	now := time.Now().UTC()
@@ -364,6 +362,17 @@ func truth(t *testing.T, l *lab.Lab, hunts ...string) map[hitKey][]string {
 			}
 		}
 	}
+	return named
+}
+
+// truth is the hits a sweep of the named built-in hunts must report in l's
+// world, with the hunts each is attributed to: the contacts in
+// DeviceNetworkEvents (the default sweep) within the 30-day lookback whose
+// server some hunt's query matches with a banner seen within 7 days.
+func truth(t *testing.T, l *lab.Lab, hunts ...string) map[hitKey][]string {
+	t.Helper()
+	now := time.Now().UTC()
+	named := namedBy(t, l, hunts...)
 	want := map[hitKey][]string{}
 	for _, c := range l.World.Contacts {
 		if c.Table != "DeviceNetworkEvents" || c.Old || now.Sub(c.Time) >= 30*24*time.Hour {
