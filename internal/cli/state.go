@@ -334,6 +334,9 @@ func writePivots(g *Globals, rows []report.Hit, empty string) error {
 			fmt.Fprintln(g.stdout)
 		}
 		head := fmt.Sprintf("// %s -> %s, first contact %s, %d events", h.Device, c2Cell(h), h.First.UTC().Format(time.RFC3339), h.Events)
+		if notDefault(h.Target) {
+			head += ", target " + h.Target // the tenant or workspace to run them in
+		}
 		fmt.Fprintf(g.stdout, "%s\n// the device 1 h either side of the first contact\n%s\n\n// every device that talked to %s\n%s\n",
 			textsafe.Terminal(head), h.Pivot.Timeline, h.IP, h.Pivot.Devices)
 	}
