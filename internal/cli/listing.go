@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -54,6 +55,9 @@ type column[T any] struct {
 	cell   func(T) any
 	layout string // table layout of a time column, required for one
 	only   string // "table" or "csv": a column of that format only
+	// when, if set, decides from the rows whether a table shows the
+	// column (JSON and CSV always have it).
+	when func([]T) bool
 }
 
 // list is what a listing command prints.
@@ -112,7 +116,7 @@ func writeList[T any](g *Globals, o OutputFlags, z ZoneFlag, l list[T]) error {
 	if l.note != "" {
 		fmt.Fprintln(g.stderr, l.note)
 	}
-	cols := l.columns("table")
+	cols := slices.DeleteFunc(l.columns("table"), func(c column[T]) bool { return c.when != nil && !c.when(l.items) })
 	tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
 	row := make([]string, len(cols))
 	for i, c := range cols {

@@ -10,9 +10,10 @@ import (
 // ReportCmd writes the HTML report of a run, or of a time window, from the
 // state.
 type ReportCmd struct {
-	Since  string `env:"-" help:"Hits with events at or after this age or date, and the runs started since (e.g. 7d, 2026-11-01)." placeholder:"AGE|DATE"`
-	RunID  int64  `env:"-" name:"run" help:"The new hits of this run (see 'c2sweep runs'); the default is the latest run." placeholder:"ID"`
-	Output string `env:"-" short:"o" help:"Write the report here (default c2sweep-report.html); - for standard output." default:"c2sweep-report.html" placeholder:"FILE"`
+	Since  string   `env:"-" help:"Hits with events at or after this age or date, and the runs started since (e.g. 7d, 2026-11-01)." placeholder:"AGE|DATE"`
+	RunID  int64    `env:"-" name:"run" help:"The new hits of this run (see 'c2sweep runs'); the default is the latest run." placeholder:"ID"`
+	Target []string `env:"-" help:"Only the hits of this sweep target, and with --since the runs that swept it (repeatable)." placeholder:"NAME"`
+	Output string   `env:"-" short:"o" help:"Write the report here (default c2sweep-report.html); - for standard output." default:"c2sweep-report.html" placeholder:"FILE"`
 }
 
 func (c *ReportCmd) Help() string {
@@ -28,6 +29,7 @@ Examples:
   c2sweep report                          # the new hits of the latest run
   c2sweep report --run 12 -o run12.html
   c2sweep report --since 7d -o week.html  # every hit with an event this week
+  c2sweep report --since 30d --target contoso -o contoso.html
   c2sweep report -o - | gzip > report.html.gz`
 }
 
@@ -44,7 +46,7 @@ func (c *ReportCmd) Run(g *Globals) error {
 		return err
 	}
 	defer st.Close()
-	sc := report.Scope{Since: since}
+	sc := report.Scope{Since: since, Targets: c.Target}
 	if c.Since == "" {
 		if c.RunID != 0 {
 			n := &names{st: st, g: g}

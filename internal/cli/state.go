@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"c2sweep/internal/config"
+	"c2sweep/internal/indicator"
 	"c2sweep/internal/report"
 	"c2sweep/internal/store"
 	"c2sweep/internal/textsafe"
@@ -53,16 +54,17 @@ func whenFlag(s string, dir time.Duration) (time.Time, error) {
 
 // HitsCmd lists remembered hits.
 type HitsCmd struct {
-	Since  string `env:"-" help:"Hits of every run whose events are at or after this age or date (e.g. 7d, 2026-11-01)." placeholder:"AGE|DATE"`
-	All    bool   `env:"-" help:"Every hit remembered, of every run (the whole lookback)."`
-	New    bool   `env:"-" help:"Only hits first reported by the latest run (the default without --since, --all or --run)."`
-	RunID  int64  `env:"-" name:"run" help:"Only hits first reported by this run (see 'c2sweep runs'), e.g. one that was interrupted." placeholder:"ID"`
-	Hunt   string `env:"-" help:"Only hits attributed to this hunt." placeholder:"NAME"`
-	Device string `env:"-" help:"Only this device: its full or short name (ws01 for ws01.contoso.local)." placeholder:"NAME"`
-	Limit  int    `env:"-" help:"At most this many events (0: all)." default:"0"`
-	Events bool   `env:"-" help:"One row per connection event instead of one per device and C2 server."`
-	Status string `env:"-" help:"Only hits of this triage status: new, investigating, benign, malicious, closed or suppressed (see 'c2sweep triage')." placeholder:"STATUS"`
-	Pivot  bool   `env:"-" help:"Print, for each device and C2 server, the KQL to run next: the device's events 1 h either side of the first contact, and every device that talked to the server."`
+	Since  string   `env:"-" help:"Hits of every run whose events are at or after this age or date (e.g. 7d, 2026-11-01)." placeholder:"AGE|DATE"`
+	All    bool     `env:"-" help:"Every hit remembered, of every run (the whole lookback)."`
+	New    bool     `env:"-" help:"Only hits first reported by the latest run (the default without --since, --all or --run)."`
+	RunID  int64    `env:"-" name:"run" help:"Only hits first reported by this run (see 'c2sweep runs'), e.g. one that was interrupted." placeholder:"ID"`
+	Hunt   string   `env:"-" help:"Only hits attributed to this hunt." placeholder:"NAME"`
+	Device string   `env:"-" help:"Only this device: its full or short name (ws01 for ws01.contoso.local)." placeholder:"NAME"`
+	Target []string `env:"-" help:"Only hits of this sweep target (repeatable; the config's targets: names, 'default' without them)." placeholder:"NAME"`
+	Limit  int      `env:"-" help:"At most this many events (0: all)." default:"0"`
+	Events bool     `env:"-" help:"One row per connection event instead of one per device and C2 server."`
+	Status string   `env:"-" help:"Only hits of this triage status: new, investigating, benign, malicious, closed or suppressed (see 'c2sweep triage')." placeholder:"STATUS"`
+	Pivot  bool     `env:"-" help:"Print, for each device and C2 server, the KQL to run next: the device's events 1 h either side of the first contact, and every device that talked to the server."`
 
 	OutputFlags `embed:""`
 	ZoneFlag    `embed:""`
@@ -71,8 +73,9 @@ type HitsCmd struct {
 func (c *HitsCmd) Help() string {
 	return `Without --since, --all or --run, hits lists the new hits of the latest run,
 however old their events: right after 'c2sweep run', these are what it found.
-A row is one device's contact with one C2 server (every event of the pair
-rolled up); --events lists the events themselves. --json and CSV join the
+A row is one device's contact with one C2 server in one sweep target (every
+event of the pair rolled up); --events lists the events themselves. The
+TARGET column shows once a hit is not the default target's. --json and CSV join the
 server's context from the sources and the Shodan and Defender links.
 
 Examples:
@@ -81,7 +84,8 @@ Examples:
   c2sweep hits --since 30d --hunt CobaltStrikeJARM
   c2sweep hits --new --format csv > new-hits.csv
   c2sweep hits --run 12 --json
-  c2sweep hits --all --status investigating`
+  c2sweep hits --all --status investigating
+  c2sweep hits --all --target contoso --target agency`
 }
 
 func (c *HitsCmd) Run(g *Globals) error {
@@ -106,7 +110,7 @@ func (c *HitsCmd) Run(g *Globals) error {
 	}
 	defer st.Close()
 	n := &names{st: st, g: g}
-	f := store.HitFilter{Since: since, Device: c.Device, Limit: c.Limit}
+	f := store.HitFilter{Since: since, Device: c.Device, Targets: c.Target, Limit: c.Limit}
 	if c.Hunt != "" {
 		if f.Hunt, err = n.hunt("--hunt", c.Hunt); err != nil {
 			return err
@@ -152,6 +156,10 @@ func (c *HitsCmd) Run(g *Globals) error {
 	}
 	if c.Device != "" {
 		what = append(what, "on device "+c.Device)
+	}
+	if len(c.Target) > 0 {
+		// An unknown target is no error: a tenant may simply have no hits.
+		what = append(what, "for "+targetWords(c.Target))
 	}
 	if c.Status != "" {
 		what = append(what, "of status "+c.Status)
@@ -217,9 +225,31 @@ func writeSuppressedCount(g *Globals, hits []store.StoredHit) {
 
 func eventStatus(h store.StoredHit) string { return report.Status(h.Triage, h.Suppressed) }
 
+// targetWords names targets in a message: "target contoso", "targets a, b".
+func targetWords(ts []string) string {
+	if len(ts) == 1 {
+		return "target " + ts[0]
+	}
+	return "targets " + strings.Join(ts, ", ")
+}
+
+// notDefault says whether any of targets is not the default target: a
+// table then shows its TARGET column (a single-target state stays quiet).
+func notDefault(targets ...string) bool {
+	for _, t := range targets {
+		if t != "" && !strings.EqualFold(t, indicator.DefaultTarget) {
+			return true
+		}
+	}
+	return false
+}
+
 // hitColumns are the columns of a hit in tables and CSV; JSON has all its
 // fields. A table keeps to what fits a terminal.
 var hitColumns = []column[store.StoredHit]{
+	{head: "TARGET", csv: "target", cell: func(h store.StoredHit) any { return h.Target }, when: func(hs []store.StoredHit) bool {
+		return slices.ContainsFunc(hs, func(h store.StoredHit) bool { return notDefault(h.Target) })
+	}},
 	{head: "TIME", csv: "timestamp", layout: toSecond, cell: func(h store.StoredHit) any { return h.Timestamp }},
 	{head: "DEVICE", only: "table", cell: func(h store.StoredHit) any {
 		if h.Device == "" {
@@ -254,6 +284,9 @@ var hitColumns = []column[store.StoredHit]{
 // process and command line to fit a terminal; CSV has them whole, and
 // the server's context.
 var rolledColumns = []column[report.Hit]{
+	{head: "TARGET", csv: "target", cell: func(h report.Hit) any { return h.Target }, when: func(hs []report.Hit) bool {
+		return slices.ContainsFunc(hs, func(h report.Hit) bool { return notDefault(h.Target) })
+	}},
 	{head: "DEVICE", csv: "device", cell: func(h report.Hit) any { return h.Device }},
 	{csv: "device_id", only: "csv", cell: func(h report.Hit) any { return h.DeviceID }},
 	{head: "USERS", csv: "users", cell: func(h report.Hit) any { return strings.Join(h.Users, ";") }},
@@ -301,6 +334,9 @@ func writePivots(g *Globals, rows []report.Hit, empty string) error {
 			fmt.Fprintln(g.stdout)
 		}
 		head := fmt.Sprintf("// %s -> %s, first contact %s, %d events", h.Device, c2Cell(h), h.First.UTC().Format(time.RFC3339), h.Events)
+		if notDefault(h.Target) {
+			head += ", target " + h.Target // the tenant or workspace to run them in
+		}
 		fmt.Fprintf(g.stdout, "%s\n// the device 1 h either side of the first contact\n%s\n\n// every device that talked to %s\n%s\n",
 			textsafe.Terminal(head), h.Pivot.Timeline, h.IP, h.Pivot.Devices)
 	}
@@ -350,7 +386,8 @@ func shorten(s string, n int) string {
 
 // RunsCmd lists recent runs.
 type RunsCmd struct {
-	Limit int `env:"-" help:"How many (0: all)." default:"20"`
+	Limit  int      `env:"-" help:"How many (0: all)." default:"20"`
+	Target []string `env:"-" help:"Only runs that swept this sweep target (repeatable; runs from before targets swept 'default')." placeholder:"NAME"`
 
 	OutputFlags `embed:""`
 	ZoneFlag    `embed:""`
@@ -360,7 +397,12 @@ func (c *RunsCmd) Help() string {
 	return `Examples:
   c2sweep runs
   c2sweep runs --limit 5 --json
-  c2sweep runs --local`
+  c2sweep runs --target contoso
+  c2sweep runs --local
+
+The TARGETS column names the sweep targets of each run, with the outcome of
+each that did not end ok ("contoso, agency (failed)"); it shows once a run
+swept a target other than the default one.`
 }
 
 func (c *RunsCmd) Run(g *Globals) error {
@@ -369,11 +411,15 @@ func (c *RunsCmd) Run(g *Globals) error {
 		return err
 	}
 	defer st.Close()
-	runs, err := st.Runs(g.ctx, c.Limit)
+	runs, err := st.ListRuns(g.ctx, store.RunFilter{Targets: c.Target, Limit: c.Limit})
 	if err != nil {
 		return err
 	}
-	return writeList(g, c.OutputFlags, c.ZoneFlag, list[store.Run]{cols: runColumns, items: runs, empty: "no runs yet\nhint: c2sweep run"})
+	empty := "no runs yet\nhint: c2sweep run"
+	if len(c.Target) > 0 {
+		empty = "no runs of " + textsafe.Terminal(targetWords(c.Target))
+	}
+	return writeList(g, c.OutputFlags, c.ZoneFlag, list[store.Run]{cols: runColumns, items: runs, empty: empty})
 }
 
 var runColumns = []column[store.Run]{
@@ -387,6 +433,10 @@ var runColumns = []column[store.Run]{
 	}},
 	{head: "COMMAND", csv: "command", cell: func(r store.Run) any { return r.Command }},
 	{head: "OUTCOME", csv: "outcome", cell: func(r store.Run) any { return r.Outcome }},
+	{head: "TARGETS", only: "table", cell: func(r store.Run) any { return runTargets(r, ", ") }, when: func(rs []store.Run) bool {
+		return slices.ContainsFunc(rs, func(r store.Run) bool { return notDefault(r.TargetNames()...) })
+	}},
+	{csv: "targets", only: "csv", cell: func(r store.Run) any { return runTargets(r, ";") }},
 	{head: "INDICATORS", csv: "indicators", cell: func(r store.Run) any { return r.Indicators }},
 	{head: "HITS", csv: "hits", cell: func(r store.Run) any { return r.Hits }},
 	{head: "NEW", csv: "new_hits", cell: func(r store.Run) any { return r.NewHits }},
@@ -395,6 +445,23 @@ var runColumns = []column[store.Run]{
 	{head: "ERRORS", csv: "errors", cell: func(r store.Run) any { return len(r.Errors) }},
 	{head: "ERROR", only: "table", cell: func(r store.Run) any { return runError(r.Error) }},
 	{csv: "error", only: "csv", cell: func(r store.Run) any { return r.Error }},
+}
+
+// runTargets names a run's sweep targets, each with its outcome unless
+// it was ok: "contoso, agency (failed)"; "default" for a run recorded
+// before targets.
+func runTargets(r store.Run, sep string) string {
+	if len(r.Targets) == 0 {
+		return strings.Join(r.TargetNames(), sep)
+	}
+	parts := make([]string, len(r.Targets))
+	for i, t := range r.Targets {
+		parts[i] = t.Name
+		if t.Outcome != store.OutcomeOK {
+			parts[i] += " (" + t.Outcome + ")"
+		}
+	}
+	return strings.Join(parts, sep)
 }
 
 // runError is a run's failure reason in one table cell: its first line,

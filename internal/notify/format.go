@@ -16,6 +16,9 @@ type formatter func(a Alert, maxHits int) ([]byte, error)
 
 // WebhookHit is one hit in the generic webhook body.
 type WebhookHit struct {
+	// Target is the sweep target (tenant, Sentinel workspace) whose
+	// telemetry held the hit; left out for the default target.
+	Target      string   `json:"target,omitempty"`
 	Device      string   `json:"device,omitempty"`
 	DeviceID    string   `json:"device_id,omitempty"`
 	IP          string   `json:"ip"`
@@ -53,12 +56,21 @@ func webhookBody(a Alert, _ int) ([]byte, error) {
 			hunts = []string{}
 		}
 		b.Hits = append(b.Hits, WebhookHit{
-			Device: h.Device, DeviceID: h.DeviceID, IP: ipString(h), Port: h.Port, Hunts: hunts,
+			Target: sweepTarget(h), Device: h.Device, DeviceID: h.DeviceID, IP: ipString(h), Port: h.Port, Hunts: hunts,
 			Time: utc(h.Timestamp), Table: h.Table, Column: h.Column, Action: h.Action,
 			Process: h.Process, CommandLine: h.Command, Account: h.Account, ReportID: h.ReportID,
 		})
 	}
 	return json.Marshal(b)
+}
+
+// sweepTarget is the hit's sweep target as an alert names it: "" for the
+// default target (a single-target config's alerts stay as they were).
+func sweepTarget(h indicator.Hit) string {
+	if strings.EqualFold(h.Target, indicator.DefaultTarget) {
+		return ""
+	}
+	return h.Target
 }
 
 func utc(t time.Time) string {
@@ -123,6 +135,7 @@ func facts(h indicator.Hit) []fact {
 			fs = append(fs, fact{t, clip(v, n)})
 		}
 	}
+	add("Target", sweepTarget(h), 100)
 	add("Hunts", strings.Join(h.Hunts, ", "), 300)
 	add("Time", utc(h.Timestamp), 64)
 	add("Table", h.Table, 64)

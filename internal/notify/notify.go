@@ -14,14 +14,16 @@
 //	  "heartbeat": false,              // true: a quiet-day "still alive" message
 //	  "summary": "2 new hits from run 42",
 //	  "hits": [                        // never null; empty for a heartbeat
-//	    {"device": "ws-001", "device_id": "…", "ip": "203.0.113.9", "port": 443,
+//	    {"target": "contoso",         // the sweep target; left out for "default"
+//	     "device": "ws-001", "device_id": "…", "ip": "203.0.113.9", "port": 443,
 //	     "hunts": ["CobaltStrikeJARM"], "time": "…", "table": "DeviceNetworkEvents",
 //	     "column": "RemoteIP", "action": "ConnectionSuccess", "process": "rundll32.exe",
 //	     "command_line": "…", "account": "corp\\alice", "report_id": "…"}
 //	  ]
 //	}
 //
-// Empty hit fields are left out. Teams and Slack messages list at most
+// Empty hit fields are left out. Teams and Slack messages name a hit's
+// sweep target in a "Target" line unless it is "default". They list at most
 // MaxHits hits (default 10) and say "and M more"; the generic webhook
 // carries every hit of the batch.
 package notify

@@ -139,6 +139,8 @@ func TestWebhookBody(t *testing.T) {
 	tg := newTarget(t, s, &sleeps{})
 	hits := mkHits(3)
 	hits[1].IP = netip.MustParseAddr("2001:db8::7")
+	hits[1].Target = "contoso"
+	hits[0].Target = "default"
 	hits[2].Hunts = nil
 	if err := tg.Send(context.Background(), Alert{RunID: 42, Time: t0, Hits: hits}); err != nil {
 		t.Fatal(err)
@@ -158,12 +160,15 @@ func TestWebhookBody(t *testing.T) {
 		t.Fatalf("body %+v", b)
 	}
 	h := b.Hits[1]
-	want := WebhookHit{Device: "ws-001.corp.example", DeviceID: "dev0001", IP: "2001:db8::7", Port: 443,
+	want := WebhookHit{Target: "contoso", Device: "ws-001.corp.example", DeviceID: "dev0001", IP: "2001:db8::7", Port: 443,
 		Hunts: []string{"CobaltStrikeJARM", "PoshC2"}, Time: "2026-11-27T05:59:00Z", Table: "DeviceNetworkEvents",
 		Column: "RemoteIP", Action: "ConnectionSuccess", Process: "rundll32.exe",
 		CommandLine: `rundll32.exe C:\Users\alice\beacon.dll,Start`, Account: `corp\alice`, ReportID: "1001"}
 	if fmt.Sprint(h) != fmt.Sprint(want) {
 		t.Errorf("hit\n got %+v\nwant %+v", h, want)
+	}
+	if b.Hits[0].Target != "" || b.Hits[2].Target != "" || bytes.Contains(acc[0].Body, []byte(`"target":"default"`)) {
+		t.Errorf("the default target is named in the body: %s", acc[0].Body)
 	}
 	if !bytes.Contains(acc[0].Body, []byte(`"hunts":[]`)) {
 		t.Errorf("a hit without hunts must carry an empty array: %s", acc[0].Body)
@@ -486,5 +491,41 @@ func TestSilentReceiverTimesOut(t *testing.T) {
 	}
 	if got := sl.got(); len(got) != 1 {
 		t.Errorf("slept %v, want one backoff", got)
+	}
+}
+
+// Teams and Slack name a hit's sweep target in a line of its own, escaped
+// for the format, and say nothing of the default target.
+func TestCardsNameTheTarget(t *testing.T) {
+	for _, kind := range []string{labtest.SinkTeams, labtest.SinkSlack} {
+		s := startSink(t, kind)
+		tg := newTarget(t, s, &sleeps{})
+		hits := mkHits(2)
+		hits[0].Target = "agency<@U123>"
+		hits[1].Target = "default"
+		if err := tg.Send(context.Background(), Alert{RunID: 3, Time: t0, Hits: hits}); err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		acc := s.Accepted()
+		if len(acc) != 1 {
+			t.Fatalf("%s: %+v", kind, s.Requests())
+		}
+		body := string(acc[0].Body)
+		if strings.Count(body, "Target") != 1 || !strings.Contains(body, "agency") {
+			t.Errorf("%s: want one Target line, for agency: %s", kind, body)
+		}
+		if strings.Contains(body, "<@U123>") {
+			t.Errorf("%s: target not escaped: %s", kind, body)
+		}
+		switch kind {
+		case labtest.SinkSlack:
+			if !strings.Contains(body, `*Target:* agency`) {
+				t.Errorf("slack: no Target line: %s", body)
+			}
+		case labtest.SinkTeams:
+			if !strings.Contains(body, `{"title":"Target","value":"agency`) {
+				t.Errorf("teams: no Target fact: %s", body)
+			}
+		}
 	}
 }
