@@ -49,7 +49,8 @@ const mdeRetiring = "the Defender for Endpoint API (mde) is being retired by Mic
 
 // SweepTargets is the effective list of sweep targets: the listed ones, or
 // when none is listed one named indicator.DefaultTarget made from sweep:
-// (api, api_url, cloud) and azure:.
+// (api, api_url, cloud) and azure: (its authority_host, else the cloud's
+// login host).
 //
 // A listed target's azure fields left empty are taken from the top-level
 // azure: (itself filled from the AZURE_* variables), except that the
@@ -69,7 +70,6 @@ func (c *Config) SweepTargets() []Target {
 			APIURL:  c.Sweep.APIURL,
 			Azure:   c.Azure,
 		}
-		t.Azure.AuthorityHost = "" // the top-level one comes last
 		return []Target{c.effective(t)}
 	}
 	out := make([]Target, len(c.Targets))
