@@ -124,7 +124,7 @@ func (a Azure) hasMaterial() bool {
 
 // Method names how a sign-in with these settings is made: the auth mode,
 // or for auto what auto picks (client-secret, certificate, or
-// azidentity's default chain, "default").
+// azidentity's default chain, "default-chain").
 func (a Azure) Method() string {
 	switch {
 	case a.Auth != "" && a.Auth != "auto":
@@ -134,7 +134,7 @@ func (a Azure) Method() string {
 	case a.CertificatePath != "":
 		return "certificate"
 	}
-	return "default"
+	return "default-chain"
 }
 
 // DefaultTargetSweep is what a target of the backend sweeps when it lists
