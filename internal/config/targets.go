@@ -218,6 +218,9 @@ func (w *walker) checkSweepTargets(c *Config) {
 		t := &c.Targets[i]
 		p := fmt.Sprintf("targets[%d]", i)
 		t.Line = w.lines[p]
+		if slices.ContainsFunc(w.errs, func(e *Error) bool { return e.Key == p }) {
+			continue // not a mapping: said already
+		}
 		at := func(key string) (int, string) {
 			if line, ok := w.lines[p+"."+key]; ok {
 				return line, p + "." + key

@@ -68,6 +68,10 @@ func TestTargetErrors(t *testing.T) {
 		{"sweep mde in china", "sweep:\n  api: mde\n  cloud: china\n", 3, "sweep.cloud", "no host in the china cloud", "api: graph"},
 		{"sweep api sentinel", "sweep:\n  api: sentinel\n", 2, "sweep.api", "is not graph or mde", "list it under targets:"},
 	}
+	// A target that is not a mapping is one error, not one per key.
+	if es := parseErrs(t, "targets: [1]\n"); len(es) != 1 || es[0].Key != "targets[0]" || !strings.Contains(es[0].Msg, "expected keys (name, backend, cloud") {
+		t.Errorf("errors %v", es)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			es := parseErrs(t, tt.src)
