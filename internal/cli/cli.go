@@ -49,6 +49,7 @@ type CLI struct {
 	Collect    CollectCmd    `cmd:"" help:"Run the sources only and print the fresh indicators (a blocklist)."`
 	Demo       DemoCmd       `cmd:"" help:"Sweep a local lab world end to end: no accounts needed."`
 	Hunts      HuntsCmd      `cmd:"" help:"List the hunt catalog and what the config selects."`
+	Targets    TargetsCmd    `cmd:"" help:"List the sweep targets: tenants, Sentinel workspaces, clouds, sign-in."`
 	Init       InitCmd       `cmd:"" help:"Write a commented starter config."`
 	Hits       HitsCmd       `cmd:"" help:"Show hits remembered in the state database."`
 	Runs       RunsCmd       `cmd:"" help:"Show recent runs."`

@@ -1,10 +1,14 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"c2sweep/internal/hunting"
 )
 
 // The README's sources example is copied by people: it loads as it is.
@@ -139,5 +143,64 @@ func TestReadmeStixExampleLoads(t *testing.T) {
 	// Without an organisation the file is refused: its sightings need one.
 	if _, _, err := Parse(filepath.Join(t.TempDir(), "c.yaml"), []byte("stix:\n  file: x.json\n")); err == nil || !strings.Contains(err.Error(), "stix.file") {
 		t.Errorf("stix.file without org: %v", err)
+	}
+}
+
+// The README's targets: example loads as it is, and its cloud table is
+// the one in package hunting.
+func TestReadmeTargetsExampleLoads(t *testing.T) {
+	clearAzureEnv(t)
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "### Sweep targets")
+	if !ok {
+		t.Fatal("README has no Sweep targets section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	_, rest, ok := strings.Cut(section, "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no yaml block in the Sweep targets section")
+	}
+	dir := t.TempDir()
+	cfg, warns, err := Parse(filepath.Join(dir, "c2sweep.yaml"), []byte(block))
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("README example: %v %v\n%s", err, warns, block)
+	}
+	var got []string
+	for _, x := range cfg.SweepTargets() {
+		base, _, err := x.Endpoint()
+		if err != nil {
+			t.Error(err)
+		}
+		got = append(got, x.Name+" "+x.Backend+" "+x.Cloud+" "+base+" "+x.Azure.Method()+" "+x.WorkspaceID+" "+fmt.Sprint(len(x.Sweep)))
+	}
+	want := []string{
+		"contoso graph public https://graph.microsoft.com client-secret  0",
+		"contoso-sentinel sentinel public https://api.loganalytics.io certificate 00000000-0000-0000-0000-000000000000 2",
+		"agency graph usgov https://graph.microsoft.us client-secret  0",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("targets\n%q\nwant\n%q", got, want)
+	}
+	if p := cfg.SweepTargets()[1].Azure.CertificatePath; p != filepath.Join(dir, "contoso.pem") {
+		t.Errorf("certificate path %q not resolved against the config's directory", p)
+	}
+	for _, c := range hunting.Clouds() {
+		mde := "`" + c.MDE + "`"
+		if c.MDE == "" {
+			mde = "none"
+		}
+		row := fmt.Sprintf("| `%s` | `%s` | `%s` | %s | `%s` |", c.Name, c.Login, c.Graph, mde, c.LogAnalytics)
+		if !strings.Contains(section, row+"\n") {
+			t.Errorf("README's cloud table lacks\n%s", row)
+		}
+	}
+	for _, s := range []string{"named `default`", "name the tenant's\ntarget `default`"} {
+		if !strings.Contains(section, s) {
+			t.Errorf("README does not say %q", s)
+		}
 	}
 }

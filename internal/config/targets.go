@@ -49,7 +49,8 @@ const mdeRetiring = "the Defender for Endpoint API (mde) is being retired by Mic
 
 // SweepTargets is the effective list of sweep targets: the listed ones, or
 // when none is listed one named indicator.DefaultTarget made from sweep:
-// (api, api_url, cloud) and azure:.
+// (api, api_url, cloud) and azure: (its authority_host, else the cloud's
+// login host).
 //
 // A listed target's azure fields left empty are taken from the top-level
 // azure: (itself filled from the AZURE_* variables), except that the
@@ -69,7 +70,6 @@ func (c *Config) SweepTargets() []Target {
 			APIURL:  c.Sweep.APIURL,
 			Azure:   c.Azure,
 		}
-		t.Azure.AuthorityHost = "" // the top-level one comes last
 		return []Target{c.effective(t)}
 	}
 	out := make([]Target, len(c.Targets))
@@ -124,7 +124,7 @@ func (a Azure) hasMaterial() bool {
 
 // Method names how a sign-in with these settings is made: the auth mode,
 // or for auto what auto picks (client-secret, certificate, or
-// azidentity's default chain, "default").
+// azidentity's default chain, "default-chain").
 func (a Azure) Method() string {
 	switch {
 	case a.Auth != "" && a.Auth != "auto":
@@ -134,7 +134,7 @@ func (a Azure) Method() string {
 	case a.CertificatePath != "":
 		return "certificate"
 	}
-	return "default"
+	return "default-chain"
 }
 
 // DefaultTargetSweep is what a target of the backend sweeps when it lists
@@ -218,6 +218,9 @@ func (w *walker) checkSweepTargets(c *Config) {
 		t := &c.Targets[i]
 		p := fmt.Sprintf("targets[%d]", i)
 		t.Line = w.lines[p]
+		if slices.ContainsFunc(w.errs, func(e *Error) bool { return e.Key == p }) {
+			continue // not a mapping: said already
+		}
 		at := func(key string) (int, string) {
 			if line, ok := w.lines[p+"."+key]; ok {
 				return line, p + "." + key
