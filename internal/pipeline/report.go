@@ -116,7 +116,7 @@ func (s *Summary) WriteText(w io.Writer, newOnly bool) {
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		many := s.manyTargets()
 		if many {
-			fmt.Fprint(tw, "  TARGET")
+			fmt.Fprint(tw, "  TARGET\t")
 		}
 		fmt.Fprintln(tw, "  DEVICE\tUSERS\tPROCESS\tC2\tHUNTS\tFIRST (UTC)\tLAST (UTC)\tEVENTS")
 		for _, r := range rows {
