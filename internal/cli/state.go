@@ -246,8 +246,10 @@ func notDefault(targets ...string) bool {
 
 // hitColumns are the columns of a hit in tables and CSV; JSON has all its
 // fields. A table keeps to what fits a terminal.
+// The target is a table's first column, when shown, and CSV's last, so
+// that scripts reading CSV by position keep working.
 var hitColumns = []column[store.StoredHit]{
-	{head: "TARGET", csv: "target", cell: func(h store.StoredHit) any { return h.Target }, when: func(hs []store.StoredHit) bool {
+	{head: "TARGET", only: "table", cell: func(h store.StoredHit) any { return h.Target }, when: func(hs []store.StoredHit) bool {
 		return slices.ContainsFunc(hs, func(h store.StoredHit) bool { return notDefault(h.Target) })
 	}},
 	{head: "TIME", csv: "timestamp", layout: toSecond, cell: func(h store.StoredHit) any { return h.Timestamp }},
@@ -278,13 +280,14 @@ var hitColumns = []column[store.StoredHit]{
 		return "suppressed: " + h.Suppressed
 	}},
 	{csv: "suppressed", only: "csv", cell: func(h store.StoredHit) any { return h.Suppressed }},
+	{csv: "target", only: "csv", cell: func(h store.StoredHit) any { return h.Target }},
 }
 
 // rolledColumns are the columns of a rolled-up hit. A table shortens the
 // process and command line to fit a terminal; CSV has them whole, and
 // the server's context.
 var rolledColumns = []column[report.Hit]{
-	{head: "TARGET", csv: "target", cell: func(h report.Hit) any { return h.Target }, when: func(hs []report.Hit) bool {
+	{head: "TARGET", only: "table", cell: func(h report.Hit) any { return h.Target }, when: func(hs []report.Hit) bool {
 		return slices.ContainsFunc(hs, func(h report.Hit) bool { return notDefault(h.Target) })
 	}},
 	{head: "DEVICE", csv: "device", cell: func(h report.Hit) any { return h.Device }},
@@ -320,6 +323,7 @@ var rolledColumns = []column[report.Hit]{
 	{csv: "sources", only: "csv", cell: func(h report.Hit) any { return strings.Join(h.Server.Sources, ";") }},
 	{csv: "shodan_url", only: "csv", cell: func(h report.Hit) any { return h.Links.Shodan }},
 	{csv: "defender_url", only: "csv", cell: func(h report.Hit) any { return h.Links.Defender }},
+	{csv: "target", only: "csv", cell: func(h report.Hit) any { return h.Target }},
 }
 
 // writePivots prints the pivot queries of each rolled-up hit under a
@@ -436,7 +440,6 @@ var runColumns = []column[store.Run]{
 	{head: "TARGETS", only: "table", cell: func(r store.Run) any { return runTargets(r, ", ") }, when: func(rs []store.Run) bool {
 		return slices.ContainsFunc(rs, func(r store.Run) bool { return notDefault(r.TargetNames()...) })
 	}},
-	{csv: "targets", only: "csv", cell: func(r store.Run) any { return runTargets(r, ";") }},
 	{head: "INDICATORS", csv: "indicators", cell: func(r store.Run) any { return r.Indicators }},
 	{head: "HITS", csv: "hits", cell: func(r store.Run) any { return r.Hits }},
 	{head: "NEW", csv: "new_hits", cell: func(r store.Run) any { return r.NewHits }},
@@ -445,6 +448,7 @@ var runColumns = []column[store.Run]{
 	{head: "ERRORS", csv: "errors", cell: func(r store.Run) any { return len(r.Errors) }},
 	{head: "ERROR", only: "table", cell: func(r store.Run) any { return runError(r.Error) }},
 	{csv: "error", only: "csv", cell: func(r store.Run) any { return r.Error }},
+	{csv: "targets", only: "csv", cell: func(r store.Run) any { return runTargets(r, ";") }},
 }
 
 // runTargets names a run's sweep targets, each with its outcome unless

@@ -55,6 +55,16 @@ type HitFilter struct {
 	Limit          int // <= 0: all
 }
 
+// windowKey is the stored key of the incremental windows named by key:
+// indicator.WindowKey's "target/Table.Column", or a bare "Table.Column"
+// of the default target (the key before targets existed).
+func windowKey(key string) string {
+	if strings.Contains(key, "/") {
+		return key
+	}
+	return indicator.WindowKey(indicator.DefaultTarget, key)
+}
+
 // ipChunk bounds the JSON array of IPs bound to one statement.
 const ipChunk = 10000
 
@@ -91,11 +101,13 @@ func checkIPs(ips []netip.Addr) error {
 // target (a window key, indicator.WindowKey: "target/Table.Column"), the
 // end of its last successful sweep.
 // An IP that is absent was never swept there: give it the full lookback.
-// The map is keyed by the addresses as given.
+// The map is keyed by the addresses as given. A key without a target
+// ("Table.Column") is the default target's, as migration 6 moved them.
 func (s *Store) LastSwept(ctx context.Context, target string, ips []netip.Addr) (map[netip.Addr]time.Time, error) {
 	if err := checkIPs(ips); err != nil {
 		return nil, err
 	}
+	target = windowKey(target)
 	out := make(map[netip.Addr]time.Time)
 	for len(ips) > 0 {
 		chunk := ips[:min(len(ips), ipChunk)]
@@ -143,6 +155,7 @@ func (s *Store) CommitSweep(ctx context.Context, runID int64, target string, ips
 	if target == "" || end.IsZero() {
 		return nil, errors.New("commit sweep: target and end are required")
 	}
+	target = windowKey(target)
 	if err := checkIPs(ips); err != nil {
 		return nil, err
 	}

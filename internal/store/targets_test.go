@@ -65,7 +65,7 @@ func TestMigrateToTargets(t *testing.T) {
 		indicator.WindowKey(indicator.DefaultTarget, "DeviceNetworkEvents.RemoteIP"): {ipA: t0, ipB: t0},
 		indicator.WindowKey("", "DeviceLogonEvents.RemoteIP"):                        {ipA: t0},
 		indicator.WindowKey("contoso", "DeviceNetworkEvents.RemoteIP"):               {ipA: t0.Add(time.Minute)},
-		"DeviceNetworkEvents.RemoteIP":                                               {},
+		"DeviceNetworkEvents.RemoteIP":                                               {ipA: t0, ipB: t0}, // a bare key is the default's
 	} {
 		got, err := s.LastSwept(ctx, key, []netip.Addr{ipA, ipB})
 		if err != nil {
@@ -241,5 +241,27 @@ func TestRunTargets(t *testing.T) {
 	bad := mustRun(t, s)
 	if err := s.FinishRun(ctx, bad, RunResult{Outcome: OutcomeOK, Targets: []TargetOutcome{{Name: "x", Outcome: "running"}}}); err == nil {
 		t.Error("a target outcome 'running' was accepted")
+	}
+}
+
+// A window key without a target is the default target's: one written
+// as "Table.Column" is found as "default/Table.Column" and the reverse.
+func TestWindowKeyWithoutTarget(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, Options{})
+	run := mustRun(t, s)
+	if _, err := s.CommitSweep(ctx, run, tgt, []netip.Addr{ipA}, t0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CommitSweep(ctx, run, indicator.WindowKey("", tgt2), []netip.Addr{ipB}, t0, nil); err != nil {
+		t.Fatal(err)
+	}
+	for key, ip := range map[string]netip.Addr{indicator.WindowKey("default", tgt): ipA, tgt2: ipB} {
+		if got, err := s.LastSwept(ctx, key, []netip.Addr{ip}); err != nil || !got[ip].Equal(t0) {
+			t.Errorf("%s: %v %v", key, got, err)
+		}
+	}
+	if got, _ := s.LastSwept(ctx, indicator.WindowKey("contoso", tgt), []netip.Addr{ipA}); len(got) != 0 {
+		t.Errorf("the default target's window leaks to contoso: %v", got)
 	}
 }
