@@ -22,7 +22,9 @@ import (
 // number of calls, accounts for every indicator it sent exactly once, and
 // neither its error nor a refusal's reason carries the bearer token.
 
-const fuzzToken = "eyJ0eXAiOiJKV1QifuzzTokenSecretPart.signature"
+// fuzzToken is opaque, not a JWT: hidden because it is the token sent,
+// not because it looks like one.
+const fuzzToken = "opaqueFuzzTokenSecretPart0123456789"
 
 type fuzzCredential struct{}
 
@@ -76,7 +78,7 @@ func FuzzPushAnswers(f *testing.F) {
 		{200, `{"value":[{"id":"2841","indicator":"192.0.2.10","isFailed":false,"failureReason":null},{"id":"2842","indicator":"192.0.2.11","isFailed":true,"failureReason":"InvalidIpAddress"}]}`},
 		{200, `{"value":[{"indicator":"192.0.2.11","isFailed":false},{"indicator":"192.0.2.11","isFailed":false},{"indicator":"203.0.113.1","isFailed":false}]}`},
 		{200, `{"value":[{"indicator":"192.0.2.11","isFailed":true,"failureReason":"Bearer TOKEN echoed"},{"indicator":"192.0.2.11","isFailed":false}]}`},
-		{200, `{"value":[{"indicator":"2001:0db8:0000:0000:0000:0000:0000:0002","isFailed":false}]}`},
+		{200, `{"value":[{"indicator":"2001:0db8:0000:0000:0000:0000:0000:0002","isFailed":false},{"indicator":"192.0.2.11","isFailed":true,"failureReason":"echoed TOKEN"}]}`},
 		{200, `{"value":null}`},
 		{200, ``},
 		{200, `{"value":[{"indicator":"192.0.2.10","isFailed":"yes"}]}`},

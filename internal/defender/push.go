@@ -140,7 +140,7 @@ func (c *Client) Push(ctx context.Context, want []Candidate, s Settings) (Result
 		if err := c.do(ctx, "POST", "/api/indicators/import", body, c.writes, &c.calls.Import, &ans); err != nil {
 			return r, fmt.Errorf("import indicators: %w", err)
 		}
-		r.account(batch, isNew, ans.Value)
+		r.account(batch, isNew, ans.Value, c.tok)
 	}
 	return r, nil
 }
@@ -160,7 +160,7 @@ type importResult struct {
 // when the answer does not mention it. Entries for values that were not
 // sent are ignored, and values are compared as addresses, so that an IPv6
 // written out in full still matches.
-func (r *Result) account(batch []Indicator, isNew map[string]bool, ans []importResult) {
+func (r *Result) account(batch []Indicator, isNew map[string]bool, ans []importResult, tok string) {
 	type verdict struct {
 		ok     bool
 		failed string // the first refusal's reason
@@ -181,7 +181,7 @@ func (r *Result) account(batch []Indicator, isNew map[string]bool, ans []importR
 			vd.failed = "refused without a reason"
 			if v.FailureReason != nil && strings.TrimSpace(*v.FailureReason) != "" {
 				// Service text: short, on one line, no credential.
-				vd.failed = redact.Excerpt([]byte(*v.FailureReason), 300)
+				vd.failed = redact.Excerpt([]byte(*v.FailureReason), 300, tok)
 			}
 		}
 	}
