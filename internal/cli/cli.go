@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/alecthomas/kong"
 
@@ -115,6 +116,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exited // --help, --version
 	}
 	if err != nil {
+		if cmd := bareCommand(err, args); cmd != nil {
+			// A command given alone, without what it needs: its usage and
+			// examples, then what is missing.
+			cmd.Stdout = stderr
+			if cmd.PrintUsage(false) == nil {
+				fmt.Fprintln(stderr)
+				printError(stderr, err)
+				return ExitCannotRun
+			}
+		}
 		printError(stderr, withHint(err, "c2sweep --help shows commands, flags and examples"))
 		return ExitCannotRun
 	}
@@ -177,4 +188,18 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// bareCommand returns the parse context of a command the command line
+// names and nothing more (c2sweep triage), when parsing it failed.
+func bareCommand(err error, args []string) *kong.Context {
+	var pe *kong.ParseError
+	if !errors.As(err, &pe) || pe.Context == nil {
+		return nil
+	}
+	sel := pe.Context.Selected()
+	if sel == nil || sel.Path() != strings.Join(args, " ") {
+		return nil
+	}
+	return pe.Context
 }

@@ -100,7 +100,7 @@ func writeIndicators(g *Globals, format string, inds []*indicator.Indicator) err
 		empty: "no fresh indicators",
 		cols: []column[*indicator.Indicator]{
 			{head: "IP", csv: "ip", cell: func(in *indicator.Indicator) any { return in.IP }},
-			{head: "HUNTS", csv: "hunts", cell: func(in *indicator.Indicator) any { return strings.Join(in.Hunts(), " ") }},
+			{head: "HUNTS", csv: "hunts", cell: func(in *indicator.Indicator) any { return nameList(in.Hunts()) }},
 			{head: "SOURCES", csv: "sources", cell: func(in *indicator.Indicator) any {
 				return strings.Join(distinct(in, func(s indicator.Sighting) string { return s.Source }), " ")
 			}},

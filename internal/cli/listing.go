@@ -167,10 +167,19 @@ const (
 	toSecond = "2006-01-02 15:04:05"
 )
 
+// nameList is a cell of names (hunts): joined with ", " for people, as
+// the report and the alerts write them, and with ";" in CSV, where a
+// comma would read as a cell boundary to a careless split.
+type nameList []string
+
+func (n nameList) String() string { return strings.Join(n, ", ") }
+
 func tableCell(v any, loc *time.Location, layout string) string {
 	switch v := v.(type) {
 	case string:
 		return textsafe.Terminal(v)
+	case nameList:
+		return textsafe.Terminal(v.String())
 	case time.Time:
 		if v.IsZero() {
 			return "-"
@@ -184,6 +193,8 @@ func csvCell(v any) string {
 	switch v := v.(type) {
 	case string:
 		return textsafe.CSV(v)
+	case nameList:
+		return textsafe.CSV(strings.Join(v, ";"))
 	case time.Time:
 		if v.IsZero() {
 			return ""

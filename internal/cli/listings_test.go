@@ -398,3 +398,56 @@ func TestVersionAndBareUsage(t *testing.T) {
 		t.Errorf("bare c2sweep:\n%s", r)
 	}
 }
+
+// Hunt names share a cell joined one way for people (", ", as the report
+// and the alerts write them) and one way in CSV (";").
+func TestHuntNamesJoinOneWay(t *testing.T) {
+	isolate(t)
+	ctx := context.Background()
+	state := filepath.Join(t.TempDir(), "state.db")
+	st, err := store.Open(ctx, state, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Lock(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	ip := netip.MustParseAddr("198.51.100.7")
+	hunts := []string{"CobaltStrikeJARM", "DeimosC2"}
+	run, err := st.BeginRun(ctx, store.RunInfo{Command: "run", Started: now.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sightings []indicator.Sighting
+	for _, h := range hunts {
+		sightings = append(sightings, indicator.Sighting{Hunt: h, Source: "shodan", Port: 443, Transport: "tcp", LastSeen: now.Add(-time.Hour)})
+	}
+	if err := st.UpsertIndicators(ctx, run, now, []*indicator.Indicator{{IP: ip, Sightings: sightings}}); err != nil {
+		t.Fatal(err)
+	}
+	hit := indicator.Hit{Table: "DeviceNetworkEvents", Column: "RemoteIP", IP: ip, Timestamp: now.Add(-2 * time.Hour),
+		DeviceID: "id-ws01", Device: "ws01.contoso.local", Port: 443, ReportID: "1", Hunts: hunts}
+	if _, err := st.CommitSweep(ctx, run, "DeviceNetworkEvents.RemoteIP", []netip.Addr{ip}, now, []indicator.Hit{hit}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FinishRun(ctx, run, store.RunResult{Outcome: store.OutcomeOK, Finished: now, Indicators: 1, Hits: 1}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	for _, l := range [][]string{{"hits", "--all"}, {"indicators"}} {
+		args := append([]string{"--state", state}, l...)
+		if r := mustCode(t, 0, args...); !strings.Contains(r.stdout, "CobaltStrikeJARM, DeimosC2") {
+			t.Errorf("%s table: want the hunts joined with \", \"\n%s", l[0], r.stdout)
+		}
+		r := mustCode(t, 0, append(args, "--format", "csv")...)
+		recs, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+		if err != nil || len(recs) != 2 {
+			t.Fatalf("%s csv: %v\n%s", l[0], err, r.stdout)
+		}
+		i := slices.Index(recs[0], "hunts")
+		if i < 0 || recs[1][i] != "CobaltStrikeJARM;DeimosC2" {
+			t.Errorf("%s csv: want hunts CobaltStrikeJARM;DeimosC2\n%s", l[0], r.stdout)
+		}
+	}
+}

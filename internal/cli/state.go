@@ -267,8 +267,7 @@ var hitColumns = []column[store.StoredHit]{
 	{csv: "action", only: "csv", cell: func(h store.StoredHit) any { return h.Action }},
 	{head: "PROCESS", csv: "process", cell: func(h store.StoredHit) any { return h.Process }},
 	{csv: "command_line", only: "csv", cell: func(h store.StoredHit) any { return h.Command }},
-	{head: "HUNTS", only: "table", cell: func(h store.StoredHit) any { return strings.Join(h.Hunts, ",") }},
-	{csv: "hunts", only: "csv", cell: func(h store.StoredHit) any { return strings.Join(h.Hunts, ";") }},
+	{head: "HUNTS", csv: "hunts", cell: func(h store.StoredHit) any { return nameList(h.Hunts) }},
 	{csv: "report_id", only: "csv", cell: func(h store.StoredHit) any { return h.ReportID }},
 	{head: "RUN", csv: "run", cell: func(h store.StoredHit) any { return h.RunID }},
 	{csv: "first_reported", only: "csv", cell: func(h store.StoredHit) any { return h.FirstReported }},
@@ -301,7 +300,7 @@ var rolledColumns = []column[report.Hit]{
 	{csv: "ip", only: "csv", cell: func(h report.Hit) any { return h.IP }},
 	{csv: "ports", only: "csv", cell: func(h report.Hit) any { return joinInts(h.Ports, ";") }},
 	{head: "FAMILY", csv: "families", cell: func(h report.Hit) any { return strings.Join(h.Families, ";") }},
-	{head: "HUNTS", csv: "hunts", cell: func(h report.Hit) any { return strings.Join(h.Hunts, ";") }},
+	{head: "HUNTS", csv: "hunts", cell: func(h report.Hit) any { return nameList(h.Hunts) }},
 	{head: "FIRST", csv: "first_contact", layout: toMinute, cell: func(h report.Hit) any { return h.First }},
 	{head: "LAST", csv: "last_contact", layout: toMinute, cell: func(h report.Hit) any { return h.Last }},
 	{head: "EVENTS", csv: "events", cell: func(h report.Hit) any { return h.Events }},
@@ -527,7 +526,7 @@ var indicatorColumns = []column[store.IndicatorRecord]{
 		}
 		return strings.Join(ports, ",")
 	}},
-	{head: "HUNTS", csv: "hunts", cell: func(in store.IndicatorRecord) any { return strings.Join(in.Hunts, ",") }},
+	{head: "HUNTS", csv: "hunts", cell: func(in store.IndicatorRecord) any { return nameList(in.Hunts) }},
 	{head: "LAST SEEN BY SHODAN", csv: "last_seen", layout: toMinute, cell: func(in store.IndicatorRecord) any { return in.LastSeen }},
 	{head: "LAST SWEPT", csv: "last_swept", layout: toMinute, cell: func(in store.IndicatorRecord) any { return in.LastSwept }},
 	{head: "STATUS", csv: "status", cell: func(in store.IndicatorRecord) any {

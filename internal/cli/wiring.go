@@ -24,7 +24,7 @@ import (
 // SweepFlags are the flags of every command that sweeps (run, serve).
 // Set flags override the config file.
 type SweepFlags struct {
-	API            string   `help:"Hunting API: graph (Microsoft Graph runHuntingQuery) or mde (legacy Defender for Endpoint)." enum:",graph,mde" default:""`
+	API            string   `help:"Hunting API: graph (Microsoft Graph runHuntingQuery, the default) or mde (the legacy Defender for Endpoint API, which Microsoft began retiring in January 2026: use graph)." enum:",graph,mde" default:""`
 	APIURL         string   `name:"api-url" help:"Replace the hunting API root (sovereign clouds, the lab)." placeholder:"URL"`
 	Auth           string   `help:"Entra sign-in: auto, client-secret, certificate, managed-identity, workload-identity, azure-cli." placeholder:"METHOD"`
 	MaxAge         string   `help:"Keep servers their source saw within this age (default 7d)." placeholder:"AGE"`

@@ -87,6 +87,7 @@ type Client struct {
 	reads  *hunting.Limiter // list: 100 a minute
 	log    *slog.Logger
 	calls  Calls
+	tok    string // the last token sent, hidden in the service's text
 }
 
 // Calls counts the HTTP calls a client made, by kind (retries included).
@@ -202,6 +203,7 @@ func (c *Client) do(ctx context.Context, method, path string, body any, lim *hun
 			if tok, err = c.tokens.Token(ctx); err != nil {
 				return retry.Permanent(&SignInError{err})
 			}
+			c.tok = tok
 			done, err = lim.Wait(ctx)
 			return err
 		},

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"c2sweep/internal/redact"
 )
 
 // Actions and severities the indicators API takes for an IP.
@@ -133,41 +135,77 @@ func (c *Client) Push(ctx context.Context, want []Candidate, s Settings) (Result
 			Indicators []Indicator `json:"Indicators"`
 		}{batch}
 		var ans struct {
-			Value []struct {
-				ID            string  `json:"id"`
-				Indicator     string  `json:"indicator"`
-				IsFailed      bool    `json:"isFailed"`
-				FailureReason *string `json:"failureReason"`
-			} `json:"value"`
+			Value []importResult `json:"value"`
 		}
 		if err := c.do(ctx, "POST", "/api/indicators/import", body, c.writes, &c.calls.Import, &ans); err != nil {
 			return r, fmt.Errorf("import indicators: %w", err)
 		}
-		seen := map[string]bool{}
-		for _, v := range ans.Value {
-			seen[v.Indicator] = true
-			if v.IsFailed {
-				reason := "refused without a reason"
-				if v.FailureReason != nil && *v.FailureReason != "" {
-					reason = *v.FailureReason
-				}
-				r.Failed = append(r.Failed, Failure{IP: v.Indicator, Reason: reason})
-				continue
-			}
-			if isNew[v.Indicator] {
-				r.Created++
-			} else {
-				r.Updated++
-			}
+		r.account(batch, isNew, ans.Value, c.tok)
+	}
+	return r, nil
+}
+
+// importResult is the import answer's word on one indicator.
+type importResult struct {
+	ID            string  `json:"id"`
+	Indicator     string  `json:"indicator"`
+	IsFailed      bool    `json:"isFailed"`
+	FailureReason *string `json:"failureReason"`
+}
+
+// account counts each indicator of a sent batch once, by what the import
+// answer says of it: created or updated when the answer has it and never
+// as failed; failed with the service's reason when it has it failed (a
+// contradiction counts as a failure: the next push sends it again); failed
+// when the answer does not mention it. Entries for values that were not
+// sent are ignored, and values are compared as addresses, so that an IPv6
+// written out in full still matches.
+func (r *Result) account(batch []Indicator, isNew map[string]bool, ans []importResult, tok string) {
+	type verdict struct {
+		ok     bool
+		failed string // the first refusal's reason
+	}
+	said := map[string]*verdict{}
+	for _, v := range ans {
+		k := addrKey(v.Indicator)
+		vd := said[k]
+		if vd == nil {
+			vd = &verdict{}
+			said[k] = vd
 		}
-		// An item the answer does not mention is not known to be there.
-		for _, in := range batch {
-			if !seen[in.IndicatorValue] {
-				r.Failed = append(r.Failed, Failure{IP: in.IndicatorValue, Reason: "not in the service's answer"})
+		if !v.IsFailed {
+			vd.ok = true
+			continue
+		}
+		if vd.failed == "" {
+			vd.failed = "refused without a reason"
+			if v.FailureReason != nil && strings.TrimSpace(*v.FailureReason) != "" {
+				// Service text: short, on one line, no credential.
+				vd.failed = redact.Excerpt([]byte(*v.FailureReason), 300, tok)
 			}
 		}
 	}
-	return r, nil
+	for _, in := range batch {
+		vd := said[addrKey(in.IndicatorValue)]
+		switch {
+		case vd == nil:
+			r.Failed = append(r.Failed, Failure{IP: in.IndicatorValue, Reason: "not in the service's answer"})
+		case vd.failed != "":
+			r.Failed = append(r.Failed, Failure{IP: in.IndicatorValue, Reason: vd.failed})
+		case isNew[in.IndicatorValue]:
+			r.Created++
+		default:
+			r.Updated++
+		}
+	}
+}
+
+// addrKey is an IP's canonical form, or the text as it is.
+func addrKey(s string) string {
+	if ip, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil {
+		return ip.Unmap().String()
+	}
+	return s
 }
 
 func (s *Settings) check() error {

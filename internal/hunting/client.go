@@ -211,6 +211,9 @@ func (c *client) Hunt(ctx context.Context, req Request, schema func([]Column) er
 				decode = c.decodeTables
 			}
 			delivered, err := decode(retry.LimitBody(resp.Body, c.opts.MaxBody), schema, row, &st)
+			if pe := (*PartialError)(nil); errors.As(err, &pe) {
+				pe.redact(tok)
+			}
 			if errors.Is(err, errCallback) {
 				cbErr = unwrapCallback(err)
 				return retry.Permanent(cbErr)

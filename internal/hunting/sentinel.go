@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"c2sweep/internal/redact"
 )
 
 // Log Analytics query API, public cloud. The Go SDK and older docs use
@@ -62,6 +64,14 @@ func (e *PartialError) Error() string {
 }
 
 func (e *PartialError) Is(target error) bool { return target == ErrTooLarge }
+
+// redact keeps the service's text short, on one line and without
+// secrets: a proxy may echo the request's Authorization header.
+func (e *PartialError) redact(tok string) {
+	e.Code = redact.Excerpt([]byte(e.Code), 100, tok)
+	e.Inner = redact.Excerpt([]byte(e.Inner), 100, tok)
+	e.Message = redact.Excerpt([]byte(e.Message), 300, tok)
+}
 
 // NewSentinel returns a Hunter for a Log Analytics workspace (role Log
 // Analytics Reader). Request.Start and End travel as the body's timespan,
@@ -184,6 +194,7 @@ func (c *client) decodeTables(r io.Reader, schema func([]Column) error, row func
 	seenTables := false
 	table := func(n int) error {
 		var cols []Column
+		seenCols := false
 		tableRows := 0
 		return object("a table", func(k string) error {
 			if n > 0 {
@@ -191,12 +202,26 @@ func (c *client) decodeTables(r io.Reader, schema func([]Column) error, row func
 			}
 			switch strings.ToLower(k) {
 			case "columns":
+				// One schema before the rows: a second one would leave
+				// the rows already handed out under other columns.
+				if seenCols {
+					return fail("the columns", errors.New("columns given twice"))
+				}
+				seenCols = true
 				raw, err := d.value()
 				if err != nil {
 					return fail("the columns", err)
 				}
 				if err := json.Unmarshal(raw, &cols); err != nil {
 					return fail("the columns", err)
+				}
+				names := make(map[string]bool, len(cols))
+				for _, col := range cols {
+					if names[col.Name] {
+						// A row is keyed by name: one cell would hide the other.
+						return fail("the columns", fmt.Errorf("column %q given twice", col.Name))
+					}
+					names[col.Name] = true
 				}
 				if schema != nil {
 					if err := schema(cols); err != nil {
@@ -246,6 +271,9 @@ func (c *client) decodeTables(r io.Reader, schema func([]Column) error, row func
 	err := object("the answer", func(k string) error {
 		switch strings.ToLower(k) {
 		case "tables":
+			if seenTables {
+				return fail("the answer", errors.New("tables given twice"))
+			}
 			seenTables = true
 			return array("the tables", table)
 		case "error":
@@ -266,8 +294,12 @@ func (c *client) decodeTables(r io.Reader, schema func([]Column) error, row func
 			if err := json.Unmarshal(raw, &e); err != nil {
 				return fail("the error", err)
 			}
+			if string(raw) == "null" {
+				return nil
+			}
 			if e.Code == "" && e.Message == "" {
-				return nil // "error": null
+				// Still an error: never read as a success.
+				return fail("the error", errors.New("a top-level error without a code or message"))
 			}
 			partial = &PartialError{Code: e.Code, Message: e.Message, Rows: st.Rows}
 			if len(e.Details) > 0 { // the first detail names the cause
@@ -281,6 +313,13 @@ func (c *client) decodeTables(r io.Reader, schema func([]Column) error, row func
 	})
 	if err != nil {
 		return delivered, err
+	}
+	// Nothing but white space may follow the answer: a second object
+	// could carry an error.
+	if _, err := d.peek(); err == nil {
+		return delivered, fail("the answer", errors.New("data after the answer"))
+	} else if d.err != io.EOF {
+		return delivered, fail("the answer", err)
 	}
 	if partial != nil {
 		return delivered, partial
