@@ -34,13 +34,16 @@ const clientEnv = "C2SWEEP_SWEEP_CLIENT"
 
 // sweepClient is what a client process needs to sweep the benchmark's lab.
 type sweepClient struct {
-	URL        string
-	CAFile     string
-	Creds      lab.Credentials
-	Hunts      int // sweepHuntsFor(Hunts)
-	Interval   time.Duration
-	PerMinute  int
-	MaxIPs     int
+	URL       string
+	CAFile    string
+	Creds     lab.Credentials
+	Hunts     int // sweepHuntsFor(Hunts)
+	Interval  time.Duration
+	PerMinute int
+	MaxIPs    int
+	// Tenants are the lab tenants swept, one target each (benchTarget);
+	// nil: one target, tenant 0's, as `run` without targets: sweeps.
+	Tenants    []int
 	Dir        string // state and results; the result goes to Dir/result.json
 	MemProfile string // a heap profile taken when the live heap peaks, if set
 }
@@ -133,6 +136,14 @@ func (g *sweepRig) runClientProcess(tb testing.TB, dir, memProfile string) sweep
 	tb.Helper()
 	c := g.client(dir)
 	c.MemProfile = memProfile
+	return runClientProcess(tb, c)
+}
+
+// runClientProcess runs the sweep c describes in a client process of its
+// own (c.Dir holds its files) and returns its result.
+func runClientProcess(tb testing.TB, c sweepClient) sweepResult {
+	tb.Helper()
+	dir := c.Dir
 	b, err := json.Marshal(c)
 	if err != nil {
 		tb.Fatal(err)

@@ -22,6 +22,7 @@ package pipeline_test
 // answering, decoding, planning, SQLite, files) is overhead the sweep adds.
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -205,35 +206,45 @@ type sweepRig struct {
 	maxIPs    int
 }
 
-func newSweepRig(tb testing.TB, world lab.WorldConfig, hunts []config.Hunt, interval time.Duration, perMinute, maxIPs int) *sweepRig {
+// newSweepRig starts a lab of the world with the given limits and tenants
+// (0: one).
+func newSweepRig(tb testing.TB, world lab.WorldConfig, hunts []config.Hunt, interval time.Duration, perMinute, maxIPs, tenants int) *sweepRig {
 	tb.Helper()
-	l := labtest.Start(tb, lab.Options{World: world, ShodanRate: interval, HuntingPerMinute: perMinute, ShodanCredits: 1_000_000})
+	l := labtest.Start(tb, lab.Options{World: world, ShodanRate: interval, HuntingPerMinute: perMinute, ShodanCredits: 1_000_000, Tenants: tenants})
 	return &sweepRig{lab: l, hunts: hunts, interval: interval, perMinute: perMinute, maxIPs: maxIPs}
 }
 
 // sweepResult is one measured sweep. It travels as JSON from a client
 // process to the benchmark.
 type sweepResult struct {
-	Sum       *pipeline.Summary
-	Wall      time.Duration
-	Started   time.Time
-	Pages     int
-	Calls     int    // hunting HTTP calls
-	Throttled int    // 429s from Shodan and the hunting API
-	HeapPeak  uint64 // HeapInuse
-	LivePeak  uint64 // live heap
-	GoPeak    uint64 // memory the Go runtime holds (the rest of the RSS is SQLite's and the binary's)
-	MaxRSS    uint64 // the client process's peak resident set, when it ran alone
+	Sum     *pipeline.Summary
+	Wall    time.Duration
+	Started time.Time
+	Pages   int
+	Calls   int // hunting HTTP calls, every target's
+	// SlowestCalls are the hunting calls of the target that made most
+	// (0: Calls, one target).
+	SlowestCalls int
+	ShodanCalls  int    // Shodan requests, /api-info included
+	Throttled    int    // 429s from Shodan and the hunting API
+	HeapPeak     uint64 // HeapInuse
+	LivePeak     uint64 // live heap
+	GoPeak       uint64 // memory the Go runtime holds (the rest of the RSS is SQLite's and the binary's)
+	MaxRSS       uint64 // the client process's peak resident set, when it ran alone
+	// TargetHits are, by target, the hits the run stored ("Table|ReportId"),
+	// when the client swept targets (sweepClient.Tenants).
+	TargetHits map[string][]string
 }
 
 // floor is the time the rate limits alone impose on r: P pages after
 // /api-info take P intervals; hunting calls over a sliding minute of n
 // take a minute for every n after the first n (call k, from 0, cannot go
-// before minute k/n): (calls-1)/n whole minutes.
+// before minute k/n): (calls-1)/n whole minutes. Targets are swept
+// concurrently, each with its own limit: the slowest target's calls count.
 func (g *sweepRig) floor(r sweepResult) time.Duration {
 	f := time.Duration(r.Pages) * g.interval
-	if r.Calls > 0 {
-		f += time.Duration((r.Calls-1)/g.perMinute) * time.Minute
+	if calls := cmp.Or(r.SlowestCalls, r.Calls); calls > 0 {
+		f += time.Duration((calls-1)/g.perMinute) * time.Minute
 	}
 	return f
 }
@@ -256,6 +267,9 @@ func (g *sweepRig) client(dir string) sweepClient {
 		Interval: g.interval, PerMinute: g.perMinute, MaxIPs: g.maxIPs, Dir: dir}
 }
 
+// benchTarget names the sweep target of the lab's tenant i.
+func benchTarget(i int) string { return fmt.Sprintf("tenant%02d", i) }
+
 // runSweep is one sweep by a client of the lab at c.URL, with a new state
 // database in c.Dir.
 func runSweep(ctx context.Context, c sweepClient, hc *http.Client) (sweepResult, error) {
@@ -264,10 +278,15 @@ func runSweep(ctx context.Context, c sweepClient, hc *http.Client) (sweepResult,
 	if err != nil {
 		return r, err
 	}
-	cred, err := hunting.NewCredential(hunting.AuthOptions{Method: "secret", TenantID: c.Creds.TenantID, ClientID: c.Creds.ClientID,
-		ClientSecret: c.Creds.ClientSecret, AuthorityHost: c.URL + "/", HTTPClient: hc})
-	if err != nil {
-		return r, err
+	// Each target signs in to its own tenant with its own credential and
+	// keeps its own limiter, as `run` builds them.
+	hunter := func(tn lab.Tenant) (hunting.Hunter, error) {
+		cred, err := hunting.NewCredential(hunting.AuthOptions{Method: "secret", TenantID: tn.TenantID, ClientID: tn.ClientID,
+			ClientSecret: tn.ClientSecret, AuthorityHost: c.URL + "/", HTTPClient: hc})
+		if err != nil {
+			return nil, err
+		}
+		return hunting.NewGraph(hunting.Options{BaseURL: c.URL, Credential: cred, HTTPClient: hc, PerMinute: c.PerMinute}), nil
 	}
 	st, err := store.Open(ctx, filepath.Join(c.Dir, "state.db"), store.Options{})
 	if err != nil {
@@ -277,10 +296,21 @@ func runSweep(ctx context.Context, c sweepClient, hc *http.Client) (sweepResult,
 	if err := st.Lock(ctx, false); err != nil {
 		return r, err
 	}
-	p := &pipeline.Pipeline{
-		Sources: viaShodan(sc),
-		Hunter:  hunting.NewGraph(hunting.Options{BaseURL: c.URL, Credential: cred, HTTPClient: hc, PerMinute: c.PerMinute}),
-		Store:   st,
+	p := &pipeline.Pipeline{Sources: viaShodan(sc), Store: st}
+	if c.Tenants == nil {
+		if p.Hunter, err = hunter(lab.Tenant{TenantID: c.Creds.TenantID, ClientID: c.Creds.ClientID, ClientSecret: c.Creds.ClientSecret}); err != nil {
+			return r, err
+		}
+	}
+	for _, i := range c.Tenants {
+		if i < 0 || i >= len(c.Creds.Tenants) {
+			return r, fmt.Errorf("no tenant %d in a lab of %d", i, len(c.Creds.Tenants))
+		}
+		h, err := hunter(c.Creds.Tenants[i])
+		if err != nil {
+			return r, err
+		}
+		p.Targets = append(p.Targets, pipeline.Target{Name: benchTarget(i), Backend: "graph", Hunter: h})
 	}
 	o := pipeline.Options{Hunts: sweepHuntsFor(c.Hunts), API: "graph", Limits: kql.Limits{MaxIPs: c.MaxIPs},
 		OutDir: filepath.Join(c.Dir, "results"), Command: "bench"}
@@ -296,10 +326,23 @@ func runSweep(ctx context.Context, c sweepClient, hc *http.Client) (sweepResult,
 	if len(sum.Errors) > 0 {
 		return r, fmt.Errorf("run %s with errors: %s", sum.Outcome, strings.Join(sum.Errors, "; "))
 	}
-	r = sweepResult{Sum: sum, Wall: wall, Started: start, Calls: sum.Totals.HuntingCalls, HeapPeak: inuse, LivePeak: live, GoPeak: held,
-		Throttled: sum.Totals.Throttled + sc.Stats().RateLimited}
+	r = sweepResult{Sum: sum, Wall: wall, Started: start, Calls: sum.Totals.HuntingCalls, ShodanCalls: sum.Totals.ShodanCalls,
+		HeapPeak: inuse, LivePeak: live, GoPeak: held, Throttled: sum.Totals.Throttled + sc.Stats().RateLimited}
 	for _, h := range sum.Hunts {
 		r.Pages += h.Pages
+	}
+	for _, t := range sum.Targets {
+		r.SlowestCalls = max(r.SlowestCalls, t.Calls)
+	}
+	if c.Tenants != nil {
+		hits, err := st.RunHits(ctx, sum.RunID)
+		if err != nil {
+			return r, err
+		}
+		r.TargetHits = map[string][]string{}
+		for _, h := range hits {
+			r.TargetHits[h.Target] = append(r.TargetHits[h.Target], h.Table+"|"+h.ReportID)
+		}
 	}
 	return r, nil
 }
@@ -323,10 +366,13 @@ func (g *sweepRig) check(tb testing.TB, e expectation, r sweepResult) {
 		}
 	}
 	lookback := 30 * 24 * time.Hour
-	if want := e.hits(g.lab.World, r.Started.Add(-lookback), r.Started.Add(time.Hour)); s.Totals.Hits != want || s.Totals.NewHits != want {
+	// A run of tenants' targets finds each tenant's part of the world
+	// (checkTargetHits); one default target finds all of it.
+	if want := e.hits(g.lab.World, r.Started.Add(-lookback), r.Started.Add(time.Hour)); r.TargetHits == nil && (s.Totals.Hits != want || s.Totals.NewHits != want) {
 		tb.Errorf("%d hits (%d new), the world has %d", s.Totals.Hits, s.Totals.NewHits, want)
 	}
-	// Every query fits the limits: as few calls as the chunking allows.
+	// Every query fits the limits: as few calls as the chunking allows,
+	// for each target.
 	maxIPs := g.maxIPs
 	if maxIPs <= 0 {
 		maxIPs = kql.DefaultMaxIPs
@@ -335,6 +381,7 @@ func (g *sweepRig) check(tb testing.TB, e expectation, r sweepResult) {
 	for _, ips := range e.targets {
 		want += (len(ips) + maxIPs - 1) / maxIPs
 	}
+	want *= max(1, len(s.Targets))
 	if s.Totals.Queries != want {
 		tb.Errorf("%d hunting queries, want %d", s.Totals.Queries, want)
 	}
@@ -417,7 +464,7 @@ func BenchmarkFullSweep(b *testing.B) {
 	hunts := sweepHuntsFor(*sweepHunts)
 	now := time.Now().UTC()
 	world := sweepWorld(b, hunts, *sweepIndicators, *sweepEvents, *sweepContacts, now)
-	g := newSweepRig(b, world, hunts, interval, perMinute, *sweepMaxIPs)
+	g := newSweepRig(b, world, hunts, interval, perMinute, *sweepMaxIPs, 0)
 	e := expect(b, g.lab.World, hunts, now)
 	runtime.GC()
 	_, base := readHeap()
@@ -485,7 +532,7 @@ func TestFullSweepBench(t *testing.T) {
 	now := time.Now().UTC()
 	world := sweepWorld(t, hunts, 400, 20000, 200, now)
 	// 150 indicators a query: several queries a target.
-	g := newSweepRig(t, world, hunts, 5*time.Millisecond, 45, 150)
+	g := newSweepRig(t, world, hunts, 5*time.Millisecond, 45, 150, 0)
 	e := expect(t, g.lab.World, hunts, now)
 	if n := len(e.all); n < 300 || n > 500 {
 		t.Fatalf("world sized for 400 indicators has %d", n)

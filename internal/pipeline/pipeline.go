@@ -307,6 +307,8 @@ type run struct {
 	// huntsFailed counts hunts whose Shodan stage failed.
 	huntsFailed int
 	outFailed   bool // a result file could not be written (said once)
+	// commits shares store transactions between the targets' commits.
+	commits *committer
 	// mu guards the summary, the hunts' counts and the result files
 	// while the targets are swept concurrently.
 	mu sync.Mutex

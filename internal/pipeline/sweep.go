@@ -15,6 +15,7 @@ import (
 	"c2sweep/internal/hunting"
 	"c2sweep/internal/indicator"
 	"c2sweep/internal/kql"
+	"c2sweep/internal/store"
 )
 
 // Target is one place a run sweeps: a tenant's Defender XDR advanced
@@ -63,6 +64,9 @@ func (p *Pipeline) sweepTargets(api string) []Target {
 // failure never stops the others; only when every target failed to sign
 // in does the run fail.
 func (r *run) sweep(ctx context.Context) error {
+	if r.p.Store != nil {
+		r.commits = newCommitter(r.p.Store, r.s.RunID)
+	}
 	var wg sync.WaitGroup
 	for _, tr := range r.targets {
 		if tr.failed != nil {
@@ -455,16 +459,17 @@ func (r *run) toHit(target string, t kql.Target, f kql.Fields, row hunting.Row, 
 // commit stores a batch of hits (and, on the last batch, the window), then
 // reports them.
 func (r *run) commit(ctx context.Context, tr *targetRun, q kql.Query, ips []netip.Addr, hits []indicator.Hit) error {
-	// One commit at a time: the store writes one transaction at a time
-	// anyway, and the counters and result files are shared by the targets.
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	// Targets committing at the same time share a transaction
+	// (committer); the counters and result files are then updated one
+	// commit at a time.
 	fresh := hits
 	if r.p.Store != nil {
-		stored, err := r.p.Store.CommitSweep(ctx, r.s.RunID, indicator.WindowKey(tr.Name, q.Target.String()), ips, q.End, hits)
+		stored, err := r.commits.commit(ctx, store.Sweep{Target: indicator.WindowKey(tr.Name, q.Target.String()), IPs: ips, End: q.End, Hits: hits})
 		if err != nil {
 			return fmt.Errorf("state: %w", err)
 		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		fresh = fresh[:0:0]
 		for _, sh := range stored {
 			if sh.Suppressed != "" {
@@ -482,6 +487,9 @@ func (r *run) commit(ctx context.Context, tr *targetRun, q kql.Query, ips []neti
 			}
 			fresh = append(fresh, sh.Hit)
 		}
+	} else {
+		r.mu.Lock()
+		defer r.mu.Unlock()
 	}
 	for _, h := range hits {
 		r.s.Totals.Hits++

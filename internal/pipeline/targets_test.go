@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -235,5 +236,87 @@ func TestRunSentinelEmptyWorkspaceIsNoRows(t *testing.T) {
 	s := ptRun(t, p, pipeline.Options{Hunts: ptHunts()})
 	if s.Outcome != pipeline.OutcomeNoHits || s.Totals.QueriesFailed != 0 || s.Totals.Queries == 0 {
 		t.Errorf("empty workspace: %s", ptDescribe(s))
+	}
+}
+
+// tenantHunter is a Graph client of the lab signed in to tenant i's app
+// with a credential and limiter of its own.
+func (l *ptLab) tenantHunter(t testing.TB, i int) hunting.Hunter {
+	t.Helper()
+	tn := l.Creds.Tenants[i]
+	return l.hunter(t, "graph", func(o *hunting.Options) {
+		a := l.auth(tn.ClientSecret)
+		a.TenantID, a.ClientID = tn.TenantID, tn.ClientID
+		cred, err := hunting.NewCredential(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Credential = cred
+	})
+}
+
+// tenantHits splits wanted hits by the tenant of the event's device.
+func tenantHits(w *lab.World, wanted map[string]wantHit, tenants int) []map[string]wantHit {
+	out := make([]map[string]wantHit, tenants)
+	for i := range out {
+		out[i] = map[string]wantHit{}
+	}
+	for k, h := range wanted {
+		out[int(h.E.Device)%tenants][k] = h
+	}
+	return out
+}
+
+// Three targets, each a tenant of the lab with its own app: each finds
+// exactly its tenant's hits, and the indicators are collected once.
+func TestRunTargetsOfThreeTenants(t *testing.T) {
+	const tenants = 3
+	now := time.Now().UTC()
+	hunts := ptHunts()
+	seed := pickSeed(t, now, func(w *lab.World) bool {
+		for _, hs := range tenantHits(w, truthAt(t, w, hunts, now).allHits(), tenants) {
+			if len(hs) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	l := ptStartLab(t, lab.Options{World: lab.WorldConfig{Seed: seed, Now: now}, Tenants: tenants})
+	var targets []pipeline.Target
+	for i := range tenants {
+		targets = append(targets, pipeline.Target{Name: fmt.Sprintf("tenant%d", i), Backend: "graph", Hunter: l.tenantHunter(t, i)})
+	}
+	before := l.Calls()["shodan"]
+	s := ptRun(t, &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Targets: targets, Store: ptTempStore(t)}, pipeline.Options{Hunts: hunts})
+	if s.Outcome != pipeline.OutcomeHits {
+		t.Fatal(ptDescribe(s))
+	}
+	// One collection: as many Shodan calls as a run of one target.
+	n := l.Calls()["shodan"] - before
+	before = l.Calls()["shodan"]
+	ptRun(t, &pipeline.Pipeline{Sources: viaShodan(l.shodanClient(t, nil)), Targets: targets[:1], Store: ptTempStore(t)}, pipeline.Options{Hunts: hunts})
+	if one := l.Calls()["shodan"] - before; n != s.Totals.ShodanCalls || n != one {
+		t.Errorf("three targets: the lab answered %d Shodan calls, the summary counts %d; one target: %d", n, s.Totals.ShodanCalls, one)
+	}
+	want := tenantHits(l.World, truthAt(t, l.World, hunts, s.Started).allHits(), tenants)
+	byTarget := map[string][]indicator.Hit{}
+	for _, h := range s.NewHits {
+		byTarget[h.Target] = append(byTarget[h.Target], h)
+	}
+	for i, tg := range targets {
+		checkHits(t, tg.Name, byTarget[tg.Name], want[i])
+		// The lab's own account of the tenant agrees.
+		contacts := 0
+		for _, c := range l.World.TenantContacts(i) {
+			if _, ok := want[i][fmt.Sprintf("%s|%d", c.Table, c.ReportID)]; ok {
+				contacts++
+			}
+		}
+		if contacts != len(want[i]) {
+			t.Errorf("target %s: %d of its %d hits are its tenant's contacts", tg.Name, contacts, len(want[i]))
+		}
+		if ts := s.Targets[i]; ts.Name != tg.Name || ts.Outcome != "ok" || ts.NewHits != len(want[i]) {
+			t.Errorf("target %s: %+v, want ok with %d new hits", tg.Name, ts, len(want[i]))
+		}
 	}
 }

@@ -149,74 +149,115 @@ func (s *Store) LastSwept(ctx context.Context, target string, ips []netip.Addr) 
 // failed is simply not committed, so the next run sweeps its window again;
 // a crash loses nothing committed and reports nothing twice.
 func (s *Store) CommitSweep(ctx context.Context, runID int64, target string, ips []netip.Addr, end time.Time, hits []indicator.Hit) ([]StoredHit, error) {
+	fresh, err := s.CommitSweeps(ctx, runID, []Sweep{{Target: target, IPs: ips, End: end, Hits: hits}})
+	if err != nil {
+		return nil, err
+	}
+	return fresh[0], nil
+}
+
+// Sweep is one successful query to commit: its window key (Target), the
+// IPs whose window moves to End, and its hits.
+type Sweep struct {
+	Target string
+	IPs    []netip.Addr
+	End    time.Time
+	Hits   []indicator.Hit
+}
+
+// CommitSweeps commits several queries in one transaction, each as
+// CommitSweep does, all or nothing: one sync to disk for all of them.
+// Concurrent sweep targets share transactions this way. It returns each
+// sweep's new hits, in order.
+func (s *Store) CommitSweeps(ctx context.Context, runID int64, sweeps []Sweep) ([][]StoredHit, error) {
 	if !s.locked() {
 		return nil, &Error{Path: s.path, Kind: ErrNotLocked, Msg: "commit sweep"}
 	}
-	if target == "" || end.IsZero() {
-		return nil, errors.New("commit sweep: target and end are required")
-	}
-	target = windowKey(target)
-	if err := checkIPs(ips); err != nil {
-		return nil, err
+	// A key written before sweep targets (Table.Column) is the default
+	// target's.
+	sweeps = slices.Clone(sweeps)
+	for i := range sweeps {
+		sweeps[i].Target = windowKey(sweeps[i].Target)
 	}
 	type prepared struct {
 		huntList   []string
 		hunts, row any
 	}
-	prep := make([]prepared, len(hits))
-	for i := range hits {
-		h := &hits[i]
-		if !h.IP.IsValid() || h.Table == "" {
-			return nil, fmt.Errorf("commit sweep: hit %d has no table or IP", i)
+	preps := make([][]prepared, len(sweeps))
+	anyHits := false
+	for si, sw := range sweeps {
+		if sw.Target == "" || sw.End.IsZero() {
+			return nil, errors.New("commit sweep: target and end are required")
 		}
-		hunts := slices.Clone(h.Hunts)
-		slices.Sort(hunts)
-		hunts = slices.Compact(hunts)
-		if hunts == nil {
-			hunts = []string{}
+		if err := checkIPs(sw.IPs); err != nil {
+			return nil, err
 		}
-		prep[i].huntList = hunts
-		hj, _ := json.Marshal(hunts)
-		prep[i].hunts = string(hj)
-		if s.rows && h.Row != nil {
-			rj, err := json.Marshal(h.Row)
-			if err != nil {
-				return nil, fmt.Errorf("commit sweep: hit %d row: %w", i, err)
+		hits := sw.Hits
+		anyHits = anyHits || len(hits) > 0
+		prep := make([]prepared, len(hits))
+		for i := range hits {
+			h := &hits[i]
+			if !h.IP.IsValid() || h.Table == "" {
+				return nil, fmt.Errorf("commit sweep: hit %d has no table or IP", i)
 			}
-			prep[i].row = string(rj)
+			hunts := slices.Clone(h.Hunts)
+			slices.Sort(hunts)
+			hunts = slices.Compact(hunts)
+			if hunts == nil {
+				hunts = []string{}
+			}
+			prep[i].huntList = hunts
+			hj, _ := json.Marshal(hunts)
+			prep[i].hunts = string(hj)
+			if s.rows && h.Row != nil {
+				rj, err := json.Marshal(h.Row)
+				if err != nil {
+					return nil, fmt.Errorf("commit sweep: hit %d row: %w", i, err)
+				}
+				prep[i].row = string(rj)
+			}
 		}
+		preps[si] = prep
 	}
 	now := s.now()
 	targets := s.alertTargets()
-	var fresh []StoredHit
-	err := s.tx(ctx, "commit sweep "+target, func(tx *sql.Tx) error {
-		fresh = fresh[:0]
+	fresh := make([][]StoredHit, len(sweeps))
+	op := "commit sweep"
+	if len(sweeps) == 1 {
+		op += " " + sweeps[0].Target
+	} else if len(sweeps) > 1 {
+		op = fmt.Sprintf("commit %d sweeps", len(sweeps))
+	}
+	err := s.tx(ctx, op, func(tx *sql.Tx) error {
+		for i := range fresh {
+			fresh[i] = fresh[i][:0]
+		}
 		sup, err := loadSuppressor(ctx, tx, now)
 		if err != nil {
 			return err
 		}
-		if len(hits) > 0 {
-			ins, err := tx.PrepareContext(ctx, `INSERT INTO hits (target, tbl, col, ip, ts, device_id, device, account, port,
+		var ins, hh, al *sql.Stmt
+		if anyHits {
+			if ins, err = tx.PrepareContext(ctx, `INSERT INTO hits (target, tbl, col, ip, ts, device_id, device, account, port,
 				action, process, command, report_id, hunts, row, run_id, first_reported, suppressed)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT DO NOTHING RETURNING id`)
-			if err != nil {
+				ON CONFLICT DO NOTHING RETURNING id`); err != nil {
 				return err
 			}
 			defer ins.Close()
-			hh, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO hit_hunts (hunt, hit_id) VALUES (?, ?)")
-			if err != nil {
+			if hh, err = tx.PrepareContext(ctx, "INSERT OR IGNORE INTO hit_hunts (hunt, hit_id) VALUES (?, ?)"); err != nil {
 				return err
 			}
 			defer hh.Close()
-			al, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO alerts (target, hit_id, queued) VALUES (?, ?, ?)")
-			if err != nil {
+			if al, err = tx.PrepareContext(ctx, "INSERT OR IGNORE INTO alerts (target, hit_id, queued) VALUES (?, ?, ?)"); err != nil {
 				return err
 			}
 			defer al.Close()
-			for i := range hits {
-				h := hits[i] // a copy: the caller's hits are not changed
-				h.Hunts = prep[i].huntList
+		}
+		for si, sw := range sweeps {
+			for i := range sw.Hits {
+				h := sw.Hits[i] // a copy: the caller's hits are not changed
+				h.Hunts = preps[si][i].huntList
 				if h.Target == "" {
 					h.Target = indicator.DefaultTarget
 				}
@@ -227,7 +268,7 @@ func (s *Store) CommitSweep(ctx context.Context, runID int64, target string, ips
 				}
 				var id int64
 				err := ins.QueryRowContext(ctx, h.Target, h.Table, h.Column, ip.String(), ns(h.Timestamp), h.DeviceID, h.Device,
-					h.Account, h.Port, h.Action, h.Process, h.Command, h.ReportID, prep[i].hunts, prep[i].row,
+					h.Account, h.Port, h.Action, h.Process, h.Command, h.ReportID, preps[si][i].hunts, preps[si][i].row,
 					runID, ns(now), why).Scan(&id)
 				if errors.Is(err, sql.ErrNoRows) {
 					continue // known event
@@ -252,23 +293,23 @@ func (s *Store) CommitSweep(ctx context.Context, runID int64, target string, ips
 				if why != nil {
 					sh.Suppressed = why.(string)
 				}
-				fresh = append(fresh, sh)
+				fresh[si] = append(fresh[si], sh)
 			}
-		}
-		for rest := ips; len(rest) > 0; {
-			chunk := rest[:min(len(rest), ipChunk)]
-			rest = rest[len(chunk):]
-			arr, _ := ipJSON(chunk)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO sweep_windows (target, ip, first_swept, swept_to, run_id)
-				SELECT ?1, value, ?2, ?2, ?3 FROM json_each(?4) WHERE true
-				ON CONFLICT (target, ip) DO UPDATE SET swept_to = max(swept_to, excluded.swept_to), run_id = excluded.run_id`,
-				target, ns(end), runID, arr); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE indicators SET first_swept = coalesce(first_swept, ?1),
-				last_swept = max(coalesce(last_swept, 0), ?1) WHERE ip IN (SELECT value FROM json_each(?2))`,
-				ns(end), arr); err != nil {
-				return err
+			for rest := sw.IPs; len(rest) > 0; {
+				chunk := rest[:min(len(rest), ipChunk)]
+				rest = rest[len(chunk):]
+				arr, _ := ipJSON(chunk)
+				if _, err := tx.ExecContext(ctx, `INSERT INTO sweep_windows (target, ip, first_swept, swept_to, run_id)
+					SELECT ?1, value, ?2, ?2, ?3 FROM json_each(?4) WHERE true
+					ON CONFLICT (target, ip) DO UPDATE SET swept_to = max(swept_to, excluded.swept_to), run_id = excluded.run_id`,
+					sw.Target, ns(sw.End), runID, arr); err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, `UPDATE indicators SET first_swept = coalesce(first_swept, ?1),
+					last_swept = max(coalesce(last_swept, 0), ?1) WHERE ip IN (SELECT value FROM json_each(?2))`,
+					ns(sw.End), arr); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -270,3 +270,42 @@ func checkPlans(t *testing.T, s *Store) {
 		WHERE a.target = ? AND a.delivered IS NULL ORDER BY a.hit_id LIMIT ?`, "slack", 10), "alerts_pending")
 	check("event dedupe", plan("SELECT id FROM hits WHERE target = ? AND tbl = ? AND device_id = ? AND report_id = ? AND ts = ? AND ip = ?", "t", "a", "b", "c", 1, "d"), "hits_event")
 }
+
+// Several targets' queries commit in one transaction, each as CommitSweep
+// would, all or nothing.
+func TestCommitSweepsSharesOneTransaction(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, Options{})
+	run := mustRun(t, s)
+	a, b := indicator.WindowKey("contoso", tgt), indicator.WindowKey("fabrikam", tgt)
+	ha := testHit(ipA, "ws1", "11", t0.Add(-time.Hour), "PoshC2")
+	ha.Target = "contoso"
+	hb := testHit(ipA, "ws1", "11", t0.Add(-time.Hour), "PoshC2")
+	hb.Target = "fabrikam"
+	end := t0.Add(-time.Minute)
+	fresh, err := s.CommitSweeps(ctx, run, []Sweep{
+		{Target: a, IPs: []netip.Addr{ipA}, End: end, Hits: []indicator.Hit{ha}},
+		{Target: b, IPs: []netip.Addr{ipA, ipB}, End: end, Hits: []indicator.Hit{hb}},
+		{Target: a, IPs: []netip.Addr{ipB}, End: end},
+	})
+	if err != nil || len(fresh) != 3 || len(fresh[0]) != 1 || len(fresh[1]) != 1 || len(fresh[2]) != 0 {
+		t.Fatalf("commit: %v, %v", fresh, err)
+	}
+	if fresh[0][0].Target != "contoso" || fresh[1][0].Target != "fabrikam" || fresh[0][0].ID == fresh[1][0].ID {
+		t.Errorf("new hits %+v", fresh)
+	}
+	for _, key := range []string{a, b} {
+		last, err := s.LastSwept(ctx, key, []netip.Addr{ipA, ipB})
+		if err != nil || len(last) != 2 || !last[ipA].Equal(end) || !last[ipB].Equal(end) {
+			t.Errorf("%s: windows %v, %v", key, last, err)
+		}
+	}
+	// One bad sweep: nothing of the batch is committed.
+	c := indicator.WindowKey("northwind", tgt)
+	if _, err := s.CommitSweeps(ctx, run, []Sweep{{Target: c, IPs: []netip.Addr{ipA}, End: end}, {IPs: []netip.Addr{ipB}, End: end}}); err == nil {
+		t.Fatal("a sweep without a target was committed")
+	}
+	if last, err := s.LastSwept(ctx, c, []netip.Addr{ipA}); err != nil || len(last) != 0 {
+		t.Errorf("a failed batch moved windows: %v, %v", last, err)
+	}
+}
