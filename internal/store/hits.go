@@ -59,7 +59,7 @@ type HitFilter struct {
 // indicator.WindowKey's "target/Table.Column", or a bare "Table.Column"
 // of the default target (the key before targets existed).
 func windowKey(key string) string {
-	if strings.Contains(key, "/") {
+	if key == "" || strings.Contains(key, "/") {
 		return key
 	}
 	return indicator.WindowKey(indicator.DefaultTarget, key)
