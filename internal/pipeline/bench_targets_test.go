@@ -5,8 +5,8 @@ package pipeline_test
 // Shodan collection and finish within 1.1 x the slowest target's own
 // rate-limit floor.
 //
-//	go test -run '^$' -bench Targets -benchtime 1x ./internal/pipeline                      # scaled limits
-//	go test -run '^$' -bench Targets -benchtime 1x ./internal/pipeline -args -targets.real  # Shodan's 1 s, 45 calls a minute
+//	go test -run '^$' -bench Targets -benchtime 1x ./internal/pipeline                            # the real limits: Shodan's 1 s, 45 calls a minute
+//	go test -run '^$' -bench Targets -benchtime 1x ./internal/pipeline -args -targets.real=false  # scaled 10x: a stress test of the machine
 //
 // Each iteration measures (a) one target alone, tenant 0's, and (b) every
 // tenant's target in one run, concurrently, each with its own credential
@@ -35,7 +35,7 @@ import (
 
 var (
 	targetsN          = flag.Int("targets.n", 50, "BenchmarkTargets: sweep targets, one a lab tenant")
-	targetsReal       = flag.Bool("targets.real", false, "BenchmarkTargets: the services' real limits (Shodan 1 request/s, 45 hunting calls/min) instead of scaled ones (100 ms, 450/min)")
+	targetsReal       = flag.Bool("targets.real", true, "BenchmarkTargets: the services' real limits (Shodan 1 request/s, 45 hunting calls/min); false scales them 10x (100 ms, 450/min)")
 	targetsWindows    = flag.Float64("targets.windows", 2, "BenchmarkTargets: hunting calls of each target, in minute-windows of its limit (> 1: rate-limit bound)")
 	targetsIndicators = flag.Int("targets.indicators", 4500, "BenchmarkTargets: fresh indicators to aim the world at")
 	targetsEvents     = flag.Int("targets.events", 50000, "BenchmarkTargets: ordinary telemetry events")

@@ -104,7 +104,10 @@ func (r *run) collect(ctx context.Context) error {
 			}
 		}
 		bal, err := b.Reserve(ctx, hunts, r.o.CreditBudget)
-		r.sourceTotals(kind).Requests += bal.Requests
+		st := r.sourceTotals(kind)
+		st.Requests += bal.Requests
+		st.Retries += bal.Retries
+		st.Throttled += bal.Throttled
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -231,8 +231,9 @@ type Budgeted interface {
 type Balance struct {
 	// Left is what the account has (Shodan query credits).
 	Left int
-	// Requests counts the requests the check made.
-	Requests int
+	// Requests counts the requests the check made; Retries and
+	// Throttled are of them, as in Stats.
+	Requests, Retries, Throttled int
 	// Plan is how the run's credits are spent over the hunts (Shodan;
 	// nil for a source without one).
 	Plan *plan.Plan

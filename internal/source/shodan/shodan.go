@@ -77,8 +77,11 @@ var ErrNoCredits = errors.New("no Shodan credits left in this run's budget")
 // budget (plan.Make). Collect then fetches only the planned pages, so a
 // run spends at most the plan. It costs no credit.
 func (s *Source) Reserve(ctx context.Context, hunts []source.Hunt, limit int) (bal source.Balance, _ error) {
-	before := s.c.Stats().Requests
-	defer func() { bal.Requests = s.c.Stats().Requests - before }()
+	before := s.c.Stats()
+	defer func() {
+		after := s.c.Stats()
+		bal.Requests, bal.Retries, bal.Throttled = after.Requests-before.Requests, after.Retries-before.Retries, after.RateLimited-before.RateLimited
+	}()
 	refused := func(err error) error {
 		if errors.Is(err, shodanapi.ErrUnauthorized) {
 			return source.Refused(err)
