@@ -55,7 +55,7 @@ func (g *Globals) loadConfig() (*config.Config, error) {
 // apply folds set flags into cfg and selects the hunts to run.
 func (f *SweepFlags) apply(cfg *config.Config) ([]config.Hunt, error) {
 	if len(cfg.Targets) > 0 && (f.API != "" || f.APIURL != "") {
-		return nil, withHint(errors.New("--api and --api-url (C2SWEEP_API, C2SWEEP_API_URL) set the one target of a config without targets:"),
+		return nil, withHint(errors.New("--api and --api-url (C2SWEEP_API, C2SWEEP_API_URL) set the one target of a config that lists no targets"),
 			"set backend: and api_url: on each target in "+cfg.File+", and pick targets with --target")
 	}
 	if f.API != "" {
