@@ -63,10 +63,10 @@ const (
 
 // aadstsHints say what to check for the Entra errors a user meets first.
 var aadstsHints = map[int]string{
-	7000215: "check AZURE_CLIENT_SECRET: it must be the secret's value, not its ID, and not expired",
+	7000215: "check AZURE_CLIENT_SECRET (or the target's azure: client_secret; 'c2sweep targets' shows where each comes from): it must be the secret's value, not its ID, and not expired",
 	7000222: "the client secret has expired: create a new one for the app registration",
-	700016:  "check AZURE_CLIENT_ID and AZURE_TENANT_ID: the app is not registered in that tenant",
-	90002:   "check AZURE_TENANT_ID (and AZURE_AUTHORITY_HOST for a sovereign cloud)",
+	700016:  "check AZURE_CLIENT_ID and AZURE_TENANT_ID (or the target's azure:): the app is not registered in that tenant",
+	90002:   "check AZURE_TENANT_ID (or the target's azure: tenant_id), and the cloud: of a sovereign tenant",
 	700027:  "the certificate is not the one registered for the app, or its key does not match",
 }
 

@@ -56,7 +56,7 @@ func (g *Globals) loadConfig() (*config.Config, error) {
 func (f *SweepFlags) apply(cfg *config.Config) ([]config.Hunt, error) {
 	if len(cfg.Targets) > 0 && (f.API != "" || f.APIURL != "") {
 		return nil, withHint(errors.New("--api and --api-url (C2SWEEP_API, C2SWEEP_API_URL) set the one target of a config that lists no targets"),
-			"set backend: and api_url: on each target in "+cfg.File+", and pick targets with --target")
+			"set backend: and api_url: on each target in "+cfg.File+" instead, and unset C2SWEEP_API and C2SWEEP_API_URL if the environment sets them (the lab's env file does)")
 	}
 	if f.API != "" {
 		cfg.Sweep.API = f.API
